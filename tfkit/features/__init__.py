@@ -1,0 +1,66 @@
+"""Declarative feature columns built on Keras preprocessing layers.
+
+A column says how to turn raw feature values into tensors. ``adapt`` learns
+vocabularies, quantile boundaries and normalisation statistics in one pass;
+``tfkit.layers.DenseFeatures`` and ``tfkit.layers.Linear`` consume columns.
+"""
+
+from tfkit.errors import TfkitError
+from tfkit.features.adapt import adapt
+from tfkit.features.base import Column, DenseColumn, Ids, SparseColumn, closure, column_class, deserialize, kinds, serialize
+from tfkit.features.bucketized import BucketizedColumn
+from tfkit.features.categorical import CategoricalColumn, HashedColumn, IdentityColumn
+from tfkit.features.crossed import CrossedColumn
+from tfkit.features.embedding import EmbeddingColumn, shared_embeddings
+from tfkit.features.indicator import IndicatorColumn
+from tfkit.features.numeric import NumericColumn
+
+__all__ = [
+    "BucketizedColumn",
+    "CategoricalColumn",
+    "Column",
+    "CrossedColumn",
+    "DenseColumn",
+    "EmbeddingColumn",
+    "HashedColumn",
+    "IdentityColumn",
+    "Ids",
+    "IndicatorColumn",
+    "NumericColumn",
+    "SparseColumn",
+    "adapt",
+    "closure",
+    "deserialize",
+    "get",
+    "input_specs",
+    "kinds",
+    "serialize",
+    "shared_embeddings",
+]
+
+
+def get(identifier):
+    """A column from an instance, or a Keras-serialized config.
+
+    Configs that name other columns (``{"type": "crossed", "columns": [...]}``)
+    are resolved by :func:`tfkit.config` (which knows the other columns); this
+    accepts only self-contained ones.
+    """
+    if isinstance(identifier, Column):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    raise TfkitError(f"Cannot make a feature column from {identifier!r}.")
+
+
+def input_specs(columns):
+    """The raw inputs ``columns`` read, ``{key: dtype name}``; conflicting dtypes raise."""
+    specs = {}
+    for column in closure(columns):
+        for key, dtype in column.input_specs().items():
+            if specs.setdefault(key, dtype) != dtype:
+                raise TfkitError(
+                    f"Input feature {key!r} is read as {specs[key]} by one column and as {dtype} by "
+                    f"{column.name!r}. Make the columns agree on its dtype."
+                )
+    return specs

@@ -1,0 +1,330 @@
+"""Sparse columns over raw values: vocabulary, identity and hashed.
+
+Each of them accepts a ``delimiter`` for multi-valued cells (``"Drama|Comedy"``):
+the cell is split and every value becomes one id; consumers combine them
+(``sum``/``mean``/``sqrtn``). An empty string, or -1 for integers, is a missing
+value and contributes nothing.
+"""
+
+import collections
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfkit.errors import TfkitError
+from tfkit.features.base import Ids, SparseColumn, register
+
+_CATEGORY_DTYPES = ("string", "int64")
+
+
+def raw_values(features, key, dtype, delimiter):
+    """Raw values as a padded ``[batch, n]`` tensor and the mask of present values."""
+    values = features[key]
+    if delimiter is not None:
+        values = tf.strings.split(tf.reshape(values, [-1]), sep=delimiter).to_tensor(default_value="")
+        if dtype == "int64":
+            present = tf.not_equal(values, "")
+            numbers = tf.strings.to_number(tf.where(present, values, "-1"), out_type=tf.int64)
+            return numbers, present & (numbers >= 0)
+    else:
+        values = tf.reshape(values, [-1, 1])
+    if dtype == "int64":
+        values = tf.cast(values, tf.int64)
+        return values, values >= 0
+    return values, tf.not_equal(values, "")
+
+
+def raw_values_numpy(features, key, dtype, delimiter):
+    """Present raw values of a numpy batch, flattened, as ``str`` or ``int``."""
+    if key not in features:
+        raise TfkitError(f"Input feature {key!r} is missing.")
+    out = []
+    for cell in np.ravel(features[key]):
+        if isinstance(cell, bytes):
+            cell = cell.decode("utf-8", errors="replace")
+        parts = str(cell).split(delimiter) if delimiter is not None else [cell]
+        for part in parts:
+            if dtype == "int64":
+                if part == "":
+                    continue
+                part = int(part)
+                if part >= 0:
+                    out.append(part)
+            elif part != "":
+                out.append(str(part))
+    return out
+
+
+def _ids(ids, valid):
+    weights = tf.cast(valid, tf.float32)
+    return Ids(tf.where(valid, tf.cast(ids, tf.int64), tf.zeros_like(ids, tf.int64)), weights)
+
+
+def _check_dtype(cls, name, dtype):
+    if dtype not in _CATEGORY_DTYPES:
+        raise TfkitError(f"{cls} {name!r}: dtype must be one of {_CATEGORY_DTYPES}. Received: dtype={dtype!r}")
+
+
+def _check_buckets(cls, name, num_buckets):
+    if not isinstance(num_buckets, int) or isinstance(num_buckets, bool) or num_buckets < 1:
+        raise TfkitError(f"{cls} {name!r}: num_buckets must be a positive int. Received: num_buckets={num_buckets!r}")
+
+
+@register("categorical")
+class CategoricalColumn(SparseColumn):
+    """Categories from a vocabulary: given as a list, read from a file, or learned by ``adapt``.
+
+    Ids follow the vocabulary order, ``[0, len(vocabulary))``; out-of-vocabulary
+    values hash into ``num_oov_buckets`` extra ids after it, or are dropped
+    when ``num_oov_buckets=0``.
+
+    Args:
+        name: Column name, also the raw feature key unless ``key`` is given.
+        vocabulary: List of values. Learned by ``adapt`` when neither this nor
+            ``vocabulary_file`` is given (most frequent first).
+        vocabulary_file: Text file with one value per line.
+        max_tokens: When learning, keep at most this many values.
+        min_frequency: When learning, keep values seen at least this often.
+        num_oov_buckets: Ids for values outside the vocabulary.
+        dtype: ``"string"`` or ``"int64"``.
+        delimiter: Split each cell on this string (multi-valued column).
+        key: Raw feature to read. Defaults to ``name``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from tfkit.features import CategoricalColumn, adapt
+    >>> genre = CategoricalColumn("genre", delimiter="|", num_oov_buckets=0)
+    >>> adapt([genre], [{"genre": np.array(["Drama|Comedy", "Drama", "Horror"])}])
+    >>> genre.vocabulary, genre.num_buckets
+    (['Drama', 'Comedy', 'Horror'], 3)
+    """
+
+    def __init__(
+        self,
+        name,
+        vocabulary=None,
+        vocabulary_file=None,
+        max_tokens=None,
+        min_frequency=1,
+        num_oov_buckets=1,
+        dtype="string",
+        delimiter=None,
+        key=None,
+    ):
+        super().__init__(name)
+        _check_dtype("CategoricalColumn", name, dtype)
+        if vocabulary is not None and vocabulary_file is not None:
+            raise TfkitError(f"CategoricalColumn {name!r}: give vocabulary or vocabulary_file, not both.")
+        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+            raise TfkitError(f"CategoricalColumn {name!r}: max_tokens must be a positive int. Received: max_tokens={max_tokens!r}")
+        if not isinstance(min_frequency, int) or min_frequency < 1:
+            raise TfkitError(
+                f"CategoricalColumn {name!r}: min_frequency must be a positive int. Received: min_frequency={min_frequency!r}"
+            )
+        if not isinstance(num_oov_buckets, int) or num_oov_buckets < 0:
+            raise TfkitError(
+                f"CategoricalColumn {name!r}: num_oov_buckets must be an int >= 0. Received: num_oov_buckets={num_oov_buckets!r}"
+            )
+        self.dtype = dtype
+        self.key = key or name
+        self.vocabulary = None if vocabulary is None else self._check_vocabulary(list(vocabulary), "vocabulary")
+        self.vocabulary_file = vocabulary_file
+        self.max_tokens = max_tokens
+        self.min_frequency = min_frequency
+        self.num_oov_buckets = num_oov_buckets
+        self.delimiter = delimiter
+        self._file_vocabulary = None
+
+    def _check_vocabulary(self, vocabulary, source):
+        kind = int if self.dtype == "int64" else str
+        try:
+            vocabulary = [kind(v) for v in vocabulary]
+        except (TypeError, ValueError):
+            raise TfkitError(f"CategoricalColumn {self.name!r}: {source} values must all be {self.dtype}.") from None
+        duplicates = [v for v, n in collections.Counter(vocabulary).items() if n > 1]
+        if duplicates:
+            raise TfkitError(f"CategoricalColumn {self.name!r}: {source} repeats {duplicates[:5]}.")
+        if "" in vocabulary or (kind is int and any(v < 0 for v in vocabulary)):
+            raise TfkitError(f"CategoricalColumn {self.name!r}: {source} holds a missing-value marker ('' or a negative id).")
+        if not vocabulary:
+            raise TfkitError(f"CategoricalColumn {self.name!r}: {source} is empty.")
+        return vocabulary
+
+    def resolved_vocabulary(self):
+        """The vocabulary list, reading ``vocabulary_file`` on first use."""
+        if self.vocabulary is not None:
+            return self.vocabulary
+        if self.vocabulary_file is None:
+            self.check_ready()
+        if self._file_vocabulary is None:
+            try:
+                with open(self.vocabulary_file, encoding="utf-8") as f:
+                    lines = [line.strip() for line in f if line.strip()]
+            except OSError as error:
+                raise TfkitError(
+                    f"CategoricalColumn {self.name!r}: cannot read vocabulary_file {self.vocabulary_file!r}: {error.strerror}."
+                ) from None
+            self._file_vocabulary = self._check_vocabulary(lines, f"vocabulary_file {self.vocabulary_file!r}")
+        return self._file_vocabulary
+
+    @property
+    def num_buckets(self):
+        return len(self.resolved_vocabulary()) + self.num_oov_buckets
+
+    def input_specs(self):
+        return {self.key: "string" if self.delimiter is not None else self.dtype}
+
+    @property
+    def needs_adapt(self):
+        return self.vocabulary is None and self.vocabulary_file is None
+
+    def adapt_accumulator(self):
+        return collections.Counter()
+
+    def adapt_update(self, accumulator, features):
+        accumulator.update(raw_values_numpy(features, self.key, self.dtype, self.delimiter))
+
+    def adapt_finish(self, accumulator):
+        # Most frequent first; ties in value order so that the result is deterministic.
+        ranked = sorted(
+            ((value, count) for value, count in accumulator.items() if count >= self.min_frequency),
+            key=lambda item: (-item[1], item[0]),
+        )
+        if self.max_tokens is not None:
+            ranked = ranked[: self.max_tokens]
+        if not ranked:
+            raise TfkitError(f"CategoricalColumn {self.name!r}: adapt found no value seen {self.min_frequency}+ times.")
+        self.vocabulary = [value for value, _ in ranked]
+
+    def make_layers(self):
+        vocabulary = self.resolved_vocabulary()
+        lookup = keras.layers.IntegerLookup if self.dtype == "int64" else keras.layers.StringLookup
+        # Keras reserves index 0.. for OOV: keep at least one and remap below.
+        return lookup(
+            vocabulary=vocabulary, num_oov_indices=max(1, self.num_oov_buckets), name=f"{self.name}_lookup"
+        )
+
+    def transform(self, features, parents, layers):
+        values, present = raw_values(features, self.key, self.dtype, self.delimiter)
+        index = tf.cast(layers(values), tf.int64)
+        num_oov = max(1, self.num_oov_buckets)
+        vocabulary_size = len(self.resolved_vocabulary())
+        in_vocabulary = index >= num_oov
+        # Vocabulary ids first, OOV buckets after them (tf.feature_column's layout).
+        ids = tf.where(in_vocabulary, index - num_oov, vocabulary_size + index)
+        valid = present & (in_vocabulary | (self.num_oov_buckets > 0))
+        return _ids(ids, valid)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "vocabulary": self.vocabulary,
+            "vocabulary_file": self.vocabulary_file,
+            "max_tokens": self.max_tokens,
+            "min_frequency": self.min_frequency,
+            "num_oov_buckets": self.num_oov_buckets,
+            "dtype": self.dtype,
+            "delimiter": self.delimiter,
+            "key": self.key,
+        }
+
+
+@register("identity")
+class IdentityColumn(SparseColumn):
+    """Integer features that already are ids in ``[0, num_buckets)``.
+
+    Values outside the range map to ``default_value``, or are dropped when it is None.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from tfkit.features import IdentityColumn
+    >>> hour = IdentityColumn("hour", num_buckets=24)
+    >>> ids = hour.transform({"hour": np.array([3, 30])}, [], None)
+    >>> ids.ids.numpy().ravel().tolist(), ids.weights.numpy().ravel().tolist()
+    ([3, 0], [1.0, 0.0])
+    """
+
+    def __init__(self, name, num_buckets, default_value=None, delimiter=None, key=None):
+        super().__init__(name)
+        _check_buckets("IdentityColumn", name, num_buckets)
+        if default_value is not None and not 0 <= default_value < num_buckets:
+            raise TfkitError(
+                f"IdentityColumn {name!r}: default_value must be in [0, {num_buckets}). Received: default_value={default_value!r}"
+            )
+        self._num_buckets = num_buckets
+        self.default_value = default_value
+        self.delimiter = delimiter
+        self.key = key or name
+
+    @property
+    def num_buckets(self):
+        return self._num_buckets
+
+    def input_specs(self):
+        return {self.key: "string" if self.delimiter is not None else "int64"}
+
+    def transform(self, features, parents, layers):
+        values, present = raw_values(features, self.key, "int64", self.delimiter)
+        in_range = values < self._num_buckets
+        if self.default_value is None:
+            return _ids(values, present & in_range)
+        return _ids(tf.where(in_range, values, self.default_value), present)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "num_buckets": self._num_buckets,
+            "default_value": self.default_value,
+            "delimiter": self.delimiter,
+            "key": self.key,
+        }
+
+
+@register("hashed")
+class HashedColumn(SparseColumn):
+    """Categories hashed into ``num_buckets`` ids (Keras ``Hashing``, FarmHash fingerprint).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from tfkit.features import HashedColumn
+    >>> city = HashedColumn("city", num_buckets=100)
+    >>> ids = city.transform({"city": np.array(["Paris", "Lima", "Paris"])}, [], city.make_layers())
+    >>> ids.ids.numpy().ravel().tolist() == [ids.ids[0, 0], ids.ids[1, 0], ids.ids[0, 0]]
+    True
+    """
+
+    def __init__(self, name, num_buckets, dtype="string", delimiter=None, key=None):
+        super().__init__(name)
+        _check_buckets("HashedColumn", name, num_buckets)
+        _check_dtype("HashedColumn", name, dtype)
+        self._num_buckets = num_buckets
+        self.dtype = dtype
+        self.delimiter = delimiter
+        self.key = key or name
+
+    @property
+    def num_buckets(self):
+        return self._num_buckets
+
+    def input_specs(self):
+        return {self.key: "string" if self.delimiter is not None else self.dtype}
+
+    def make_layers(self):
+        return keras.layers.Hashing(num_bins=self._num_buckets, name=f"{self.name}_hashing")
+
+    def transform(self, features, parents, layers):
+        values, present = raw_values(features, self.key, self.dtype, self.delimiter)
+        return _ids(layers(values), present)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "num_buckets": self._num_buckets,
+            "dtype": self.dtype,
+            "delimiter": self.delimiter,
+            "key": self.key,
+        }

@@ -1,0 +1,147 @@
+"""NumericColumn: a real-valued feature, optionally z-score normalised."""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfkit.errors import TfkitError
+from tfkit.features.base import DenseColumn, register
+
+_NUMERIC_DTYPES = ("float32", "float64", "int32", "int64")
+
+
+@register("numeric")
+class NumericColumn(DenseColumn):
+    """A real-valued feature of fixed width.
+
+    Args:
+        name: Column name, also the raw feature key unless ``key`` is given.
+        key: Raw feature to read. Defaults to ``name``.
+        shape: Number of values per example.
+        dtype: Raw dtype of the feature: float32, float64, int32 or int64.
+        default_value: Value that stands in for a missing one (the CSV reader
+            uses it for empty cells and ``na_values``).
+        normalize: If True, output ``(x - mean) / sqrt(variance)``; both are
+            learned by ``adapt`` unless given.
+        mean: Learned (or given) mean, one per value.
+        variance: Learned (or given) variance, one per value.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from tfkit.features import NumericColumn, adapt
+    >>> age = NumericColumn("age", normalize=True)
+    >>> adapt([age], [{"age": np.array([20.0, 30.0, 40.0])}])
+    >>> age.mean, round(age.variance[0], 2)
+    ([30.0], 66.67)
+    """
+
+    def __init__(
+        self,
+        name,
+        key=None,
+        shape=1,
+        dtype="float32",
+        default_value=0.0,
+        normalize=False,
+        mean=None,
+        variance=None,
+    ):
+        super().__init__(name)
+        self.key = key or name
+        if not isinstance(shape, int) or shape < 1:
+            raise TfkitError(f"NumericColumn {name!r}: shape must be a positive int. Received: shape={shape!r}")
+        if dtype not in _NUMERIC_DTYPES:
+            raise TfkitError(
+                f"NumericColumn {name!r}: dtype must be one of {_NUMERIC_DTYPES}. Received: dtype={dtype!r}"
+            )
+        self.shape = shape
+        self.dtype = dtype
+        self.default_value = float(default_value)
+        self.normalize = bool(normalize)
+        self.mean = _as_list(mean, shape, name, "mean")
+        self.variance = _as_list(variance, shape, name, "variance")
+        if (self.mean is None) != (self.variance is None):
+            raise TfkitError(f"NumericColumn {name!r}: give both mean and variance, or neither.")
+
+    @property
+    def output_dim(self):
+        return self.shape
+
+    def input_specs(self):
+        return {self.key: self.dtype}
+
+    @property
+    def needs_adapt(self):
+        return self.normalize and self.mean is None
+
+    def adapt_accumulator(self):
+        return {"count": 0, "mean": np.zeros(self.shape), "m2": np.zeros(self.shape)}
+
+    def adapt_update(self, accumulator, features):
+        values = self.read_numpy(features).astype(np.float64)
+        if not len(values):
+            return
+        # Chan et al. parallel merge of (count, mean, M2): exact and stable in one pass.
+        n_a, n_b = accumulator["count"], len(values)
+        mean_b = values.mean(axis=0)
+        m2_b = ((values - mean_b) ** 2).sum(axis=0)
+        delta = mean_b - accumulator["mean"]
+        total = n_a + n_b
+        accumulator["mean"] = accumulator["mean"] + delta * n_b / total
+        accumulator["m2"] = accumulator["m2"] + m2_b + delta**2 * n_a * n_b / total
+        accumulator["count"] = total
+
+    def adapt_finish(self, accumulator):
+        if accumulator["count"] == 0:
+            raise TfkitError(f"NumericColumn {self.name!r}: adapt saw no values.")
+        self.mean = [float(v) for v in accumulator["mean"]]
+        self.variance = [float(v) for v in accumulator["m2"] / accumulator["count"]]
+
+    def read_numpy(self, features):
+        """The raw values of a numpy batch as a ``[batch, shape]`` float array."""
+        if self.key not in features:
+            raise TfkitError(f"NumericColumn {self.name!r}: input feature {self.key!r} is missing.")
+        values = np.asarray(features[self.key], dtype=np.float64)
+        return values.reshape(len(values), self.shape)
+
+    def read(self, features):
+        """The raw values as a ``[batch, shape]`` float32 tensor."""
+        values = tf.cast(features[self.key], tf.float32)
+        return tf.reshape(values, [-1, self.shape])
+
+    def make_layers(self):
+        if not self.normalize:
+            return None
+        self.check_ready()
+        layer = keras.layers.Normalization(mean=self.mean, variance=self.variance, name=f"{self.name}_normalization")
+        # Build now: built lazily inside a traced step, its constants would belong to that graph.
+        layer.build((None, self.shape))
+        return layer
+
+    def transform(self, features, parents, layers):
+        values = self.read(features)
+        return layers(values) if layers is not None else values
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "key": self.key,
+            "shape": self.shape,
+            "dtype": self.dtype,
+            "default_value": self.default_value,
+            "normalize": self.normalize,
+            "mean": self.mean,
+            "variance": self.variance,
+        }
+
+
+def _as_list(value, shape, name, what):
+    if value is None:
+        return None
+    values = [float(v) for v in np.ravel(value)]
+    if len(values) != shape or not all(math.isfinite(v) for v in values):
+        raise TfkitError(f"NumericColumn {name!r}: {what} must be {shape} finite number(s). Received: {what}={value!r}")
+    return values

@@ -1,0 +1,42 @@
+"""Canned models. ``get`` turns a name, a config dict or an instance into a model."""
+
+from tfkit.errors import TfkitError
+from tfkit.models.base import Model
+from tfkit.models.wide_deep import WideDeep
+
+_MODELS = {"wide_deep": WideDeep}
+
+__all__ = ["Model", "WideDeep", "get", "names"]
+
+
+def names():
+    return sorted(_MODELS)
+
+
+def model_class(name):
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise TfkitError(f"Unknown model {name!r}. Expected one of: {', '.join(names())}.") from None
+
+
+def get(identifier, **kwargs):
+    """A model from an instance, a registered name (with constructor ``kwargs``) or ``{"name": ..., **kwargs}``.
+
+    Example:
+
+    >>> from tfkit import models
+    >>> from tfkit.features import NumericColumn
+    >>> models.get({"name": "wide_deep", "wide_columns": [NumericColumn("x")]}).name
+    'wide_deep'
+    """
+    if isinstance(identifier, Model):
+        return identifier
+    if isinstance(identifier, dict):
+        kwargs = {**identifier, **kwargs}
+        identifier = kwargs.pop("name")
+    cls = model_class(identifier)
+    try:
+        return cls(**kwargs)
+    except TypeError as error:
+        raise TfkitError(f"Model {identifier!r}: {error}.") from None

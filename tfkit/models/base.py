@@ -1,0 +1,124 @@
+"""The base of every tfkit model: a Keras model with a head, raw-feature inputs and export."""
+
+import keras
+import numpy as np
+from keras.src.saving import serialization_lib
+
+from tfkit import features as features_lib
+from tfkit.errors import TfkitError
+from tfkit.models import heads
+
+
+class Model(keras.Model):
+    """A Keras 3 model whose inputs are raw features and whose head gives named predictions.
+
+    Subclasses create their layers in ``__init__`` and return every feature
+    column they read from ``feature_columns()``. The model then:
+
+    * learns column state with ``adapt(dataset)`` (one pass, before building);
+    * compiles with the head's loss and metrics by default;
+    * ``predict`` returns a dict (``probabilities``, ``class_ids``, ``classes``, ...);
+    * ``export(dir)`` writes a SavedModel that takes raw features.
+    """
+
+    def __init__(self, head="binary", num_classes=None, label_vocabulary=None, **kwargs):
+        super().__init__(**kwargs)
+        self.head_name = head
+        self.num_classes = num_classes
+        self.label_vocabulary = None if label_vocabulary is None else [str(v) for v in label_vocabulary]
+        self.head = heads.get(head, num_classes, label_vocabulary)
+
+    # -- columns and raw inputs -------------------------------------------
+    def feature_columns(self):
+        raise NotImplementedError
+
+    def input_specs(self):
+        """Raw input features and their dtype names, ``{key: dtype}``."""
+        return features_lib.input_specs(self.feature_columns())
+
+    def adapt(self, data, steps=None):
+        """Learns every vocabulary, boundary and statistic the columns need, in one pass over ``data``."""
+        if self.built:
+            raise TfkitError("adapt must run before the model is built (before fit, evaluate or predict).")
+        features_lib.adapt(self.feature_columns(), data, steps=steps)
+
+    # -- building ----------------------------------------------------------
+    def build(self, input_shape=None):
+        """Creates every weight from the columns; input shapes are not needed."""
+        for layer in self.layers:
+            if not layer.built:
+                layer.build()
+        self.built = True
+
+    def get_build_config(self):
+        return {"built": True}
+
+    def build_from_config(self, config):
+        if config:
+            self.build()
+
+    # -- training and prediction -----------------------------------------
+    def compile(self, optimizer=None, loss=None, metrics=None, **kwargs):
+        """Keras ``compile`` with the head's loss and metrics and the model's default optimizer."""
+        from tfkit import optimizers
+
+        optimizer = self.default_optimizer() if optimizer is None else optimizers.get(optimizer)
+        super().compile(
+            optimizer=optimizer,
+            loss=self.head.loss() if loss is None else loss,
+            metrics=self.head.metrics() if metrics is None else metrics,
+            **kwargs,
+        )
+
+    def get_compile_config(self):
+        return getattr(self, "_compile_config", None) and self._compile_config.serialize()
+
+    def compile_from_config(self, config):
+        self.compile(**serialization_lib.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        return super().fit(_strings_as_objects(x), y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        return super().evaluate(_strings_as_objects(x), y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """Like Keras ``predict``, but returns the head's dict of predictions as numpy arrays."""
+        return super().predict(_strings_as_objects(x), *args, **kwargs)
+
+    def default_optimizer(self):
+        return keras.optimizers.Adam()
+
+    def predict_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        return self.head.predictions(self(x, training=False))
+
+    def export(self, export_dir):
+        """Writes a versioned SavedModel under ``export_dir`` and returns its path.
+
+        See :func:`tfkit.export.export_saved_model`.
+        """
+        from tfkit.export import export_saved_model
+
+        return export_saved_model(self, export_dir)
+
+    def get_config(self):
+        return {
+            "head": self.head_name,
+            "num_classes": self.num_classes,
+            "label_vocabulary": self.label_vocabulary,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _strings_as_objects(x):
+    # Keras' array adapter rejects numpy unicode arrays ("Invalid dtype: str32"); object arrays pass.
+    if isinstance(x, dict):
+        return {k: (v.astype(object) if isinstance(v, np.ndarray) and v.dtype.kind in "US" else v) for k, v in x.items()}
+    return x

@@ -1,0 +1,117 @@
+"""Heads: what the logits mean (loss, metrics, and the prediction dict served by exports)."""
+
+import keras
+import tensorflow as tf
+
+from tfkit.errors import TfkitError
+
+HEADS = ("binary", "multiclass", "regression")
+
+
+class Head:
+    """Turns logits into a loss, metrics and a dict of predictions."""
+
+    units = 1
+
+    def loss(self):
+        raise NotImplementedError
+
+    def metrics(self):
+        raise NotImplementedError
+
+    def predictions(self, logits):
+        raise NotImplementedError
+
+
+class _ClassHead(Head):
+    def __init__(self, num_classes, label_vocabulary):
+        self.num_classes = num_classes
+        self.label_vocabulary = label_vocabulary
+
+    def _classes(self, class_ids):
+        if self.label_vocabulary is None:
+            return tf.strings.as_string(class_ids)
+        return tf.gather(tf.constant(self.label_vocabulary), class_ids)
+
+
+class BinaryHead(_ClassHead):
+    """Binary classification from one logit: sigmoid cross-entropy, accuracy and AUC."""
+
+    def loss(self):
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def metrics(self):
+        return [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0), keras.metrics.AUC(name="auc", from_logits=True)]
+
+    def predictions(self, logits):
+        logistic = tf.sigmoid(logits)
+        class_ids = tf.cast(logits > 0.0, tf.int64)
+        return {
+            "logits": logits,
+            "logistic": logistic,
+            "probabilities": tf.concat([1.0 - logistic, logistic], axis=-1),
+            "class_ids": class_ids,
+            "classes": self._classes(class_ids),
+        }
+
+
+class MultiClassHead(_ClassHead):
+    """Multi-class classification: softmax cross-entropy and accuracy."""
+
+    def __init__(self, num_classes, label_vocabulary):
+        super().__init__(num_classes, label_vocabulary)
+        self.units = num_classes
+
+    def loss(self):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def metrics(self):
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    def predictions(self, logits):
+        class_ids = tf.argmax(logits, axis=-1, output_type=tf.int64)[:, None]
+        return {
+            "logits": logits,
+            "probabilities": tf.nn.softmax(logits),
+            "class_ids": class_ids,
+            "classes": self._classes(class_ids),
+        }
+
+
+class RegressionHead(Head):
+    """Regression: mean squared error, with RMSE and MAE as metrics."""
+
+    def __init__(self, label_dimension=1):
+        self.units = label_dimension
+
+    def loss(self):
+        return keras.losses.MeanSquaredError()
+
+    def metrics(self):
+        return [keras.metrics.RootMeanSquaredError(name="rmse"), keras.metrics.MeanAbsoluteError(name="mae")]
+
+    def predictions(self, logits):
+        return {"predictions": logits}
+
+
+def get(head, num_classes=None, label_vocabulary=None):
+    """Makes the head named ``head`` ("binary", "multiclass" or "regression")."""
+    if label_vocabulary is not None:
+        label_vocabulary = [str(v) for v in label_vocabulary]
+        if len(set(label_vocabulary)) != len(label_vocabulary):
+            raise TfkitError(f"label_vocabulary repeats a value: {label_vocabulary!r}")
+    if head == "binary":
+        if label_vocabulary is not None and len(label_vocabulary) != 2:
+            raise TfkitError(f"A binary head needs 2 labels in label_vocabulary. Received: {label_vocabulary!r}")
+        return BinaryHead(2, label_vocabulary)
+    if head == "multiclass":
+        if num_classes is None and label_vocabulary is not None:
+            num_classes = len(label_vocabulary)
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise TfkitError(f"A multiclass head needs num_classes >= 2 (or a label_vocabulary). Received: num_classes={num_classes!r}")
+        if label_vocabulary is not None and len(label_vocabulary) != num_classes:
+            raise TfkitError(f"label_vocabulary has {len(label_vocabulary)} labels but num_classes={num_classes}.")
+        return MultiClassHead(num_classes, label_vocabulary)
+    if head == "regression":
+        return RegressionHead(num_classes or 1)
+    raise TfkitError(f"Unknown head {head!r}. Expected one of: {', '.join(HEADS)}.")

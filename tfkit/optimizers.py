@@ -1,0 +1,142 @@
+"""Optimizers: Keras' own, plus ``MultiOptimizer`` to train parts of a model with different ones."""
+
+import keras
+from keras.src.saving import serialization_lib
+from keras.src.utils import tracking
+
+from tfkit.errors import TfkitError
+
+
+@keras.saving.register_keras_serializable(package="tfkit")
+class MultiOptimizer(keras.optimizers.Optimizer):
+    """One optimizer per named part of a model, as in the classic wide & deep recipe.
+
+    A variable belongs to the part whose name is a component of its path: with
+    ``{"wide": "ftrl", "deep": "adagrad"}`` the variables of a layer named
+    ``wide`` (path ``wide_deep/wide/...``) are trained by FTRL, those under
+    ``deep`` by Adagrad. Each part keeps its own slots, learning rate and
+    schedule; ``iterations`` counts steps of the whole model.
+
+    Args:
+        optimizers: Dict of part name to optimizer (instance, name or config).
+        name: Optimizer name.
+
+    Example:
+
+    >>> from tfkit.optimizers import MultiOptimizer
+    >>> optimizer = MultiOptimizer({"wide": "ftrl", "deep": {"class_name": "Adagrad", "config": {"learning_rate": 0.05}}})
+    >>> sorted(optimizer.optimizers), round(float(optimizer.optimizers["deep"].learning_rate), 2)
+    (['deep', 'wide'], 0.05)
+    """
+
+    def __init__(self, optimizers, name="multi_optimizer", **kwargs):
+        if kwargs:
+            raise TfkitError(f"MultiOptimizer takes no arguments besides optimizers and name. Received: {sorted(kwargs)}")
+        if not isinstance(optimizers, dict) or not optimizers:
+            raise TfkitError(f"MultiOptimizer needs a dict of part name to optimizer. Received: optimizers={optimizers!r}")
+        super().__init__(learning_rate=0.0, name=name)
+        self.optimizers = {part: keras.optimizers.get(optimizer) for part, optimizer in optimizers.items()}
+
+    def part_of(self, variable):
+        components = variable.path.split("/")
+        for part in self.optimizers:
+            if part in components:
+                return part
+        raise TfkitError(
+            f"Variable {variable.path!r} belongs to no part of the MultiOptimizer "
+            f"(parts: {', '.join(self.optimizers)}). Name the layer that owns it after a part."
+        )
+
+    def _split(self, grads, variables):
+        groups = {part: ([], []) for part in self.optimizers}
+        for grad, variable in zip(grads, variables):
+            group = groups[self.part_of(variable)]
+            group[0].append(grad)
+            group[1].append(variable)
+        return groups
+
+    @tracking.no_automatic_dependency_tracking
+    def build(self, var_list):
+        for part, (_, variables) in self._split([None] * len(var_list), var_list).items():
+            self.optimizers[part].build(variables)
+        super().build(var_list)
+
+    def apply(self, grads, trainable_variables=None):
+        if trainable_variables is None:
+            trainable_variables = self._trainable_variables
+        trainable_variables = list(trainable_variables)
+        if not self.built:
+            self.build(trainable_variables)
+        for part, (part_grads, variables) in self._split(grads, trainable_variables).items():
+            if variables:
+                self.optimizers[part].apply(part_grads, variables)
+        self._iterations.assign_add(1)
+
+    @property
+    def variables(self):
+        variables = list(self._variables)
+        for optimizer in self.optimizers.values():
+            variables.extend(optimizer.variables)
+        return variables
+
+    @property
+    def learning_rate(self):
+        """The first part's learning rate (what Keras callbacks log)."""
+        return next(iter(self.optimizers.values())).learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        # Keras' base constructor sets a placeholder rate; each part owns its real one.
+        if getattr(self, "optimizers", None) is not None:
+            raise TfkitError("Set the learning rate on one part: multi_optimizer.optimizers[part].learning_rate.")
+
+    def finalize_variable_values(self, var_list):
+        for part, (_, variables) in self._split([None] * len(var_list), var_list).items():
+            self.optimizers[part].finalize_variable_values(variables)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "optimizers": {
+                part: serialization_lib.serialize_keras_object(optimizer) for part, optimizer in self.optimizers.items()
+            },
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        optimizers = {
+            part: serialization_lib.deserialize_keras_object(optimizer, custom_objects=custom_objects)
+            for part, optimizer in config["optimizers"].items()
+        }
+        return cls(optimizers, name=config.get("name", "multi_optimizer"))
+
+
+def get(identifier):
+    """An optimizer from a name, a config dict, an instance, or a dict of parts (``MultiOptimizer``).
+
+    Example:
+
+    >>> from tfkit import optimizers
+    >>> type(optimizers.get({"name": "adam", "learning_rate": 0.01})).__name__
+    'Adam'
+    """
+    if isinstance(identifier, keras.optimizers.Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        try:
+            return keras.optimizers.get(identifier)
+        except ValueError:
+            raise TfkitError(f"Unknown optimizer {identifier!r}.") from None
+    if isinstance(identifier, dict):
+        if "class_name" in identifier:
+            return keras.optimizers.get(identifier)
+        if "name" in identifier:
+            config = dict(identifier)
+            name = config.pop("name")
+            optimizer = get(name)
+            try:
+                return type(optimizer)(**config)
+            except TypeError as error:
+                raise TfkitError(f"Optimizer {name!r}: {error}.") from None
+        return MultiOptimizer({part: get(value) for part, value in identifier.items()})
+    raise TfkitError(f"Cannot make an optimizer from {identifier!r}.")
