@@ -18,37 +18,42 @@ class MultiOptimizer(keras.optimizers.Optimizer):
     schedule; ``iterations`` counts steps of the whole model.
 
     Args:
-        optimizers: Dict of part name to optimizer (instance, name or config).
+        parts: Dict of part name to optimizer (instance, name or config).
         name: Optimizer name.
 
     Example:
 
     >>> from tfkit.optimizers import MultiOptimizer
     >>> optimizer = MultiOptimizer({"wide": "ftrl", "deep": {"class_name": "Adagrad", "config": {"learning_rate": 0.05}}})
-    >>> sorted(optimizer.optimizers), round(float(optimizer.optimizers["deep"].learning_rate), 2)
+    >>> sorted(optimizer.parts), round(float(optimizer.parts["deep"].learning_rate), 2)
     (['deep', 'wide'], 0.05)
     """
 
-    def __init__(self, optimizers, name="multi_optimizer", **kwargs):
+    def __init__(self, parts, name="multi_optimizer", **kwargs):
         if kwargs:
-            raise TfkitError(f"MultiOptimizer takes no arguments besides optimizers and name. Received: {sorted(kwargs)}")
-        if not isinstance(optimizers, dict) or not optimizers:
-            raise TfkitError(f"MultiOptimizer needs a dict of part name to optimizer. Received: optimizers={optimizers!r}")
+            raise TfkitError(f"MultiOptimizer takes no arguments besides parts and name. Received: {sorted(kwargs)}")
+        if not isinstance(parts, dict) or not parts:
+            raise TfkitError(f"MultiOptimizer needs a dict of part name to optimizer. Received: parts={parts!r}")
         super().__init__(learning_rate=0.0, name=name)
-        self.optimizers = {part: keras.optimizers.get(optimizer) for part, optimizer in optimizers.items()}
+        self.parts = {part: keras.optimizers.get(optimizer) for part, optimizer in parts.items()}
+
+    @property
+    def optimizers(self):
+        """The parts' optimizers as a list (what Keras' TensorBoard callback logs rates of)."""
+        return list(self.parts.values())
 
     def part_of(self, variable):
         components = variable.path.split("/")
-        for part in self.optimizers:
+        for part in self.parts:
             if part in components:
                 return part
         raise TfkitError(
             f"Variable {variable.path!r} belongs to no part of the MultiOptimizer "
-            f"(parts: {', '.join(self.optimizers)}). Name the layer that owns it after a part."
+            f"(parts: {', '.join(self.parts)}). Name the layer that owns it after a part."
         )
 
     def _split(self, grads, variables):
-        groups = {part: ([], []) for part in self.optimizers}
+        groups = {part: ([], []) for part in self.parts}
         for grad, variable in zip(grads, variables):
             group = groups[self.part_of(variable)]
             group[0].append(grad)
@@ -58,7 +63,7 @@ class MultiOptimizer(keras.optimizers.Optimizer):
     @tracking.no_automatic_dependency_tracking
     def build(self, var_list):
         for part, (_, variables) in self._split([None] * len(var_list), var_list).items():
-            self.optimizers[part].build(variables)
+            self.parts[part].build(variables)
         super().build(var_list)
 
     def apply(self, grads, trainable_variables=None):
@@ -69,46 +74,44 @@ class MultiOptimizer(keras.optimizers.Optimizer):
             self.build(trainable_variables)
         for part, (part_grads, variables) in self._split(grads, trainable_variables).items():
             if variables:
-                self.optimizers[part].apply(part_grads, variables)
+                self.parts[part].apply(part_grads, variables)
         self._iterations.assign_add(1)
 
     @property
     def variables(self):
         variables = list(self._variables)
-        for optimizer in self.optimizers.values():
+        for optimizer in self.parts.values():
             variables.extend(optimizer.variables)
         return variables
 
     @property
     def learning_rate(self):
         """The first part's learning rate (what Keras callbacks log)."""
-        return next(iter(self.optimizers.values())).learning_rate
+        return next(iter(self.parts.values())).learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value):
         # Keras' base constructor sets a placeholder rate; each part owns its real one.
-        if getattr(self, "optimizers", None) is not None:
-            raise TfkitError("Set the learning rate on one part: multi_optimizer.optimizers[part].learning_rate.")
+        if getattr(self, "parts", None) is not None:
+            raise TfkitError("Set the learning rate on one part: multi_optimizer.parts[part].learning_rate.")
 
     def finalize_variable_values(self, var_list):
         for part, (_, variables) in self._split([None] * len(var_list), var_list).items():
-            self.optimizers[part].finalize_variable_values(variables)
+            self.parts[part].finalize_variable_values(variables)
 
     def get_config(self):
         return {
             "name": self.name,
-            "optimizers": {
-                part: serialization_lib.serialize_keras_object(optimizer) for part, optimizer in self.optimizers.items()
-            },
+            "parts": {part: serialization_lib.serialize_keras_object(optimizer) for part, optimizer in self.parts.items()},
         }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        optimizers = {
+        parts = {
             part: serialization_lib.deserialize_keras_object(optimizer, custom_objects=custom_objects)
-            for part, optimizer in config["optimizers"].items()
+            for part, optimizer in config["parts"].items()
         }
-        return cls(optimizers, name=config.get("name", "multi_optimizer"))
+        return cls(parts, name=config.get("name", "multi_optimizer"))
 
 
 def get(identifier):

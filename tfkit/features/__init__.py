@@ -7,7 +7,7 @@ vocabularies, quantile boundaries and normalisation statistics in one pass;
 
 from tfkit.errors import TfkitError
 from tfkit.features.adapt import adapt
-from tfkit.features.base import Column, DenseColumn, Ids, SparseColumn, closure, column_class, deserialize, kinds, serialize
+from tfkit.features.base import Column, DenseColumn, Ids, RawInput, SparseColumn, closure, column_class, deserialize, kinds, serialize
 from tfkit.features.bucketized import BucketizedColumn
 from tfkit.features.categorical import CategoricalColumn, HashedColumn, IdentityColumn
 from tfkit.features.crossed import CrossedColumn
@@ -27,6 +27,7 @@ __all__ = [
     "Ids",
     "IndicatorColumn",
     "NumericColumn",
+    "RawInput",
     "SparseColumn",
     "adapt",
     "closure",
@@ -54,13 +55,13 @@ def get(identifier):
 
 
 def input_specs(columns):
-    """The raw inputs ``columns`` read, ``{key: dtype name}``; conflicting dtypes raise."""
+    """The raw inputs ``columns`` read, ``{key: RawInput(dtype, width)}``; disagreements raise."""
     specs = {}
     for column in closure(columns):
-        for key, dtype in column.input_specs().items():
-            if specs.setdefault(key, dtype) != dtype:
+        for key, spec in column.input_specs().items():
+            if specs.setdefault(key, spec) != spec:
                 raise TfkitError(
-                    f"Input feature {key!r} is read as {specs[key]} by one column and as {dtype} by "
-                    f"{column.name!r}. Make the columns agree on its dtype."
+                    f"Input feature {key!r} is read as {specs[key]} by one column and as {spec} by "
+                    f"{column.name!r}. Make the columns agree on its dtype and width."
                 )
     return specs

@@ -48,6 +48,13 @@ def column_class(kind):
         ) from None
 
 
+class RawInput(NamedTuple):
+    """A raw input feature: its dtype name and its number of values per example."""
+
+    dtype: str
+    width: int = 1
+
+
 class Ids(NamedTuple):
     """Category ids of a sparse column: ``ids`` [batch, n] int64 and ``weights`` [batch, n] float32."""
 
@@ -73,7 +80,7 @@ class Column:
         return []
 
     def input_specs(self):
-        """Raw input features this column reads: ``{key: dtype name}`` (own inputs only)."""
+        """Raw input features this column reads: ``{key: RawInput}`` (own inputs only)."""
         return {}
 
     # -- adapt protocol: one pass over the data fills in learned state --------

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfkit.errors import TfkitError
-from tfkit.features.base import Ids, SparseColumn, register
+from tfkit.features.base import Ids, RawInput, SparseColumn, register
 
 _CATEGORY_DTYPES = ("string", "int64")
 
@@ -174,7 +174,7 @@ class CategoricalColumn(SparseColumn):
         return len(self.resolved_vocabulary()) + self.num_oov_buckets
 
     def input_specs(self):
-        return {self.key: "string" if self.delimiter is not None else self.dtype}
+        return {self.key: RawInput("string" if self.delimiter is not None else self.dtype)}
 
     @property
     def needs_adapt(self):
@@ -264,7 +264,7 @@ class IdentityColumn(SparseColumn):
         return self._num_buckets
 
     def input_specs(self):
-        return {self.key: "string" if self.delimiter is not None else "int64"}
+        return {self.key: RawInput("string" if self.delimiter is not None else "int64")}
 
     def transform(self, features, parents, layers):
         values, present = raw_values(features, self.key, "int64", self.delimiter)
@@ -311,7 +311,7 @@ class HashedColumn(SparseColumn):
         return self._num_buckets
 
     def input_specs(self):
-        return {self.key: "string" if self.delimiter is not None else self.dtype}
+        return {self.key: RawInput("string" if self.delimiter is not None else self.dtype)}
 
     def make_layers(self):
         return keras.layers.Hashing(num_bins=self._num_buckets, name=f"{self.name}_hashing")

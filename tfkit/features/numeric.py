@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfkit.errors import TfkitError
-from tfkit.features.base import DenseColumn, register
+from tfkit.features.base import DenseColumn, RawInput, register
 
 _NUMERIC_DTYPES = ("float32", "float64", "int32", "int64")
 
@@ -71,7 +71,7 @@ class NumericColumn(DenseColumn):
         return self.shape
 
     def input_specs(self):
-        return {self.key: self.dtype}
+        return {self.key: RawInput(self.dtype, self.shape)}
 
     @property
     def needs_adapt(self):

@@ -1,0 +1,119 @@
+"""The ``tfkit`` command: train, evaluate, export and predict from a config.
+
+TensorFlow is imported only inside a command that needs it, so ``--help``
+answers at once. Bad input (config, data, columns) exits with status 2 and a
+one-paragraph message, no traceback.
+"""
+
+import argparse
+import os
+import sys
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="tfkit",
+        description="Train, evaluate, export and serve tfkit models from a config file.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def with_config(name, help_text):
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("config", help="YAML or JSON run config")
+        command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                             help="override a config key, e.g. --set train.epochs=5 (repeatable)")
+        command.add_argument("--job-dir", help="run directory (default: the config's job_dir)")
+        return command
+
+    with_config("train", "Train a model (resuming from the job directory's last checkpoint), evaluate it and export it.")
+    with_config("evaluate", "Evaluate the latest checkpoint of a run on its validation and test data.")
+    export = with_config("export", "Export the latest checkpoint of a run as a SavedModel taking raw features.")
+    export.add_argument("--export-dir", help="where to write the versioned SavedModel (default: JOB_DIR/export)")
+
+    predict = commands.add_parser(
+        "predict",
+        help="Predict with an exported SavedModel (needs TensorFlow only).",
+        description="Predict with an exported SavedModel: JSON instances or CSV rows in, one JSON prediction per line out.",
+    )
+    predict.add_argument("export_dir", help="a SavedModel, or an export folder whose newest version is used")
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--json-instances", metavar="FILE", help="one JSON object of raw features per line")
+    source.add_argument("--csv", metavar="FILE", help="CSV file(s) with a header; columns the model does not read are ignored")
+    predict.add_argument("--output", metavar="FILE", help="write JSON lines here (default: standard output)")
+    predict.add_argument("--batch-size", type=int, default=256, help="examples per call (default: 256)")
+    return parser
+
+
+def _load_config(args):
+    from tfkit import config as config_lib
+
+    config = config_lib.load(args.config, args.set)
+    if args.job_dir:
+        config["job_dir"] = args.job_dir
+    return config
+
+
+def _print_metrics(results):
+    for split in ("validation", "test"):
+        if split in results:
+            line = "  ".join(f"{k}={v:.4f}" for k, v in sorted(results[split].items()))
+            print(f"{split}: {line}")
+
+
+def _train(args):
+    from tfkit.run import Run
+
+    config = _load_config(args)
+    summary = Run(config).train()
+    print(f"Trained {summary['epochs']} epochs in {summary['train_seconds']}s; job_dir: {config['job_dir']}")
+    _print_metrics(summary)
+    if "export" in summary:
+        print(f"Exported SavedModel: {summary['export']}")
+
+
+def _evaluate(args):
+    from tfkit.run import Run
+
+    _print_metrics(Run(_load_config(args)).evaluate())
+
+
+def _export(args):
+    from tfkit.run import Run
+
+    print(f"Exported SavedModel: {Run(_load_config(args)).export(args.export_dir)}")
+
+
+def _predict(args):
+    from tfkit.predict import predict_file
+
+    count = predict_file(args.export_dir, json_instances=args.json_instances, csv=args.csv,
+                         output=args.output, batch_size=args.batch_size)
+    if args.output:
+        print(f"Wrote {count} predictions to {args.output}", file=sys.stderr)
+
+
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "predict": _predict}
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tfkit.errors import TfkitError
+
+    try:
+        _COMMANDS[args.command](args)
+    except TfkitError as error:
+        print(f"tfkit {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"tfkit {args.command}: interrupted. Checkpoints already written are intact; "
+              "run the same command again to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

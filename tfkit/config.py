@@ -1,0 +1,302 @@
+"""YAML/JSON run configs: schema, defaults, ``--set`` overrides and validation with clear errors.
+
+A config has the sections ``data``, ``features``, ``model``, ``train``,
+``strategy``, ``export`` and ``job_dir``. Feature entries are column
+constructor arguments plus ``type``; columns refer to other columns by name.
+Model keys are the model's constructor arguments (columns by name). Every
+error names the key path, what was expected and what was received.
+"""
+
+import copy
+import inspect
+import os
+
+import yaml
+
+from tfkit.errors import ConfigError
+
+REQUIRED = object()
+
+
+class Field:
+    """One config key: accepted types, default, and what it means."""
+
+    def __init__(self, types, default=REQUIRED, doc=""):
+        self.types = types if isinstance(types, tuple) else (types,)
+        self.default = default
+        self.doc = doc
+
+    def check(self, value, path):
+        if value is None and self.default is None:
+            return value
+        for kind in self.types:
+            if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+            if kind is int and isinstance(value, bool):
+                continue
+            if isinstance(value, kind):
+                return value
+        expected = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in self.types)
+        raise ConfigError(f"{path}: expected {expected}, received {_TYPE_NAMES.get(type(value), type(value).__name__)} {value!r}.")
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list", dict: "a mapping"}
+
+SCHEMA = {
+    "job_dir": Field(str, None, "Run directory: checkpoints, logs, metrics.json, export. Default: runs/<config name>."),
+    "data": {
+        "train": Field((str, list), REQUIRED, "Training CSV file(s) or globs, relative to the config file."),
+        "validation": Field((str, list), None, "Validation CSV file(s). Default: validation_split of train."),
+        "validation_split": Field(float, None, "Fraction of train held out for validation (deterministic)."),
+        "test": Field((str, list), None, "Test CSV file(s), evaluated once at the end."),
+        "label": Field(str, REQUIRED, "Label column."),
+        "label_vocabulary": Field(list, None, "Label strings in class-id order (classification)."),
+        "label_aliases": Field(dict, None, "Other spellings of labels, e.g. {'>50K.': '>50K'}."),
+        "column_names": Field(list, None, "Column names for files without a header."),
+        "header": Field(bool, True, "Files start with a header line."),
+        "na_values": Field(list, ["?", ""], "Cell values that mean missing."),
+        "field_delim": Field(str, ",", "Field delimiter."),
+        "batch_size": Field(int, 128, "Examples per batch (global, over all replicas)."),
+        "shuffle_buffer_size": Field(int, 10_000, "Rows in the shuffle buffer."),
+    },
+    "features": Field(list, REQUIRED, "Feature columns: {type, name, ...constructor arguments}."),
+    "model": Field(dict, REQUIRED, "{name: <model>, ...constructor arguments}; columns by name."),
+    "train": {
+        "epochs": Field(int, 10, "Maximum number of epochs."),
+        "steps_per_epoch": Field(int, None, "Batches per epoch (default: one pass over train)."),
+        "optimizer": Field((str, dict), None, "Optimizer name or {name, ...}; {wide: ..., deep: ...} per part."),
+        "early_stopping": Field(dict, None, "{monitor, patience, mode, min_delta}: stop on the validation metric."),
+        "seed": Field(int, 42, "Random seed (weights, shuffling)."),
+        "keep_checkpoints": Field(int, 3, "Checkpoints kept in job_dir/checkpoints."),
+        "verbose": Field(int, 2, "Keras progress: 0 silent, 1 progress bar, 2 one line per epoch."),
+    },
+    "strategy": Field((str, dict), "default", "default | mirrored | auto, or {name, devices}."),
+    "export": Field(bool, True, "Export a SavedModel to job_dir/export at the end."),
+}
+
+_EARLY_STOPPING_KEYS = {"monitor", "patience", "mode", "min_delta", "restore_best_weights"}
+
+
+def _validate(raw, schema, path):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, received {type(raw).__name__} {raw!r}.")
+    unknown = sorted(set(raw) - set(schema), key=str)
+    if unknown:
+        where = f"{path}.{unknown[0]}" if path else str(unknown[0])
+        raise ConfigError(f"{where}: unknown key. Expected one of: {', '.join(schema)}.")
+    resolved = {}
+    for key, spec in schema.items():
+        where = f"{path}.{key}" if path else key
+        if isinstance(spec, dict):
+            resolved[key] = _validate(raw.get(key) or {}, spec, where)
+        elif key in raw:
+            resolved[key] = spec.check(raw[key], where)
+        elif spec.default is REQUIRED:
+            raise ConfigError(f"{where}: missing; it is required ({spec.doc})")
+        else:
+            resolved[key] = copy.deepcopy(spec.default)
+    return resolved
+
+
+def validate(raw):
+    """Checks a config dict against the schema and fills in defaults."""
+    config = _validate(raw, SCHEMA, "")
+    stopping = config["train"]["early_stopping"]
+    if stopping is not None:
+        unknown = sorted(set(stopping) - _EARLY_STOPPING_KEYS)
+        if unknown:
+            raise ConfigError(f"train.early_stopping.{unknown[0]}: unknown key. Expected one of: {', '.join(sorted(_EARLY_STOPPING_KEYS))}.")
+    for i, entry in enumerate(config["features"]):
+        if not isinstance(entry, dict) or "type" not in entry or "name" not in entry:
+            raise ConfigError(f"features[{i}]: expected a mapping with 'type' and 'name', received {entry!r}.")
+    if "name" not in config["model"]:
+        raise ConfigError("model.name: missing; it names the model, e.g. wide_deep.")
+    return config
+
+
+def parse_override(text):
+    """``"train.epochs=5"`` → ``(["train", "epochs"], 5)``; the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key.path=value.")
+    key, value = text.split("=", 1)
+    try:
+        return key.strip().split("."), yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--set {key}: cannot parse value {value!r}: {error}") from None
+
+
+def apply_override(raw, keys, value):
+    node = raw
+    for i, key in enumerate(keys[:-1]):
+        where = ".".join(keys[: i + 1])
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ConfigError(f"--set {'.'.join(keys)}: {where} is not an index of the list.")
+            node = node[int(key)]
+        else:
+            node = node.setdefault(key, {})
+        if not isinstance(node, (dict, list)):
+            raise ConfigError(f"--set {'.'.join(keys)}: {where} is a value, not a section.")
+    last = keys[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ConfigError(f"--set {'.'.join(keys)}: {last!r} is not an index of the list.")
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def load(path, overrides=()):
+    """Reads, overrides, validates and resolves a config file.
+
+    Data and vocabulary paths are made relative to the config file's folder.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = yaml.safe_load(f)
+    except OSError as error:
+        raise ConfigError(f"Cannot read config {path}: {error.strerror}.") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(error, 'problem', error)}.") from None
+    if raw is None:
+        raise ConfigError(f"{path}: the config is empty.")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level.")
+    for text in overrides:
+        apply_override(raw, *parse_override(text))
+    config = validate(raw)
+    base = os.path.dirname(os.path.abspath(path))
+    for key in ("train", "validation", "test"):
+        config["data"][key] = _resolve_paths(config["data"][key], base)
+    for entry in config["features"]:
+        if entry.get("vocabulary_file"):
+            entry["vocabulary_file"] = _resolve_paths(entry["vocabulary_file"], base)
+    if config["job_dir"] is None:
+        config["job_dir"] = os.path.join("runs", os.path.splitext(os.path.basename(path))[0])
+    return config
+
+
+def _resolve_paths(value, base):
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_resolve_paths(v, base) for v in value]
+    return value if os.path.isabs(value) else os.path.normpath(os.path.join(base, value))
+
+
+# -- columns and model from a validated config ---------------------------------
+
+_REFERENCES = {"bucketized": ("source",), "crossed": ("columns",), "embedding": ("categorical",), "indicator": ("categorical",)}
+
+
+def build_columns(entries):
+    """Columns by name from ``features`` entries; references to other columns are resolved by name."""
+    from tfkit import features
+
+    by_name = {}
+    for i, entry in enumerate(entries):
+        if entry["name"] in by_name:
+            raise ConfigError(f"features[{i}]: a column named {entry['name']!r} is defined twice.")
+        by_name[entry["name"]] = (i, entry)
+    built, building = {}, set()
+
+    def build(name, wanted_by):
+        if name in built:
+            return built[name]
+        if name not in by_name:
+            raise ConfigError(f"{wanted_by}: column {name!r} is not defined. Defined columns: {', '.join(by_name)}.")
+        if name in building:
+            raise ConfigError(f"{wanted_by}: column {name!r} refers to itself through its references.")
+        building.add(name)
+        i, entry = by_name[name]
+        where = f"features[{i}] ({entry['name']!r})"
+        kwargs = {k: v for k, v in entry.items() if k != "type"}
+        try:
+            cls = features.column_class(entry["type"])
+        except ConfigError:
+            raise
+        except Exception as error:
+            raise ConfigError(f"{where}.type: {error}") from None
+        for key in _REFERENCES.get(entry["type"], ()):
+            if key not in kwargs:
+                continue
+            value = kwargs[key]
+            if isinstance(value, list):
+                kwargs[key] = [build(v, f"{where}.{key}") for v in value]
+            else:
+                kwargs[key] = build(value, f"{where}.{key}")
+        built[name] = _construct(cls, kwargs, where)
+        building.discard(name)
+        return built[name]
+
+    for name in by_name:
+        build(name, "features")
+    return built
+
+
+def _construct(cls, kwargs, where):
+    parameters = inspect.signature(cls.__init__).parameters
+    accepted = [p for p in parameters if p not in ("self", "kwargs")]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: unknown key for {cls.__name__}. Expected one of: {', '.join(accepted)}.")
+    missing = [
+        p.name for p in parameters.values()
+        if p.default is inspect.Parameter.empty and p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in kwargs
+    ]
+    if missing:
+        raise ConfigError(f"{where}.{missing[0]}: missing; {cls.__name__} requires it.")
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+_COLUMN_LISTS = ("wide_columns", "deep_columns", "columns")
+_SHORTHAND = ("first_layer_size", "num_layers", "scale_factor")
+
+
+def build_model(model_config, columns, data_config):
+    """The model a validated ``model`` section describes, over ``columns`` (by name)."""
+    from tfkit import models
+    from tfkit.models.wide_deep import hidden_units_from_shorthand
+
+    kwargs = dict(model_config)
+    name = kwargs.pop("name")
+    try:
+        cls = models.model_class(name)
+    except Exception as error:
+        raise ConfigError(f"model.name: {error}") from None
+    for key in _COLUMN_LISTS:
+        if key in kwargs:
+            if not isinstance(kwargs[key], list):
+                raise ConfigError(f"model.{key}: expected a list of column names, received {kwargs[key]!r}.")
+            resolved = []
+            for i, column in enumerate(kwargs[key]):
+                if column not in columns:
+                    raise ConfigError(f"model.{key}[{i}]: column {column!r} is not defined. Defined columns: {', '.join(columns)}.")
+                resolved.append(columns[column])
+            kwargs[key] = resolved
+    shorthand = [k for k in _SHORTHAND if k in kwargs]
+    if shorthand:
+        if "hidden_units" in kwargs or len(shorthand) != 3:
+            raise ConfigError(
+                "model: give hidden_units, or all of first_layer_size, num_layers and scale_factor "
+                f"(the census trainer's shorthand). Received: {', '.join(sorted(shorthand + (['hidden_units'] if 'hidden_units' in kwargs else [])))}."
+            )
+        kwargs["hidden_units"] = hidden_units_from_shorthand(*(kwargs.pop(k) for k in _SHORTHAND))
+    if "label_vocabulary" not in kwargs and data_config.get("label_vocabulary") is not None:
+        kwargs["label_vocabulary"] = data_config["label_vocabulary"]
+    return _construct(cls, kwargs, "model")
+
+
+def dump(config, path):
+    """Writes the resolved config as YAML, atomically."""
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as f:
+        yaml.safe_dump(config, f, sort_keys=False)
+    os.replace(temporary, path)

@@ -1,0 +1,292 @@
+"""A tf.data CSV reader with typed columns, missing values, labels and located errors.
+
+Lines are read with ``TextLineDataset`` (gzip by extension), numbered, split
+off into a deterministic validation holdout if asked, shuffled, batched, and
+parsed in parallel. A malformed row stops the pipeline with an error naming
+the file and line: a row with the wrong number of fields, a number that is
+not one, a label outside the label vocabulary. Convert the TensorFlow error
+raised while iterating with :func:`explain`.
+"""
+
+import csv
+import glob
+import gzip
+import io
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from tfkit.errors import DataError
+
+DTYPES = ("string", "int64", "int32", "float32", "float64")
+_MARK = "TFKIT_DATA_ERROR"
+_NUMBER = r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*|\s*[+-]?(inf|nan|Inf|NaN)\s*"
+_INFER_ROWS = 1000
+
+
+def explain(error):
+    """The :class:`DataError` a pipeline assertion carries inside a TensorFlow error, or None."""
+    match = re.search(_MARK + r"\{(.*?)\}" + _MARK, str(error), re.S)
+    # The message may come back with quotes escaped (repr of the assertion data).
+    return DataError(match.group(1).replace("\\'", "'")) if match else None
+
+
+def expand_files(file_pattern):
+    """Sorted files matching a path, glob, or list of them; raises if one matches nothing."""
+    patterns = [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
+    files = []
+    for pattern in patterns:
+        matched = sorted(glob.glob(os.fspath(pattern)))
+        if not matched:
+            raise DataError(f"No data file matches {os.fspath(pattern)!r}.")
+        files.extend(matched)
+    return files
+
+
+def _open_text(path):
+    raw = gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+
+
+def _head(path, field_delim, rows):
+    try:
+        with _open_text(path) as f:
+            reader = csv.reader(f, delimiter=field_delim)
+            return [row for _, row in zip(range(rows), reader)]
+    except (OSError, EOFError, csv.Error) as error:
+        raise DataError(f"Cannot read {path}: {error}.") from None
+
+
+def _infer_dtype(values, na_values):
+    values = [v.strip() for v in values if v.strip() not in na_values]
+    if not values:
+        return "string"
+    try:
+        numbers = [float(v) for v in values]
+    except ValueError:
+        return "string"
+    return "int64" if all(n.is_integer() and re.fullmatch(r"[+-]?\d+", v) for n, v in zip(numbers, values)) else "float32"
+
+
+class CsvSchema:
+    """Column names and dtypes of a set of CSV files, read from the header and a sample of rows."""
+
+    def __init__(self, files, column_names=None, header=True, column_dtypes=None, na_values=("?", ""), field_delim=","):
+        self.files = files
+        self.header = header
+        self.field_delim = field_delim
+        self.na_values = tuple(na_values)
+        sample = _head(files[0], field_delim, _INFER_ROWS + 1)
+        if header:
+            if not sample:
+                raise DataError(f"{files[0]}: the file is empty, so it has no header line.")
+            names = [n.strip() for n in sample[0]]
+            for path in files[1:]:
+                other = [n.strip() for n in (_head(path, field_delim, 1) or [[]])[0]]
+                if other != names:
+                    raise DataError(f"{path}: header {other} differs from the header of {files[0]}: {names}.")
+            sample = sample[1:]
+        if column_names is not None:
+            if header and len(column_names) != len(names):
+                raise DataError(f"{files[0]}: header has {len(names)} columns but column_names gives {len(column_names)}.")
+            names = list(column_names)
+        elif not header:
+            raise DataError("CSV files without a header need column_names.")
+        self.names = names
+        column_dtypes = dict(column_dtypes or {})
+        unknown = sorted(set(column_dtypes) - set(names))
+        if unknown:
+            raise DataError(f"{files[0]}: no column named {', '.join(map(repr, unknown))}. Columns: {', '.join(names)}.")
+        self.dtypes = {}
+        for i, name in enumerate(names):
+            dtype = column_dtypes.get(name) or _infer_dtype([row[i] for row in sample if len(row) > i], self.na_values)
+            if dtype not in DTYPES:
+                raise DataError(f"Column {name!r}: dtype must be one of {DTYPES}. Received: {dtype!r}")
+            self.dtypes[name] = dtype
+
+
+def _located(filenames, line_numbers, bad, message):
+    """An assertion that fails on the first ``bad`` row, naming its file and line."""
+    index = tf.argmax(tf.cast(bad, tf.int32))
+    text = tf.strings.join(
+        [_MARK, "{", filenames[index], ", line ", tf.strings.as_string(line_numbers[index]), ": ", message(index), "}", _MARK]
+    )
+    return tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)), [text], summarize=1)
+
+
+def read_csv(
+    file_pattern,
+    batch_size=32,
+    label=None,
+    label_vocabulary=None,
+    label_aliases=None,
+    select_columns=None,
+    column_names=None,
+    header=True,
+    column_dtypes=None,
+    column_defaults=None,
+    na_values=("?", ""),
+    field_delim=",",
+    strip=True,
+    shuffle=False,
+    shuffle_buffer_size=10_000,
+    seed=None,
+    num_epochs=1,
+    holdout=None,
+    drop_remainder=False,
+    num_parallel_calls=tf.data.AUTOTUNE,
+):
+    """Reads CSV files into batches of ``(features, label)`` (or ``features`` without a label).
+
+    Args:
+        file_pattern: A path, glob, or list of them; ``.gz`` files are gunzipped.
+        batch_size: Rows per batch.
+        label: Name of the label column, or None.
+        label_vocabulary: Label strings; labels become their index (int32).
+            Without it, labels are parsed as float32 numbers.
+        label_aliases: Extra label spellings, e.g. ``{">50K.": ">50K"}``.
+        select_columns: Feature columns to keep (default: all but the label).
+        column_names: Column names, for files without a header (or to rename).
+        header: Whether each file starts with a header line.
+        column_dtypes: ``{column: dtype}``; other columns are inferred from
+            the first rows (int64, float32 or string).
+        column_defaults: ``{column: value}`` used for missing cells; numbers
+            default to 0 and strings to ``""`` (missing).
+        na_values: Cell values that mean "missing".
+        field_delim: Field delimiter.
+        strip: Strip whitespace around string values.
+        shuffle: Shuffle rows (buffered, reshuffled every epoch).
+        shuffle_buffer_size: Rows in the shuffle buffer.
+        seed: Shuffle seed.
+        num_epochs: Times to read the data (None: forever).
+        holdout: ``("train" | "validation", fraction)``: a deterministic split
+            by file name and line number, the same every time the files are read.
+        drop_remainder: Drop the last, smaller batch.
+        num_parallel_calls: Parallelism of parsing.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from tfkit.data import read_csv
+    >>> path = os.path.join(tempfile.mkdtemp(), "jobs.csv")
+    >>> _ = open(path, "w").write("age,job,income\\n39,clerk,<=50K\\n50,?,>50K\\n")
+    >>> features, labels = next(iter(read_csv(path, 2, label="income", label_vocabulary=["<=50K", ">50K"])))
+    >>> features["age"].numpy().tolist(), features["job"].numpy().tolist(), labels.numpy().tolist()
+    ([39, 50], [b'clerk', b''], [0, 1])
+    """
+    files = expand_files(file_pattern)
+    schema = CsvSchema(files, column_names, header, column_dtypes, na_values, field_delim)
+    names = schema.names
+    if label is not None and label not in names:
+        raise DataError(f"{files[0]}: no label column {label!r}. Columns: {', '.join(names)}.")
+    selected = list(select_columns) if select_columns is not None else [n for n in names if n != label]
+    missing = [n for n in selected if n not in names]
+    if missing:
+        raise DataError(f"{files[0]}: no column named {', '.join(map(repr, missing))}. Columns: {', '.join(names)}.")
+    defaults = dict(column_defaults or {})
+    label_table = _label_table(label_vocabulary, label_aliases)
+
+    dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
+        lambda path: _lines(path, header),
+        cycle_length=min(len(files), 4),
+        **({"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True} if len(files) > 1 else {}),
+    )
+    dataset = dataset.filter(lambda path, number, line: tf.strings.length(tf.strings.strip(line)) > 0)
+    if holdout is not None:
+        dataset = dataset.filter(_holdout_filter(*holdout))
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+    if num_epochs != 1:
+        dataset = dataset.repeat(num_epochs)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+
+    delimiter = re.escape(field_delim)
+
+    def parse(paths, numbers, lines):
+        unquoted = tf.strings.regex_replace(lines, r'"[^"]*"', "")
+        counts = tf.strings.length(unquoted) - tf.strings.length(tf.strings.regex_replace(unquoted, delimiter, "")) + 1
+        check = _located(
+            paths, numbers, counts != len(names),
+            lambda i: tf.strings.join([f"expected {len(names)} fields, found ", tf.strings.as_string(counts[i])]),
+        )
+        with tf.control_dependencies([check]):
+            fields = tf.io.decode_csv(lines, record_defaults=[""] * len(names), field_delim=field_delim)
+        columns = dict(zip(names, fields))
+        features = {name: _column(name, columns[name], schema.dtypes[name], defaults.get(name), schema.na_values, strip, paths, numbers) for name in selected}
+        if label is None:
+            return features
+        return features, _label(columns[label], label_table, label_vocabulary, strip, paths, numbers, label)
+
+    return dataset.map(parse, num_parallel_calls=num_parallel_calls, deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def _lines(path, header):
+    lines = tf.data.TextLineDataset(path, compression_type=tf.where(tf.strings.regex_full_match(path, r".*\.gz"), "GZIP", ""))
+    first = 1
+    if header:
+        lines, first = lines.skip(1), 2
+    return lines.enumerate(start=first).map(lambda number, line: (path, number, line))
+
+
+def _holdout_filter(part, fraction):
+    if part not in ("train", "validation") or not 0.0 < fraction < 1.0:
+        raise DataError(f"holdout must be ('train' | 'validation', fraction in (0, 1)). Received: {(part, fraction)!r}")
+    threshold = int(round(fraction * 10_000))
+
+    def keep(path, number, line):
+        key = tf.strings.join([tf.strings.regex_replace(path, r".*/", ""), tf.strings.as_string(number)], ":")
+        in_validation = tf.strings.to_hash_bucket_fast(key, 10_000) < threshold
+        return in_validation if part == "validation" else tf.logical_not(in_validation)
+
+    return keep
+
+
+def _column(name, values, dtype, default, na_values, strip, paths, numbers):
+    if strip or dtype != "string":
+        values = tf.strings.strip(values)
+    missing = tf.zeros_like(values, tf.bool)
+    for na in na_values:
+        missing |= tf.equal(values, na)
+    if dtype == "string":
+        return tf.where(missing, "" if default is None else str(default), values)
+    fill = "0" if default is None else repr(default)
+    values = tf.where(missing, fill, values)
+    bad = tf.logical_not(tf.strings.regex_full_match(values, _NUMBER))
+    check = _located(paths, numbers, bad, lambda i: tf.strings.join([f"column {name!r}: value '", values[i], "' is not a number"]))
+    with tf.control_dependencies([check]):
+        if dtype.startswith("int"):
+            # Accept "39.0" in integer columns; reject nothing a float parse accepts.
+            return tf.cast(tf.strings.to_number(values, tf.float64), dtype)
+        return tf.strings.to_number(values, out_type=dtype)
+
+
+def _label_table(vocabulary, aliases):
+    if vocabulary is None:
+        return None
+    vocabulary = [str(v) for v in vocabulary]
+    keys, ids = list(vocabulary), list(range(len(vocabulary)))
+    for alias, target in (aliases or {}).items():
+        if str(target) not in vocabulary:
+            raise DataError(f"label_aliases maps {alias!r} to {target!r}, which is not in label_vocabulary {vocabulary}.")
+        keys.append(str(alias))
+        ids.append(vocabulary.index(str(target)))
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, np.array(ids, np.int32)), default_value=-1)
+
+
+def _label(values, table, vocabulary, strip, paths, numbers, label):
+    if strip:
+        values = tf.strings.strip(values)
+    if table is None:
+        bad = tf.logical_not(tf.strings.regex_full_match(values, _NUMBER))
+        check = _located(paths, numbers, bad, lambda i: tf.strings.join([f"label {label!r}: value '", values[i], "' is not a number"]))
+        with tf.control_dependencies([check]):
+            return tf.strings.to_number(values, tf.float32)
+    ids = table.lookup(values)
+    check = _located(
+        paths, numbers, ids < 0,
+        lambda i: tf.strings.join([f"label {label!r}: value '", values[i], f"' is not in label_vocabulary {[str(v) for v in vocabulary]}"]),
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(ids)

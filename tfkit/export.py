@@ -1,0 +1,68 @@
+"""Export: a versioned SavedModel that takes raw features and needs only TensorFlow to serve.
+
+The ``serving_default`` signature takes each raw feature by name with its raw
+dtype (``age``: float32, ``workclass``: string, ...), one row per example,
+and returns the head's predictions: ``probabilities``, ``logits``,
+``class_ids``, ``classes`` (label strings) and, for binary heads,
+``logistic``; ``predictions`` for regression.
+"""
+
+import os
+import shutil
+import time
+
+import keras
+import tensorflow as tf
+
+
+def serving_signature(model):
+    """Named ``tf.TensorSpec``s of the model's raw inputs."""
+    return {
+        key: tf.TensorSpec([None] if spec.width == 1 else [None, spec.width], tf.as_dtype(spec.dtype), name=key)
+        for key, spec in sorted(model.input_specs().items())
+    }
+
+
+def export_saved_model(model, export_dir):
+    """Writes ``model`` to ``export_dir/<unix time>/`` and returns that path.
+
+    The SavedModel is written to a hidden temporary directory first and
+    renamed into place, so an interrupted export never leaves a half-written
+    version where a server would pick it up.
+    """
+    if not model.built:
+        model.build()
+    signature = serving_signature(model)
+
+    @tf.function(input_signature=[signature])
+    def serve(features):
+        return model.head.predictions(model(features, training=False))
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    # Lookup layers held in dicts are not reached by SavedModel's object graph;
+    # tracking every sublayer makes their tables (and vocabulary assets) part of it.
+    for layer in model._flatten_layers(include_self=False):
+        archive.track(layer)
+    archive.add_endpoint("serving_default", serve)
+
+    os.makedirs(export_dir, exist_ok=True)
+    version = int(time.time())
+    while os.path.exists(os.path.join(export_dir, str(version))):
+        version += 1
+    final = os.path.join(export_dir, str(version))
+    temporary = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
+    try:
+        archive.write_out(temporary, verbose=False)
+        os.rename(temporary, final)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return final
+
+
+def latest_export(export_dir):
+    """The newest complete version under ``export_dir``, or None."""
+    if not os.path.isdir(export_dir):
+        return None
+    versions = [name for name in os.listdir(export_dir) if name.isdigit()]
+    return os.path.join(export_dir, max(versions, key=int)) if versions else None

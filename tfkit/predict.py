@@ -1,0 +1,115 @@
+"""Batch prediction with an exported SavedModel: JSON instances or CSV rows in, JSON lines out.
+
+Like the old ``gcloud ml-engine predict --json-instances``: one JSON object of
+raw features per input line, one JSON object of predictions per output line,
+in the same order. Only TensorFlow is used to load and run the export.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from tfkit.data import read_csv
+from tfkit.errors import DataError, TfkitError
+from tfkit.export import latest_export
+
+
+def load_signature(export_dir):
+    """The ``serving_default`` function of a SavedModel (or of the newest version in a folder)."""
+    path = export_dir
+    if not os.path.exists(os.path.join(path, "saved_model.pb")):
+        path = latest_export(export_dir)
+        if path is None:
+            raise TfkitError(f"{export_dir} is neither a SavedModel nor a folder of exported versions.")
+    signature = tf.saved_model.load(path).signatures["serving_default"]
+    return signature, signature.structured_input_signature[1]
+
+
+def _json_batches(path, specs, batch_size):
+    batch = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                instance = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataError(f"{path}, line {number}: not valid JSON: {error.msg}.") from None
+            if not isinstance(instance, dict):
+                raise DataError(f"{path}, line {number}: expected a JSON object of features, received {type(instance).__name__}.")
+            missing = sorted(set(specs) - set(instance))
+            if missing:
+                raise DataError(f"{path}, line {number}: missing feature(s) {', '.join(missing)}; the model reads {', '.join(sorted(specs))}.")
+            batch.append((number, instance))
+            if len(batch) == batch_size:
+                yield _to_tensors(path, batch, specs)
+                batch = []
+    if batch:
+        yield _to_tensors(path, batch, specs)
+
+
+def _to_tensors(path, batch, specs):
+    tensors = {}
+    for key, spec in specs.items():
+        values = [instance[key] for _, instance in batch]
+        try:
+            if spec.dtype == tf.string:
+                array = np.array([str(v) for v in values], dtype=object)
+            else:
+                array = np.array(values, dtype=spec.dtype.as_numpy_dtype)
+            tensors[key] = tf.constant(array, dtype=spec.dtype)
+        except (TypeError, ValueError):
+            first = next(n for n, i in batch if not _fits(i[key], spec.dtype))
+            raise DataError(f"{path}, line {first}: feature {key!r} must be {spec.dtype.name}.") from None
+    return tensors
+
+
+def _fits(value, dtype):
+    try:
+        np.array(value, dtype=dtype.as_numpy_dtype)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _rows(outputs):
+    arrays = {k: v.numpy() for k, v in outputs.items()}
+    size = len(next(iter(arrays.values())))
+    for i in range(size):
+        yield {k: _plain(v[i]) for k, v in sorted(arrays.items())}
+
+
+def _plain(value):
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def predict_file(export_dir, json_instances=None, csv=None, output=None, batch_size=256):
+    """Writes one JSON prediction per instance; returns how many were written."""
+    signature, specs = load_signature(export_dir)
+    if json_instances is not None:
+        batches = _json_batches(json_instances, specs, batch_size)
+    else:
+        batches = read_csv(
+            csv, batch_size, select_columns=sorted(specs), column_dtypes={k: s.dtype.name for k, s in specs.items()}
+        )
+    out = open(output, "w", encoding="utf-8") if output else sys.stdout
+    count = 0
+    try:
+        from tfkit.run import data_errors
+
+        with data_errors():
+            for features in batches:
+                for row in _rows(signature(**features)):
+                    out.write(json.dumps(row) + "\n")
+                    count += 1
+    finally:
+        if output:
+            out.close()
+    return count

@@ -1,0 +1,236 @@
+"""A training run in a job directory, driven by a validated config.
+
+config → columns → (adapt) → model → fit → evaluate → export, with the job
+directory holding everything the run writes::
+
+    job_dir/
+      config.yaml        the resolved config
+      model.json         the model config with everything adapt learned
+      checkpoints/       the last ``train.keep_checkpoints`` epochs (TF checkpoints)
+      logs/              TensorBoard event files (loss, metrics, learning rate)
+      metrics.json       final evaluation
+      export/<version>/  SavedModel taking raw features
+
+Running the same config again resumes from the last checkpoint. Checkpoints,
+metrics and exports are written to temporary names and renamed into place,
+so an interrupted run never leaves a half-written one.
+"""
+
+import contextlib
+import json
+import os
+import time
+import warnings
+
+import keras
+import tensorflow as tf
+
+from tfkit import config as config_lib
+from tfkit import data as data_lib
+from tfkit import distribute
+from tfkit.errors import ConfigError, TfkitError
+from tfkit.export import export_saved_model
+from tfkit.features import NumericColumn, closure
+
+# The CSV pipeline filters rows, so Keras learns an epoch's length from the first one.
+warnings.filterwarnings("ignore", message="Your input ran out of data")
+
+# Keys whose change makes old checkpoints meaningless for this job_dir.
+_IDENTITY_KEYS = ("features", "model")
+
+
+@contextlib.contextmanager
+def data_errors():
+    """Turns a data-pipeline assertion (bad row, bad label) into a :class:`DataError`."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as error:
+        explained = data_lib.explain(error)
+        if explained is None:
+            raise
+        raise explained from None
+
+
+def _write_json(path, value):
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, sort_keys=True)
+    os.replace(temporary, path)
+
+
+class _EpochCheckpoint(keras.callbacks.Callback):
+    def __init__(self, manager, epoch):
+        super().__init__()
+        self.manager, self.epoch = manager, epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.assign(epoch + 1)
+        self.manager.save(checkpoint_number=epoch + 1)
+
+
+class Run:
+    """One config's run in its job directory. See the module docstring."""
+
+    def __init__(self, config):
+        self.config = config
+        self.job_dir = config["job_dir"]
+        self.strategy = distribute.get(config["strategy"])
+        self.model = None
+
+    # -- data ---------------------------------------------------------------
+    def _dataset(self, files, training=False, holdout=None, batch_size=None):
+        data = self.config["data"]
+        specs = self.model.input_specs()
+        defaults = {c.key: c.default_value for c in closure(self.model.feature_columns()) if isinstance(c, NumericColumn)}
+        return data_lib.read_csv(
+            files,
+            batch_size=batch_size or data["batch_size"],
+            label=data["label"],
+            label_vocabulary=data["label_vocabulary"],
+            label_aliases=data["label_aliases"],
+            select_columns=sorted(specs),
+            column_names=data["column_names"],
+            header=data["header"],
+            column_dtypes={key: spec.dtype for key, spec in specs.items()},
+            column_defaults=defaults,
+            na_values=data["na_values"],
+            field_delim=data["field_delim"],
+            shuffle=training,
+            shuffle_buffer_size=data["shuffle_buffer_size"],
+            seed=self.config["train"]["seed"],
+            holdout=holdout,
+        )
+
+    def _split(self):
+        data = self.config["data"]
+        if data["validation_split"] is not None and data["validation"] is not None:
+            raise ConfigError("data: give validation or validation_split, not both.")
+        return ("train", data["validation_split"]) if data["validation_split"] is not None else None
+
+    def train_dataset(self, training=True, batch_size=None):
+        return self._dataset(self.config["data"]["train"], training, self._split(), batch_size)
+
+    def validation_dataset(self):
+        data = self.config["data"]
+        if data["validation"] is not None:
+            return self._dataset(data["validation"])
+        if data["validation_split"] is not None:
+            return self._dataset(data["train"], holdout=("validation", data["validation_split"]))
+        return None
+
+    def test_dataset(self):
+        files = self.config["data"]["test"]
+        return self._dataset(files) if files is not None else None
+
+    # -- model and checkpoints ---------------------------------------------
+    def build(self, adapt=True):
+        """Builds (or re-creates from job_dir) the adapted, compiled model and its checkpoint."""
+        os.makedirs(self.job_dir, exist_ok=True)
+        self._check_job_dir()
+        keras.utils.set_random_seed(self.config["train"]["seed"])
+        model_path = os.path.join(self.job_dir, "model.json")
+        with self.strategy.scope():
+            if os.path.exists(model_path):
+                with open(model_path, encoding="utf-8") as f:
+                    self.model = keras.saving.deserialize_keras_object(json.load(f))
+            else:
+                columns = config_lib.build_columns(self.config["features"])
+                self.model = config_lib.build_model(self.config["model"], columns, self.config["data"])
+                if not adapt:
+                    raise TfkitError(f"{self.job_dir} holds no trained model: run `tfkit train` first.")
+                with data_errors():
+                    self.model.adapt(self.train_dataset(training=False, batch_size=4096))
+                _write_json(model_path, keras.saving.serialize_keras_object(self.model))
+            self.model.compile(optimizer=self.config["train"]["optimizer"])
+            self.model.build()
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.done = tf.Variable(False, trainable=False)
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer, epoch=self.epoch, done=self.done)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(self.job_dir, "checkpoints"), max_to_keep=self.config["train"]["keep_checkpoints"]
+        )
+        if self.manager.latest_checkpoint:
+            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        return self.model
+
+    def _check_job_dir(self):
+        path = os.path.join(self.job_dir, "config.yaml")
+        if os.path.exists(path):
+            import yaml
+
+            with open(path, encoding="utf-8") as f:
+                previous = yaml.safe_load(f) or {}
+            changed = [k for k in _IDENTITY_KEYS if previous.get(k) != self.config[k]]
+            if changed:
+                raise ConfigError(
+                    f"job_dir {self.job_dir!r} holds a run whose {' and '.join(changed)} differ from this config, so "
+                    "its checkpoints do not fit. Use another --job-dir, or delete the old one to start over."
+                )
+        config_lib.dump(self.config, path)
+
+    # -- the three jobs -----------------------------------------------------
+    def train(self):
+        """Trains (or resumes), evaluates and exports; returns the summary written to metrics.json."""
+        self.build()
+        train = self.config["train"]
+        initial_epoch = int(self.epoch.numpy())
+        started = time.time()
+        history = {}
+        if not bool(self.done.numpy()) and initial_epoch < train["epochs"]:
+            if initial_epoch:
+                print(f"Resuming from {self.manager.latest_checkpoint} (epoch {initial_epoch}).", flush=True)
+            validation = self.validation_dataset()
+            callbacks = [
+                _EpochCheckpoint(self.manager, self.epoch),
+                keras.callbacks.TensorBoard(os.path.join(self.job_dir, "logs"), write_graph=False),
+            ]
+            if train["early_stopping"] is not None:
+                if validation is None:
+                    raise ConfigError("train.early_stopping needs validation data: set data.validation or data.validation_split.")
+                options = {"monitor": "val_loss", "restore_best_weights": True, **train["early_stopping"]}
+                callbacks.append(keras.callbacks.EarlyStopping(**options))
+            with data_errors():
+                result = self.model.fit(
+                    self.train_dataset(),
+                    validation_data=validation,
+                    epochs=train["epochs"],
+                    initial_epoch=initial_epoch,
+                    steps_per_epoch=train["steps_per_epoch"],
+                    callbacks=callbacks,
+                    shuffle=False,  # the dataset shuffles itself
+                    verbose=train["verbose"],
+                )
+            history = {k: [float(v) for v in values] for k, values in result.history.items()}
+            self.done.assign(True)
+            self.manager.save(checkpoint_number=int(self.epoch.numpy()))
+        summary = {"epochs": int(self.epoch.numpy()), "train_seconds": round(time.time() - started, 1), "history": history}
+        summary.update(self._evaluate_all())
+        if self.config["export"]:
+            summary["export"] = self.export()
+        _write_json(os.path.join(self.job_dir, "metrics.json"), summary)
+        return summary
+
+    def _evaluate_all(self):
+        results = {}
+        for name, dataset in (("validation", self.validation_dataset()), ("test", self.test_dataset())):
+            if dataset is not None:
+                with data_errors():
+                    results[name] = {k: float(v) for k, v in self.model.evaluate(dataset, verbose=0, return_dict=True).items()}
+        return results
+
+    def evaluate(self):
+        """Evaluates the latest checkpoint on the validation and test data."""
+        self._restore_trained()
+        return self._evaluate_all()
+
+    def export(self, export_dir=None):
+        """Exports the current (or, when called alone, the latest checkpointed) model."""
+        if self.model is None:
+            self._restore_trained()
+        return export_saved_model(self.model, export_dir or os.path.join(self.job_dir, "export"))
+
+    def _restore_trained(self):
+        self.build(adapt=False)
+        if not self.manager.latest_checkpoint:
+            raise TfkitError(f"{self.job_dir} has no checkpoint yet: run `tfkit train` first.")
