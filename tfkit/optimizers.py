@@ -114,32 +114,38 @@ class MultiOptimizer(keras.optimizers.Optimizer):
         return cls(parts, name=config.get("name", "multi_optimizer"))
 
 
-def get(identifier):
+def get(identifier, name=None):
     """An optimizer from a name, a config dict, an instance, or a dict of parts (``MultiOptimizer``).
+
+    ``{"name": "adam", "learning_rate": 0.01}`` gives ``Adam(learning_rate=0.01)``;
+    a dict without ``name`` maps model parts to optimizers, each named after its
+    part (so TensorBoard logs ``learning_rate_wide`` and ``learning_rate_deep``).
 
     Example:
 
     >>> from tfkit import optimizers
     >>> type(optimizers.get({"name": "adam", "learning_rate": 0.01})).__name__
     'Adam'
+    >>> [o.name for o in optimizers.get({"wide": "ftrl", "deep": {"name": "adam"}}).optimizers]
+    ['wide', 'deep']
     """
     if isinstance(identifier, keras.optimizers.Optimizer):
         return identifier
     if isinstance(identifier, str):
+        identifier = {"name": identifier}
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        return keras.optimizers.get(identifier)
+    if isinstance(identifier, dict) and "name" in identifier:
+        config = dict(identifier)
+        kind = config.pop("name")
         try:
-            return keras.optimizers.get(identifier)
+            cls = type(keras.optimizers.get(kind))
         except ValueError:
-            raise TfkitError(f"Unknown optimizer {identifier!r}.") from None
-    if isinstance(identifier, dict):
-        if "class_name" in identifier:
-            return keras.optimizers.get(identifier)
-        if "name" in identifier:
-            config = dict(identifier)
-            name = config.pop("name")
-            optimizer = get(name)
-            try:
-                return type(optimizer)(**config)
-            except TypeError as error:
-                raise TfkitError(f"Optimizer {name!r}: {error}.") from None
-        return MultiOptimizer({part: get(value) for part, value in identifier.items()})
+            raise TfkitError(f"Unknown optimizer {kind!r}.") from None
+        try:
+            return cls(**config, **({"name": name} if name else {}))
+        except (TypeError, ValueError) as error:
+            raise TfkitError(f"Optimizer {kind!r}: {error}") from None
+    if isinstance(identifier, dict) and identifier:
+        return MultiOptimizer({part: get(value, name=part) for part, value in identifier.items()})
     raise TfkitError(f"Cannot make an optimizer from {identifier!r}.")

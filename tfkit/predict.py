@@ -7,14 +7,20 @@ in the same order. Only TensorFlow is used to load and run the export.
 
 import json
 import os
+import re
 import sys
 
 import numpy as np
 import tensorflow as tf
 
-from tfkit.data import read_csv
+from tfkit.data import CsvSchema, expand_files, read_csv
 from tfkit.errors import DataError, TfkitError
 from tfkit.export import latest_export
+
+
+def signature_name(name):
+    """The name a raw feature has in a serving signature (tf.function sanitizes ``-`` and the like)."""
+    return re.sub(r"[^0-9A-Za-z_]", "_", name)
 
 
 def load_signature(export_dir):
@@ -40,6 +46,7 @@ def _json_batches(path, specs, batch_size):
                 raise DataError(f"{path}, line {number}: not valid JSON: {error.msg}.") from None
             if not isinstance(instance, dict):
                 raise DataError(f"{path}, line {number}: expected a JSON object of features, received {type(instance).__name__}.")
+            instance = {signature_name(k): v for k, v in instance.items()}
             missing = sorted(set(specs) - set(instance))
             if missing:
                 raise DataError(f"{path}, line {number}: missing feature(s) {', '.join(missing)}; the model reads {', '.join(sorted(specs))}.")
@@ -75,6 +82,19 @@ def _fits(value, dtype):
         return False
 
 
+def _csv_batches(csv, specs, batch_size):
+    # Match the header to the signature the way the signature's names were made.
+    names = {signature_name(n): n for n in CsvSchema(expand_files(csv)).names}
+    missing = sorted(set(specs) - set(names))
+    if missing:
+        raise DataError(f"{csv}: no column for feature(s) {', '.join(missing)}; the model reads {', '.join(sorted(specs))}.")
+    dataset = read_csv(
+        csv, batch_size, select_columns=[names[k] for k in sorted(specs)],
+        column_dtypes={names[k]: s.dtype.name for k, s in specs.items()},
+    )
+    return dataset.map(lambda features: {signature_name(k): v for k, v in features.items()})
+
+
 def _rows(outputs):
     arrays = {k: v.numpy() for k, v in outputs.items()}
     size = len(next(iter(arrays.values())))
@@ -96,9 +116,7 @@ def predict_file(export_dir, json_instances=None, csv=None, output=None, batch_s
     if json_instances is not None:
         batches = _json_batches(json_instances, specs, batch_size)
     else:
-        batches = read_csv(
-            csv, batch_size, select_columns=sorted(specs), column_dtypes={k: s.dtype.name for k, s in specs.items()}
-        )
+        batches = _csv_batches(csv, specs, batch_size)
     out = open(output, "w", encoding="utf-8") if output else sys.stdout
     count = 0
     try:

@@ -28,6 +28,8 @@ import tensorflow as tf
 from tfkit import config as config_lib
 from tfkit import data as data_lib
 from tfkit import distribute
+from tfkit import models  # noqa: F401  (registers the model classes that model.json names)
+from tfkit import optimizers  # noqa: F401
 from tfkit.errors import ConfigError, TfkitError
 from tfkit.export import export_saved_model
 from tfkit.features import NumericColumn, closure
@@ -125,10 +127,12 @@ class Run:
     # -- model and checkpoints ---------------------------------------------
     def build(self, adapt=True):
         """Builds (or re-creates from job_dir) the adapted, compiled model and its checkpoint."""
+        model_path = os.path.join(self.job_dir, "model.json")
+        if not adapt and not os.path.exists(model_path):
+            raise TfkitError(f"{self.job_dir} holds no trained model: run `tfkit train` first.")
         os.makedirs(self.job_dir, exist_ok=True)
         self._check_job_dir()
         keras.utils.set_random_seed(self.config["train"]["seed"])
-        model_path = os.path.join(self.job_dir, "model.json")
         with self.strategy.scope():
             if os.path.exists(model_path):
                 with open(model_path, encoding="utf-8") as f:
@@ -136,8 +140,6 @@ class Run:
             else:
                 columns = config_lib.build_columns(self.config["features"])
                 self.model = config_lib.build_model(self.config["model"], columns, self.config["data"])
-                if not adapt:
-                    raise TfkitError(f"{self.job_dir} holds no trained model: run `tfkit train` first.")
                 with data_errors():
                     self.model.adapt(self.train_dataset(training=False, batch_size=4096))
                 _write_json(model_path, keras.saving.serialize_keras_object(self.model))
@@ -177,7 +179,7 @@ class Run:
         initial_epoch = int(self.epoch.numpy())
         started = time.time()
         history = {}
-        if not bool(self.done.numpy()) and initial_epoch < train["epochs"]:
+        if not self.done.numpy() and initial_epoch < train["epochs"]:
             if initial_epoch:
                 print(f"Resuming from {self.manager.latest_checkpoint} (epoch {initial_epoch}).", flush=True)
             validation = self.validation_dataset()
@@ -202,7 +204,8 @@ class Run:
                     verbose=train["verbose"],
                 )
             history = {k: [float(v) for v in values] for k, values in result.history.items()}
-            self.done.assign(True)
+            # Early stopping ends the run for good; a finished epoch budget may be raised later.
+            self.done.assign(bool(self.model.stop_training))
             self.manager.save(checkpoint_number=int(self.epoch.numpy()))
         summary = {"epochs": int(self.epoch.numpy()), "train_seconds": round(time.time() - started, 1), "history": history}
         summary.update(self._evaluate_all())

@@ -27,6 +27,9 @@ class ColumnTransform:
             column.check_ready()
             made = column.make_layers()
             if made is not None:
+                if not made.built:
+                    # Stateless of shape: mark built so that exports track their tables without a call.
+                    made.build(None)
                 layers[column.name] = made
         return layers
 

@@ -23,7 +23,7 @@ def hidden_units_from_shorthand(first_layer_size, num_layers, scale_factor):
     Example:
 
     >>> hidden_units_from_shorthand(100, 4, 0.7)
-    [100, 70, 49, 34]
+    [100, 70, 48, 34]
     """
     if not isinstance(num_layers, int) or num_layers < 1 or first_layer_size < 1 or not 0 < scale_factor <= 1:
         raise TfkitError(
@@ -73,7 +73,7 @@ class WideDeep(Model):
         self,
         wide_columns=(),
         deep_columns=(),
-        hidden_units=(100, 70, 49, 34),
+        hidden_units=(100, 70, 48, 34),
         activation="relu",
         dropout=0.0,
         batch_norm=False,
@@ -116,9 +116,9 @@ class WideDeep(Model):
     def default_optimizer(self):
         parts = {}
         if self.wide is not None:
-            parts["wide"] = keras.optimizers.Ftrl(learning_rate=min(0.2, 1.0 / math.sqrt(len(self.wide_columns))))
+            parts["wide"] = keras.optimizers.Ftrl(learning_rate=min(0.2, 1.0 / math.sqrt(len(self.wide_columns))), name="wide")
         if self.deep is not None:
-            parts["deep"] = keras.optimizers.Adagrad(learning_rate=0.05)
+            parts["deep"] = keras.optimizers.Adagrad(learning_rate=0.05, name="deep")
         return MultiOptimizer(parts)
 
     def get_config(self):

@@ -1,0 +1,124 @@
+"""The CSV reader on real files: types, missing values, labels, holdouts and located errors."""
+
+import gzip
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import CENSUS_TEST, CENSUS_TRAIN
+from tfkit.data import explain, read_csv
+from tfkit.errors import DataError
+
+CENSUS_LABELS = dict(label="income", label_vocabulary=["<=50K", ">50K"], label_aliases={"<=50K.": "<=50K", ">50K.": ">50K"})
+
+
+def collect(dataset):
+    features, labels = {}, []
+    for batch in dataset:
+        batch_features, batch_labels = batch
+        for key, value in batch_features.items():
+            features.setdefault(key, []).extend(value.numpy().tolist())
+        labels.extend(batch_labels.numpy().tolist())
+    return features, labels
+
+
+def error_of(dataset):
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        collect(dataset)
+    explained = explain(info.value)
+    assert isinstance(explained, DataError)
+    return str(explained)
+
+
+def test_census_files_read_in_full_with_class_counts_from_the_source():
+    features, labels = collect(read_csv(CENSUS_TRAIN, 1024, **CENSUS_LABELS))
+    assert len(labels) == 32_561 and sum(labels) == 7_841  # SOURCES.md: 24,720 <=50K, 7,841 >50K
+    assert features["workclass"][0] == b"State-gov"  # leading space stripped
+    assert b"" in features["workclass"]  # "?" became missing
+    assert isinstance(features["age"][0], int)
+    _, test_labels = collect(read_csv(CENSUS_TEST, 4096, **CENSUS_LABELS))
+    assert len(test_labels) == 16_281  # test labels end in "." and are read through the aliases
+
+
+def test_holdout_is_deterministic_disjoint_and_complete():
+    def rows(part):
+        features, _ = collect(read_csv(CENSUS_TRAIN, 4096, holdout=(part, 0.1), **CENSUS_LABELS))
+        return list(zip(features["age"], features["fnlwgt"], features["hours-per-week"]))
+
+    train, validation = rows("train"), rows("validation")
+    assert len(train) + len(validation) == 32_561
+    assert 0.08 < len(validation) / 32_561 < 0.12
+    assert rows("validation") == validation
+
+
+def test_shuffle_changes_order_but_not_content(census_slice):
+    plain, _ = collect(read_csv(census_slice[0], 64, **CENSUS_LABELS))
+    shuffled, _ = collect(read_csv(census_slice[0], 64, shuffle=True, seed=3, **CENSUS_LABELS))
+    assert plain["fnlwgt"] != shuffled["fnlwgt"]
+    assert sorted(plain["fnlwgt"]) == sorted(shuffled["fnlwgt"])
+
+
+def test_column_names_dtypes_defaults_and_selection(tmp_path):
+    path = tmp_path / "plain.csv"
+    path.write_text("1, a ,2.5,x\n?,b,NA,y\n")
+    dataset = read_csv(
+        str(path), 8, header=False, column_names=["n", "s", "f", "y"], label="y", label_vocabulary=["x", "y"],
+        column_dtypes={"n": "float32"}, column_defaults={"n": -1.0, "f": 9.0}, na_values=["?", "NA"],
+        select_columns=["n", "s", "f"],
+    )
+    features, labels = collect(dataset)
+    assert features == {"n": [1.0, -1.0], "s": [b"a", b"b"], "f": [2.5, 9.0]}
+    assert labels == [0, 1]
+
+
+def test_gzip_and_globs_of_several_files(tmp_path):
+    for i in range(3):
+        with gzip.open(tmp_path / f"part-{i}.csv.gz", "wt") as f:
+            f.write("x,y\n" + "".join(f"{i * 10 + j},{j % 2}\n" for j in range(5)))
+    features, labels = collect(read_csv(str(tmp_path / "part-*.csv.gz"), 4, label="y"))
+    assert sorted(features["x"]) == [i * 10 + j for i in range(3) for j in range(5)]
+    assert all(isinstance(v, float) for v in labels)  # no vocabulary: a numeric label
+
+
+def test_wrong_number_of_fields_names_the_file_and_line(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text('a,b,y\n1,"x, with comma",0\n2,y\n')
+    assert error_of(read_csv(str(path), 8, label="y")) == f"{path}, line 3: expected 3 fields, found 2"
+
+
+def test_label_outside_the_vocabulary_names_the_value(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("a,y\n1,yes\n2,no\n3,maybe\n")
+    message = error_of(read_csv(str(path), 2, label="y", label_vocabulary=["no", "yes"]))
+    assert message == f"{path}, line 4: label 'y': value 'maybe' is not in label_vocabulary ['no', 'yes']"
+
+
+def test_text_in_a_numeric_column_names_the_column(tmp_path):
+    path = tmp_path / "numbers.csv"
+    path.write_text("a,y\n1,0\nabc,1\n")
+    message = error_of(read_csv(str(path), 8, label="y", column_dtypes={"a": "float32"}))
+    assert message == f"{path}, line 3: column 'a': value 'abc' is not a number"
+
+
+def test_missing_files_and_columns_are_reported_before_reading(tmp_path):
+    with pytest.raises(DataError, match="No data file matches"):
+        read_csv(str(tmp_path / "nothing-*.csv"))
+    path = tmp_path / "h.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="no label column 'y'"):
+        read_csv(str(path), label="y")
+    with pytest.raises(DataError, match="no column named 'c'"):
+        read_csv(str(path), select_columns=["c"])
+    other = tmp_path / "h2.csv"
+    other.write_text("a,c\n1,2\n")
+    with pytest.raises(DataError, match="differs from the header"):
+        read_csv([str(path), str(other)])
+
+
+def test_integer_columns_accept_float_spelling(tmp_path):
+    path = tmp_path / "ints.csv"
+    path.write_text("a\n3.0\n4\n")
+    features = next(iter(read_csv(str(path), 2, column_dtypes={"a": "int64"})))
+    assert features["a"].dtype == tf.int64 and features["a"].numpy().tolist() == [3, 4]
+    assert np.issubdtype(features["a"].numpy().dtype, np.integer)
