@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras.src.saving import serialization_lib
 
 from tfkit import features as features_lib
@@ -56,6 +57,25 @@ class Model(keras.Model):
     def build_from_config(self, config):
         if config:
             self.build()
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras' TF trainer MEAN-reduces the first distributed batch across replicas only to
+        # learn its structure; that fails on string features ("AddN ... of string") and is the
+        # first bug of keras-team/keras#20585. The first replica's batch has that structure.
+        if self._distribute_strategy is None or iterator is None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        for _, _, batches in iterator:
+            data_batch = next(batches)
+            break
+        strategy = self.distribute_strategy
+
+        def first_replica(value):
+            if isinstance(value, tf.distribute.DistributedValues):
+                return strategy.experimental_local_results(value)[0]
+            return value
+
+        with strategy.scope():
+            self._symbolic_build(data_batch=tf.nest.map_structure(first_replica, data_batch))
 
     # -- training and prediction -----------------------------------------
     def compile(self, optimizer=None, loss=None, metrics=None, **kwargs):
