@@ -292,9 +292,10 @@ class HashedColumn(SparseColumn):
     >>> import numpy as np
     >>> from tfkit.features import HashedColumn
     >>> city = HashedColumn("city", num_buckets=100)
-    >>> ids = city.transform({"city": np.array(["Paris", "Lima", "Paris"])}, [], city.make_layers())
-    >>> ids.ids.numpy().ravel().tolist() == [ids.ids[0, 0], ids.ids[1, 0], ids.ids[0, 0]]
-    True
+    >>> paris, lima, paris_again = city.transform(
+    ...     {"city": np.array(["Paris", "Lima", "Paris"])}, [], city.make_layers()).ids.numpy().ravel()
+    >>> bool(paris == paris_again), 0 <= lima < 100
+    (True, True)
     """
 
     def __init__(self, name, num_buckets, dtype="string", delimiter=None, key=None):

@@ -22,6 +22,7 @@ def hidden_units_from_shorthand(first_layer_size, num_layers, scale_factor):
 
     Example:
 
+    >>> from tfkit.models.wide_deep import hidden_units_from_shorthand
     >>> hidden_units_from_shorthand(100, 4, 0.7)
     [100, 70, 48, 34]
     """

@@ -1,0 +1,24 @@
+"""Sphinx configuration for tfkit's documentation."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(".."))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+project = "tfkit"
+author = "the tfkit authors"
+copyright = "2026, the tfkit authors"
+release = "0.1.0"
+
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.doctest", "sphinx.ext.viewcode"]
+exclude_patterns = ["_build"]
+html_theme = "alabaster"
+autodoc_member_order = "bysource"
+autodoc_inherit_docstrings = False
+autodoc_typehints = "none"
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+
+# Docstring examples run under pytest --doctest-modules; here only the pages' doctest directives.
+doctest_test_doctest_blocks = ""

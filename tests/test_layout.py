@@ -1,0 +1,53 @@
+"""Architecture rules that code review would otherwise have to catch."""
+
+import ast
+import os
+
+from tests.conftest import ROOT
+
+PACKAGE = os.path.join(ROOT, "tfkit")
+
+
+def imports_of(path):
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "tf":
+            if node.attr == "distribute":
+                names.add("tf.distribute")
+    return names
+
+
+def python_files(folder):
+    for base, _, files in os.walk(os.path.join(PACKAGE, folder)):
+        yield from (os.path.join(base, f) for f in files if f.endswith(".py"))
+
+
+def test_features_layers_and_models_never_touch_distribution_or_the_cli():
+    offences = []
+    for folder in ("features", "layers", "models"):
+        for path in python_files(folder):
+            for name in imports_of(path):
+                if name.startswith(("tfkit.distribute", "tfkit.cli", "tfkit.run", "tf.distribute")):
+                    offences.append(f"{os.path.relpath(path, ROOT)} uses {name}")
+    # The one sanctioned exception: the base model's workaround of Keras' distributed symbolic build.
+    allowed = {"tfkit/models/base.py uses tf.distribute"}
+    assert sorted(set(offences) - allowed) == []
+
+
+def test_features_and_layers_never_import_models_or_training():
+    for folder in ("features", "layers"):
+        for path in python_files(folder):
+            bad = [n for n in imports_of(path) if n.startswith(("tfkit.models", "tfkit.run", "tfkit.config"))]
+            assert bad == [], f"{os.path.relpath(path, ROOT)} imports {bad}"
+
+
+def test_modules_stay_small():
+    for path in python_files(""):
+        lines = sum(1 for _ in open(path, encoding="utf-8"))
+        assert lines < 420, f"{os.path.relpath(path, ROOT)} has {lines} lines: split it"
