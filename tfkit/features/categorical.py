@@ -294,7 +294,7 @@ class HashedColumn(SparseColumn):
     >>> city = HashedColumn("city", num_buckets=100)
     >>> paris, lima, paris_again = city.transform(
     ...     {"city": np.array(["Paris", "Lima", "Paris"])}, [], city.make_layers()).ids.numpy().ravel()
-    >>> bool(paris == paris_again), 0 <= lima < 100
+    >>> bool(paris == paris_again), bool(0 <= lima < 100)
     (True, True)
     """
 
