@@ -16,7 +16,9 @@ def ids_of(column, feature_values):
 
 
 def as_lists(ids):
-    return ids.ids.numpy().tolist(), ids.weights.numpy().tolist()
+    """Ids and weights as lists; weights None (every id present) reads as all ones."""
+    weights = np.ones(ids.ids.shape) if ids.weights is None else ids.weights.numpy()
+    return ids.ids.numpy().tolist(), weights.tolist()
 
 
 def round_trip(column):
@@ -73,8 +75,8 @@ def test_bucketized_quantiles_of_a_stream_larger_than_the_reservoir():
 def test_categorical_vocabulary_list_with_oov_buckets_and_missing_values():
     job = F.CategoricalColumn("job", vocabulary=["clerk", "cook"], num_oov_buckets=2)
     ids, weights = as_lists(ids_of(job, {"job": np.array(["cook", "clerk", "pilot", ""])}))
-    assert ids[:2] == [[1], [0]]
-    assert 2 <= ids[2][0] < 4  # an OOV bucket, after the vocabulary
+    assert ids[:2] == [[3], [2]]  # Keras' layout: OOV buckets first, then the vocabulary
+    assert 0 <= ids[2][0] < 2  # an OOV bucket
     assert weights == [[1.0], [1.0], [1.0], [0.0]]  # "" is missing
     dropped = F.CategoricalColumn("job", vocabulary=["clerk", "cook"], num_oov_buckets=0)
     assert as_lists(ids_of(dropped, {"job": np.array(["pilot"])}))[1] == [[0.0]]
@@ -100,8 +102,8 @@ def test_categorical_vocabulary_file(tmp_path):
 
 def test_categorical_integer_vocabulary():
     code = F.CategoricalColumn("code", vocabulary=[10, 20, 30], dtype="int64", num_oov_buckets=0)
-    ids, weights = as_lists(ids_of(code, {"code": np.array([30, 10, 99])}))
-    assert ids[:2] == [[2], [0]] and weights == [[1.0], [1.0], [0.0]]
+    ids, weights = as_lists(ids_of(code, {"code": np.array([30, 10, 99, -1])}))
+    assert ids[:2] == [[2], [0]] and weights == [[1.0], [1.0], [0.0], [0.0]]
 
 
 def test_multivalued_categorical_splits_cells():
@@ -137,6 +139,8 @@ def test_crossed_column_with_millions_of_buckets_and_multivalued_parents():
     ids, weights = as_lists(ids_of(cross, {"a": np.array(["x", "y", "x"]), "b": np.array(["p|q", "p", "p"])}))
     assert weights[0] == [1.0, 1.0] and weights[1] == [1.0, 0.0]
     assert ids[0][0] == ids[2][0]  # same (x, p) combination, same id
+    single = F.CrossedColumn([a, F.CategoricalColumn("c", vocabulary=["u"])], num_buckets=100)
+    assert ids_of(single, {"a": np.array(["x"]), "c": np.array(["u"])}).ids.shape.as_list() == [1, 1]
     assert ids[1][0] != ids[0][0]
     assert all(0 <= i < 10_000_000 for row in ids for i in row)
     clone = round_trip(cross)

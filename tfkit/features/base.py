@@ -11,7 +11,8 @@ Columns come in two kinds:
 
 * ``SparseColumn``: produces category ids, as :class:`Ids` (a padded
   ``[batch, n]`` int64 id matrix with ``[batch, n]`` float weights; weight 0
-  marks padding or a missing value). ``num_buckets`` is the id range.
+  marks padding or a missing value, and ``weights=None`` says every id is
+  present). ``num_buckets`` is the id range.
 * ``DenseColumn``: produces a float32 ``[batch, output_dim]`` tensor.
 """
 
@@ -56,7 +57,7 @@ class RawInput(NamedTuple):
 
 
 class Ids(NamedTuple):
-    """Category ids of a sparse column: ``ids`` [batch, n] int64 and ``weights`` [batch, n] float32."""
+    """Category ids of a sparse column: ``ids`` [batch, n] int64 and ``weights`` [batch, n] float32 or None (all 1)."""
 
     ids: object
     weights: object

@@ -100,8 +100,8 @@ class BucketizedColumn(SparseColumn):
         return keras.layers.Discretization(bin_boundaries=self.boundaries, name=f"{self.name}_discretization")
 
     def transform(self, features, parents, layers):
-        ids = tf.cast(layers(self.source.read(features)), tf.int64)
-        return Ids(ids, tf.ones_like(ids, tf.float32))
+        # Every number falls in a bucket: no weights needed.
+        return Ids(tf.cast(layers(self.source.read(features)), tf.int64), None)
 
     def get_config(self):
         return {

@@ -19,20 +19,15 @@ _CATEGORY_DTYPES = ("string", "int64")
 
 
 def raw_values(features, key, dtype, delimiter):
-    """Raw values as a padded ``[batch, n]`` tensor and the mask of present values."""
+    """Raw values as a ``[batch, n]`` tensor, padded (and with missing cells) as "" or -1."""
     values = features[key]
-    if delimiter is not None:
-        values = tf.strings.split(tf.reshape(values, [-1]), sep=delimiter).to_tensor(default_value="")
-        if dtype == "int64":
-            present = tf.not_equal(values, "")
-            numbers = tf.strings.to_number(tf.where(present, values, "-1"), out_type=tf.int64)
-            return numbers, present & (numbers >= 0)
-    else:
+    if delimiter is None:
         values = tf.reshape(values, [-1, 1])
+        return tf.cast(values, tf.int64) if dtype == "int64" else values
+    values = tf.strings.split(tf.reshape(values, [-1]), sep=delimiter).to_tensor(default_value="")
     if dtype == "int64":
-        values = tf.cast(values, tf.int64)
-        return values, values >= 0
-    return values, tf.not_equal(values, "")
+        return tf.strings.to_number(tf.where(tf.equal(values, ""), "-1", values), out_type=tf.int64)
+    return values
 
 
 def raw_values_numpy(features, key, dtype, delimiter):
@@ -57,8 +52,12 @@ def raw_values_numpy(features, key, dtype, delimiter):
 
 
 def _ids(ids, valid):
-    weights = tf.cast(valid, tf.float32)
-    return Ids(tf.where(valid, tf.cast(ids, tf.int64), tf.zeros_like(ids, tf.int64)), weights)
+    """Ids where ``valid``, 0 (with weight 0) elsewhere, so that every id can be gathered."""
+    return Ids(tf.where(valid, tf.cast(ids, tf.int64), tf.zeros_like(ids, tf.int64)), tf.cast(valid, tf.float32))
+
+
+def _missing_marker(dtype):
+    return -1 if dtype == "int64" else ""
 
 
 def _check_dtype(cls, name, dtype):
@@ -75,9 +74,10 @@ def _check_buckets(cls, name, num_buckets):
 class CategoricalColumn(SparseColumn):
     """Categories from a vocabulary: given as a list, read from a file, or learned by ``adapt``.
 
-    Ids follow the vocabulary order, ``[0, len(vocabulary))``; out-of-vocabulary
-    values hash into ``num_oov_buckets`` extra ids after it, or are dropped
-    when ``num_oov_buckets=0``.
+    Ids follow Keras' ``StringLookup`` layout: out-of-vocabulary values hash
+    into the first ``num_oov_buckets`` ids, then the vocabulary follows in
+    order; with ``num_oov_buckets=0`` they are dropped and the vocabulary
+    starts at id 0.
 
     Args:
         name: Column name, also the raw feature key unless ``key`` is given.
@@ -199,23 +199,20 @@ class CategoricalColumn(SparseColumn):
         self.vocabulary = [value for value, _ in ranked]
 
     def make_layers(self):
-        vocabulary = self.resolved_vocabulary()
         lookup = keras.layers.IntegerLookup if self.dtype == "int64" else keras.layers.StringLookup
-        # Keras reserves index 0.. for OOV: keep at least one and remap below.
+        # Keras needs one OOV index even when OOV values are dropped (transform shifts it away).
         return lookup(
-            vocabulary=vocabulary, num_oov_indices=max(1, self.num_oov_buckets), name=f"{self.name}_lookup"
+            vocabulary=self.resolved_vocabulary(), num_oov_indices=max(1, self.num_oov_buckets), name=f"{self.name}_lookup"
         )
 
     def transform(self, features, parents, layers):
-        values, present = raw_values(features, self.key, self.dtype, self.delimiter)
-        index = tf.cast(layers(values), tf.int64)
-        num_oov = max(1, self.num_oov_buckets)
-        vocabulary_size = len(self.resolved_vocabulary())
-        in_vocabulary = index >= num_oov
-        # Vocabulary ids first, OOV buckets after them (tf.feature_column's layout).
-        ids = tf.where(in_vocabulary, index - num_oov, vocabulary_size + index)
-        valid = present & (in_vocabulary | (self.num_oov_buckets > 0))
-        return _ids(ids, valid)
+        values = raw_values(features, self.key, self.dtype, self.delimiter)
+        # A missing value lands in an OOV bucket with weight 0: fewer ops than masking it out.
+        present = tf.not_equal(values, _missing_marker(self.dtype))
+        index = layers(values)
+        if self.num_oov_buckets:
+            return Ids(index, tf.cast(present, tf.float32))
+        return _ids(index - 1, present & (index > 0))
 
     def get_config(self):
         return {
@@ -267,7 +264,8 @@ class IdentityColumn(SparseColumn):
         return {self.key: RawInput("string" if self.delimiter is not None else "int64")}
 
     def transform(self, features, parents, layers):
-        values, present = raw_values(features, self.key, "int64", self.delimiter)
+        values = raw_values(features, self.key, "int64", self.delimiter)
+        present = values >= 0
         in_range = values < self._num_buckets
         if self.default_value is None:
             return _ids(values, present & in_range)
@@ -318,8 +316,8 @@ class HashedColumn(SparseColumn):
         return keras.layers.Hashing(num_bins=self._num_buckets, name=f"{self.name}_hashing")
 
     def transform(self, features, parents, layers):
-        values, present = raw_values(features, self.key, self.dtype, self.delimiter)
-        return _ids(layers(values), present)
+        values = raw_values(features, self.key, self.dtype, self.delimiter)
+        return Ids(tf.cast(layers(values), tf.int64), tf.cast(tf.not_equal(values, _missing_marker(self.dtype)), tf.float32))
 
     def get_config(self):
         return {

@@ -7,7 +7,8 @@ from tfkit.features.base import Ids, SparseColumn, deserialize, register, serial
 
 
 def _to_sparse(ids):
-    indices = tf.where(ids.weights > 0)
+    present = tf.ones_like(ids.ids, tf.bool) if ids.weights is None else ids.weights > 0
+    indices = tf.where(present)
     return tf.SparseTensor(indices, tf.gather_nd(ids.ids, indices), tf.shape(ids.ids, out_type=tf.int64))
 
 
@@ -58,11 +59,14 @@ class CrossedColumn(SparseColumn):
 
     def transform(self, features, parents, layers):
         crossed = tf.sparse.cross_hashed([_to_sparse(p) for p in parents], num_buckets=self._num_buckets)
-        ids = tf.sparse.to_dense(crossed, default_value=-1)
-        # Keep a width of at least one so that examples with nothing to cross still have a row.
-        ids = tf.pad(ids, [[0, 0], [0, 1]], constant_values=-1)[:, : tf.maximum(1, tf.shape(ids)[1])]
-        valid = ids >= 0
-        return Ids(tf.where(valid, ids, tf.zeros_like(ids)), tf.cast(valid, tf.float32))
+        # At least one column, so that a batch with nothing to cross still has a row per example.
+        shape = tf.stack([crossed.dense_shape[0], tf.maximum(crossed.dense_shape[1], 1)])
+        ids = tf.sparse.to_dense(tf.SparseTensor(crossed.indices, crossed.values, shape), default_value=-1)
+        if all(p.ids.shape[-1] == 1 for p in parents):
+            # Single-valued parents make at most one combination: a static width lets
+            # consumers take their one-value fast path.
+            ids = tf.ensure_shape(ids, [None, 1])
+        return Ids(tf.maximum(ids, 0), tf.cast(ids >= 0, tf.float32))
 
     def get_config(self):
         return {"columns": [serialize(c) for c in self.columns], "num_buckets": self._num_buckets, "name": self.name}

@@ -46,8 +46,13 @@ class IndicatorColumn(DenseColumn):
 
     def transform(self, features, parents, layers):
         (ids,) = parents
+        if ids.ids.shape[-1] == 1:
+            one_hot = tf.one_hot(ids.ids[:, 0], self.output_dim, dtype=tf.float32)
+            return one_hot if ids.weights is None else one_hot * ids.weights
         one_hot = tf.one_hot(ids.ids, self.output_dim, dtype=tf.float32)
-        return tf.reduce_sum(one_hot * ids.weights[..., None], axis=1)
+        if ids.weights is not None:
+            one_hot = one_hot * ids.weights[..., None]
+        return tf.reduce_sum(one_hot, axis=1)
 
     def get_config(self):
         return {"categorical": serialize(self.categorical), "name": self.name}

@@ -43,6 +43,7 @@ class DenseFeatures(keras.layers.Layer):
                     f"is {type(column).__name__}: wrap it in an EmbeddingColumn or IndicatorColumn."
                 )
         self._transform = ColumnTransform(self.columns)
+        self.values_from_owner = False
 
     @property
     def output_dim(self):
@@ -52,7 +53,9 @@ class DenseFeatures(keras.layers.Layer):
         return input_specs(self.columns)
 
     def build(self, input_shape=None):
-        self.preprocessing = self._transform.make_layers()
+        # A model that computes column values once for several parts (WideDeep) calls
+        # ``combine`` directly and sets ``values_from_owner``; then no preprocessing is made here.
+        self.preprocessing = {} if self.values_from_owner else self._transform.make_layers()
         self.tables = {}
         for column in self.columns:
             if not isinstance(column, EmbeddingColumn):
@@ -75,11 +78,14 @@ class DenseFeatures(keras.layers.Layer):
         self.built = True
 
     def call(self, features):
-        values = self._transform(features, self.preprocessing)
+        return self.combine(self._transform(features, self.preprocessing))
+
+    def combine(self, values):
+        """The dense tensor from column values already computed (``{column name: value}``)."""
         outputs = []
         for column in self.columns:
             if isinstance(column, EmbeddingColumn):
-                table = tf.convert_to_tensor(self.tables[column.table_name])
+                table = self.tables[column.table_name].value
                 outputs.append(combine_lookup(table, values[column.categorical.name], column.combiner))
             else:
                 outputs.append(values[column.name])

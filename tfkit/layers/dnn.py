@@ -65,7 +65,14 @@ class DNN(keras.layers.Layer):
         self.built = True
 
     def call(self, features, training=False):
-        x = self.features(features)
+        return self.stack(self.features(features), training)
+
+    def combine(self, values, training=False):
+        """Outputs from column values already computed (``{column name: value}``)."""
+        return self.stack(self.features.combine(values), training)
+
+    def stack(self, x, training=False):
+        """The hidden layers and the output layer over dense features ``x``."""
         for layer in self.hidden:
             x = layer(x, training=training)
         return self.logits(x)

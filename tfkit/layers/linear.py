@@ -54,12 +54,15 @@ class Linear(keras.layers.Layer):
         self.units = units
         self.sparse_combiner = sparse_combiner
         self._transform = ColumnTransform(self.columns)
+        self.values_from_owner = False
 
     def input_specs(self):
         return input_specs(self.columns)
 
     def build(self, input_shape=None):
-        self.preprocessing = self._transform.make_layers()
+        # A model that computes column values once for several parts (WideDeep) calls
+        # ``combine`` directly and sets ``values_from_owner``; then no preprocessing is made here.
+        self.preprocessing = {} if self.values_from_owner else self._transform.make_layers()
         self.column_weights = {}
         for column in self.columns:
             rows = column.num_buckets if isinstance(column, SparseColumn) else column.output_dim
@@ -70,16 +73,20 @@ class Linear(keras.layers.Layer):
         self.built = True
 
     def call(self, features):
-        values = self._transform(features, self.preprocessing)
-        logits = tf.convert_to_tensor(self.bias)
+        return self.combine(self._transform(features, self.preprocessing))
+
+    def combine(self, values):
+        """Logits from column values already computed (``{column name: value}``)."""
+        terms = []
         for column in self.columns:
-            weights = tf.convert_to_tensor(self.column_weights[column.name])
+            # The variable itself, so that a lookup reads only the rows it needs.
+            weights = self.column_weights[column.name].value
             value = values[column.name]
             if isinstance(column, SparseColumn):
-                logits = logits + combine_lookup(weights, value, self.sparse_combiner)
+                terms.append(combine_lookup(weights, value, self.sparse_combiner))
             else:
-                logits = logits + tf.matmul(value, weights)
-        return logits
+                terms.append(tf.matmul(value, weights))
+        return tf.add_n(terms) + self.bias
 
     def compute_output_shape(self, input_shape):
         return (None, self.units)

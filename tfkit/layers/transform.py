@@ -8,9 +8,11 @@ from tfkit.features import EmbeddingColumn, closure
 class ColumnTransform:
     """Evaluates a set of columns (and their parents) over a dict of raw features.
 
-    The consuming Keras layer tracks the preprocessing layers (``layers``), so
-    they are saved and exported with it. Embedding columns are skipped: their
-    tables belong to the consuming layer.
+    The Keras layer or model that owns the transform tracks its preprocessing
+    layers (``layers``), so they are saved and exported with it. A model whose
+    parts share columns (wide & deep) evaluates them once with one transform and
+    hands the values to each part. Embedding columns are skipped: their tables
+    belong to the consuming layer.
     """
 
     def __init__(self, columns):

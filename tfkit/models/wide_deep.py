@@ -13,6 +13,7 @@ import keras
 from tfkit.errors import TfkitError
 from tfkit.features import deserialize, serialize
 from tfkit.layers import DNN, Linear
+from tfkit.layers.transform import ColumnTransform
 from tfkit.models.base import Model
 from tfkit.optimizers import MultiOptimizer
 
@@ -102,16 +103,26 @@ class WideDeep(Model):
             if self.deep_columns
             else None
         )
+        # One transform for both parts: a column they share is looked up once per step.
+        self._transform = ColumnTransform(self.wide_columns + self.deep_columns)
+        for part in (self.wide, self.deep and self.deep.features):
+            if part is not None:
+                part.values_from_owner = True
 
     def feature_columns(self):
         return self.wide_columns + self.deep_columns
 
+    def build(self, input_shape=None):
+        self.preprocessing = self._transform.make_layers()
+        super().build(input_shape)
+
     def call(self, features, training=False):
+        values = self._transform(features, self.preprocessing)
         if self.wide is None:
-            return self.deep(features, training=training)
-        logits = self.wide(features)
+            return self.deep.combine(values, training=training)
+        logits = self.wide.combine(values)
         if self.deep is not None:
-            logits = logits + self.deep(features, training=training)
+            logits = logits + self.deep.combine(values, training=training)
         return logits
 
     def default_optimizer(self):
