@@ -144,7 +144,8 @@ class Run:
                     self.model.adapt(self.train_dataset(training=False, batch_size=4096))
                 _write_json(model_path, keras.saving.serialize_keras_object(self.model))
             self.model.compile(optimizer=self.config["train"]["optimizer"])
-            self.model.build()
+            if not self.model.built:
+                self.model.build()
             self.model.optimizer.build(self.model.trainable_variables)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.done = tf.Variable(False, trainable=False)

@@ -113,6 +113,8 @@ class WideDeep(Model):
         return self.wide_columns + self.deep_columns
 
     def build(self, input_shape=None):
+        if self.built:  # e.g. deserialized with its build config, then built again by a caller
+            return
         self.preprocessing = self._transform.make_layers()
         super().build(input_shape)
 
