@@ -144,11 +144,19 @@ class DenseColumn(Column):
 
 
 class SparseColumn(Column):
-    """A column whose value is category :class:`Ids` in ``[0, num_buckets)``."""
+    """A column whose value is category :class:`Ids` in ``[0, num_buckets)``.
 
-    @property
-    def num_buckets(self):
-        raise NotImplementedError
+    Subclasses provide ``num_buckets``: an attribute when it is a constructor
+    argument (hashed, identity, crossed), a property when it is derived
+    (from a vocabulary or boundaries).
+    """
+
+    num_buckets = None
+
+
+def check_num_buckets(owner, num_buckets):
+    if not isinstance(num_buckets, int) or isinstance(num_buckets, bool) or num_buckets < 1:
+        raise TfkitError(f"{owner}: num_buckets must be a positive int. Received: num_buckets={num_buckets!r}")
 
 
 def serialize(column):

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfkit.errors import TfkitError
-from tfkit.features.base import Ids, RawInput, SparseColumn, register
+from tfkit.features.base import Ids, RawInput, SparseColumn, check_num_buckets, register
 
 _CATEGORY_DTYPES = ("string", "int64")
 
@@ -63,11 +63,6 @@ def _missing_marker(dtype):
 def _check_dtype(cls, name, dtype):
     if dtype not in _CATEGORY_DTYPES:
         raise TfkitError(f"{cls} {name!r}: dtype must be one of {_CATEGORY_DTYPES}. Received: dtype={dtype!r}")
-
-
-def _check_buckets(cls, name, num_buckets):
-    if not isinstance(num_buckets, int) or isinstance(num_buckets, bool) or num_buckets < 1:
-        raise TfkitError(f"{cls} {name!r}: num_buckets must be a positive int. Received: num_buckets={num_buckets!r}")
 
 
 @register("categorical")
@@ -246,19 +241,15 @@ class IdentityColumn(SparseColumn):
 
     def __init__(self, name, num_buckets, default_value=None, delimiter=None, key=None):
         super().__init__(name)
-        _check_buckets("IdentityColumn", name, num_buckets)
+        check_num_buckets(f"IdentityColumn {name!r}", num_buckets)
         if default_value is not None and not 0 <= default_value < num_buckets:
             raise TfkitError(
                 f"IdentityColumn {name!r}: default_value must be in [0, {num_buckets}). Received: default_value={default_value!r}"
             )
-        self._num_buckets = num_buckets
+        self.num_buckets = num_buckets
         self.default_value = default_value
         self.delimiter = delimiter
         self.key = key or name
-
-    @property
-    def num_buckets(self):
-        return self._num_buckets
 
     def input_specs(self):
         return {self.key: RawInput("string" if self.delimiter is not None else "int64")}
@@ -266,7 +257,7 @@ class IdentityColumn(SparseColumn):
     def transform(self, features, parents, layers):
         values = raw_values(features, self.key, "int64", self.delimiter)
         present = values >= 0
-        in_range = values < self._num_buckets
+        in_range = values < self.num_buckets
         if self.default_value is None:
             return _ids(values, present & in_range)
         return _ids(tf.where(in_range, values, self.default_value), present)
@@ -274,7 +265,7 @@ class IdentityColumn(SparseColumn):
     def get_config(self):
         return {
             "name": self.name,
-            "num_buckets": self._num_buckets,
+            "num_buckets": self.num_buckets,
             "default_value": self.default_value,
             "delimiter": self.delimiter,
             "key": self.key,
@@ -298,22 +289,18 @@ class HashedColumn(SparseColumn):
 
     def __init__(self, name, num_buckets, dtype="string", delimiter=None, key=None):
         super().__init__(name)
-        _check_buckets("HashedColumn", name, num_buckets)
+        check_num_buckets(f"HashedColumn {name!r}", num_buckets)
         _check_dtype("HashedColumn", name, dtype)
-        self._num_buckets = num_buckets
+        self.num_buckets = num_buckets
         self.dtype = dtype
         self.delimiter = delimiter
         self.key = key or name
-
-    @property
-    def num_buckets(self):
-        return self._num_buckets
 
     def input_specs(self):
         return {self.key: RawInput("string" if self.delimiter is not None else self.dtype)}
 
     def make_layers(self):
-        return keras.layers.Hashing(num_bins=self._num_buckets, name=f"{self.name}_hashing")
+        return keras.layers.Hashing(num_bins=self.num_buckets, name=f"{self.name}_hashing")
 
     def transform(self, features, parents, layers):
         values = raw_values(features, self.key, self.dtype, self.delimiter)
@@ -322,7 +309,7 @@ class HashedColumn(SparseColumn):
     def get_config(self):
         return {
             "name": self.name,
-            "num_buckets": self._num_buckets,
+            "num_buckets": self.num_buckets,
             "dtype": self.dtype,
             "delimiter": self.delimiter,
             "key": self.key,

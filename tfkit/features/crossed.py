@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from tfkit.errors import TfkitError
-from tfkit.features.base import Ids, SparseColumn, deserialize, register, serialize
+from tfkit.features.base import Ids, SparseColumn, check_num_buckets, deserialize, register, serialize
 
 
 def _to_sparse(ids):
@@ -44,21 +44,16 @@ class CrossedColumn(SparseColumn):
                 f"columns. Received: columns={columns!r}"
             )
         super().__init__(name or "_x_".join(c.name for c in columns))
-        if not isinstance(num_buckets, int) or isinstance(num_buckets, bool) or num_buckets < 1:
-            raise TfkitError(f"CrossedColumn {self.name!r}: num_buckets must be a positive int. Received: num_buckets={num_buckets!r}")
+        check_num_buckets(f"CrossedColumn {self.name!r}", num_buckets)
         self.columns = columns
-        self._num_buckets = num_buckets
+        self.num_buckets = num_buckets
 
     @property
     def parents(self):
         return list(self.columns)
 
-    @property
-    def num_buckets(self):
-        return self._num_buckets
-
     def transform(self, features, parents, layers):
-        crossed = tf.sparse.cross_hashed([_to_sparse(p) for p in parents], num_buckets=self._num_buckets)
+        crossed = tf.sparse.cross_hashed([_to_sparse(p) for p in parents], num_buckets=self.num_buckets)
         # At least one column, so that a batch with nothing to cross still has a row per example.
         shape = tf.stack([crossed.dense_shape[0], tf.maximum(crossed.dense_shape[1], 1)])
         ids = tf.sparse.to_dense(tf.SparseTensor(crossed.indices, crossed.values, shape), default_value=-1)
@@ -69,4 +64,4 @@ class CrossedColumn(SparseColumn):
         return Ids(tf.maximum(ids, 0), tf.cast(ids >= 0, tf.float32))
 
     def get_config(self):
-        return {"columns": [serialize(c) for c in self.columns], "num_buckets": self._num_buckets, "name": self.name}
+        return {"columns": [serialize(c) for c in self.columns], "num_buckets": self.num_buckets, "name": self.name}
