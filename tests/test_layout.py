@@ -3,7 +3,7 @@
 import ast
 import os
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_python
 
 PACKAGE = os.path.join(ROOT, "tfkit")
 
@@ -51,3 +51,16 @@ def test_modules_stay_small():
     for path in python_files(""):
         lines = sum(1 for _ in open(path, encoding="utf-8"))
         assert lines < 420, f"{os.path.relpath(path, ROOT)} has {lines} lines: split it"
+
+
+def test_another_keras_backend_fails_at_import_with_the_fix():
+    result = run_python("import tfkit", env={"KERAS_BACKEND": "jax"})
+    assert result.returncode != 0
+    assert "ImportError: tfkit needs Keras 3 with the TensorFlow backend" in result.stderr
+    assert "backend='jax'" in result.stderr and "KERAS_BACKEND=tensorflow" in result.stderr
+
+
+def test_keras_json_backend_setting_is_read_too(tmp_path):
+    (tmp_path / "keras.json").write_text('{"backend": "torch"}')
+    result = run_python("import tfkit", env={"KERAS_HOME": str(tmp_path), "KERAS_BACKEND": ""})
+    assert result.returncode != 0 and "backend='torch'" in result.stderr
