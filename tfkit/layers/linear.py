@@ -6,7 +6,7 @@ import tensorflow as tf
 from tfkit.errors import TfkitError
 from tfkit.features import DenseColumn, EmbeddingColumn, SparseColumn, deserialize, input_specs, serialize
 from tfkit.features.embedding import check_combiner
-from tfkit.layers.lookup import combine_lookup
+from tfkit.layers.lookup import combiner_weights
 from tfkit.layers.transform import ColumnTransform
 
 
@@ -14,11 +14,14 @@ from tfkit.layers.transform import ColumnTransform
 class Linear(keras.layers.Layer):
     """A linear model over raw features: ``bias + sum of per-column weights``.
 
-    Each sparse column (categorical, bucketized, hashed, crossed, ...) gets a
-    ``[num_buckets, units]`` weight table and contributes the rows of its ids,
+    Each sparse column (categorical, bucketized, hashed, crossed, ...) owns
+    ``num_buckets`` rows of width ``units`` and contributes the rows of its ids,
     combined with ``sparse_combiner``: an embedding of width ``units``, never a
-    dense one-hot, so a cross of millions of buckets costs one gather. Dense
-    columns (numeric, indicator) are multiplied by a ``[output_dim, units]`` kernel.
+    dense one-hot, so a cross of millions of buckets costs one gather. The rows
+    of all sparse columns live in one table (``sparse_weights``, columns at
+    offsets in their order; :meth:`weights_of` slices one out), so a step does one
+    gather and the optimizer one sparse update, however many columns there are.
+    Dense columns (numeric, indicator) share one ``[total width, units]`` kernel.
 
     Args:
         columns: Sparse and dense (not embedding) feature columns.
@@ -59,16 +62,25 @@ class Linear(keras.layers.Layer):
     def input_specs(self):
         return input_specs(self.columns)
 
+    @property
+    def _sparse_columns(self):
+        return [c for c in self.columns if isinstance(c, SparseColumn)]
+
+    @property
+    def _dense_columns(self):
+        return [c for c in self.columns if not isinstance(c, SparseColumn)]
+
     def build(self, input_shape=None):
         # A model that computes column values once for several parts (WideDeep) calls
         # ``combine`` directly and sets ``values_from_owner``; then no preprocessing is made here.
         self.preprocessing = {} if self.values_from_owner else self._transform.make_layers()
-        self.column_weights = {}
-        for column in self.columns:
-            rows = column.num_buckets if isinstance(column, SparseColumn) else column.output_dim
-            self.column_weights[column.name] = self.add_weight(
-                name=f"{column.name}_weights", shape=(rows, self.units), initializer="zeros"
-            )
+        self.offsets, rows = {}, 0
+        for column in self._sparse_columns:
+            self.offsets[column.name] = rows
+            rows += column.num_buckets
+        self.sparse_weights = self.add_weight(name="sparse_weights", shape=(rows, self.units), initializer="zeros") if rows else None
+        width = sum(c.output_dim for c in self._dense_columns)
+        self.dense_kernel = self.add_weight(name="dense_kernel", shape=(width, self.units), initializer="zeros") if width else None
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
         self.built = True
 
@@ -77,16 +89,34 @@ class Linear(keras.layers.Layer):
 
     def combine(self, values):
         """Logits from column values already computed (``{column name: value}``)."""
-        terms = []
-        for column in self.columns:
-            # The variable itself, so that a lookup reads only the rows it needs.
-            weights = self.column_weights[column.name].value
-            value = values[column.name]
-            if isinstance(column, SparseColumn):
-                terms.append(combine_lookup(weights, value, self.sparse_combiner))
-            else:
-                terms.append(tf.matmul(value, weights))
-        return tf.add_n(terms) + self.bias
+        logits = tf.convert_to_tensor(self.bias)
+        if self.sparse_weights is not None:
+            ids, weights = [], []
+            for column in self._sparse_columns:
+                value, offset = values[column.name], self.offsets[column.name]
+                ids.append(value.ids + offset if offset else value.ids)
+                column_weights = combiner_weights(value, self.sparse_combiner)
+                weights.append(tf.ones_like(value.ids, tf.float32) if column_weights is None else column_weights)
+            # The variable itself, so that the gather reads only the rows it needs.
+            rows = tf.gather(self.sparse_weights.value, tf.concat(ids, axis=1))
+            logits = logits + tf.reduce_sum(rows * tf.concat(weights, axis=1)[..., None], axis=1)
+        if self.dense_kernel is not None:
+            dense = tf.concat([values[c.name] for c in self._dense_columns], axis=1)
+            logits = logits + tf.matmul(dense, self.dense_kernel)
+        return logits
+
+    def weights_of(self, column_name):
+        """The ``[rows, units]`` weights of one column (its rows of the shared table, or its kernel rows)."""
+        sparse = {c.name: c for c in self._sparse_columns}
+        if column_name in sparse:
+            start = self.offsets[column_name]
+            return self.sparse_weights[start : start + sparse[column_name].num_buckets]
+        start = 0
+        for column in self._dense_columns:
+            if column.name == column_name:
+                return self.dense_kernel[start : start + column.output_dim]
+            start += column.output_dim
+        raise TfkitError(f"Linear has no column {column_name!r}.")
 
     def compute_output_shape(self, input_shape):
         return (None, self.units)

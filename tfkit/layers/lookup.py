@@ -3,6 +3,22 @@
 import tensorflow as tf
 
 
+def combiner_weights(ids, combiner):
+    """Weights that make a plain weighted sum of ``ids``' rows implement ``combiner``.
+
+    Returns None when every weight is 1 (one present value per example).
+    """
+    if ids.ids.shape[-1] == 1:
+        # One value per example (weight 0 or 1): sum, mean and sqrtn all give the row itself.
+        return ids.weights
+    weights = tf.ones_like(ids.ids, tf.float32) if ids.weights is None else ids.weights
+    if combiner == "sum":
+        return weights
+    if combiner == "mean":
+        return tf.math.divide_no_nan(weights, tf.reduce_sum(weights, axis=1, keepdims=True))
+    return tf.math.divide_no_nan(weights, tf.sqrt(tf.reduce_sum(tf.square(weights), axis=1, keepdims=True)))
+
+
 def combine_lookup(table, ids, combiner):
     """Looks up ``ids`` (a :class:`tfkit.features.Ids`) in ``table`` and combines per example.
 
@@ -11,15 +27,8 @@ def combine_lookup(table, ids, combiner):
     gather per step, never a one-hot matmul. Missing values (weight 0)
     contribute nothing; an example with none gives zeros.
     """
+    weights = combiner_weights(ids, combiner)
     if ids.ids.shape[-1] == 1:
-        # One value per example (weight 0 or 1): sum, mean and sqrtn all give the row itself.
         vectors = tf.gather(table, ids.ids[:, 0])
-        return vectors if ids.weights is None else vectors * ids.weights
-    weights = tf.ones_like(ids.ids, tf.float32) if ids.weights is None else ids.weights
-    vectors = tf.gather(table, ids.ids) * weights[..., None]
-    total = tf.reduce_sum(vectors, axis=1)
-    if combiner == "sum":
-        return total
-    if combiner == "mean":
-        return tf.math.divide_no_nan(total, tf.reduce_sum(weights, axis=1, keepdims=True))
-    return tf.math.divide_no_nan(total, tf.sqrt(tf.reduce_sum(tf.square(weights), axis=1, keepdims=True)))
+        return vectors if weights is None else vectors * weights
+    return tf.reduce_sum(tf.gather(table, ids.ids) * weights[..., None], axis=1)
