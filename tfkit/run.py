@@ -24,6 +24,7 @@ import warnings
 
 import keras
 import tensorflow as tf
+import yaml
 
 from tfkit import config as config_lib
 from tfkit import data as data_lib
@@ -160,8 +161,6 @@ class Run:
     def _check_job_dir(self):
         path = os.path.join(self.job_dir, "config.yaml")
         if os.path.exists(path):
-            import yaml
-
             with open(path, encoding="utf-8") as f:
                 previous = yaml.safe_load(f) or {}
             changed = [k for k in _IDENTITY_KEYS if previous.get(k) != self.config[k]]
