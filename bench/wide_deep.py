@@ -6,8 +6,10 @@ same cached tf.data pipeline, with the same batch size, the same optimizer
 the columns of configs/census.yaml, with vocabularies and statistics from
 tfkit's adapt reused by the Keras model. Epochs alternate between the two
 models in ABBA order (whichever runs second after a switch was measured to
-gain ~10%, so each model goes first half of the time), and the median epoch
-time of each is compared.
+gain ~10%, so each model goes first half of the time). Each round gives one
+paired ratio (tfkit's two epochs over Keras' two); the median of those ratios
+is the figure, printed with its range, since a shared 2-core machine drifts
+by more than the difference being measured.
 
 Usage: python bench/wide_deep.py [--rounds 4] [--batch-size 256]
 Prints examples/second for each and the ratio tfkit_time / keras_time
@@ -103,7 +105,7 @@ def timed_epoch(model, dataset):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=4, help="ABBA rounds: each model trains 2 epochs a round")
+    parser.add_argument("--rounds", type=int, default=8, help="ABBA rounds: each model trains 2 epochs a round")
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args()
 
@@ -117,13 +119,21 @@ def main():
         timed_epoch(model, dataset)
     print(f"trainable parameters: tfkit {tfkit_model.count_params():,}  keras {plain.count_params():,}")
     times = {"tfkit": [], "keras": []}
+    ratios = []
     for _ in range(args.rounds):
+        round_times = {"tfkit": 0.0, "keras": 0.0}
         for name in ("tfkit", "keras", "keras", "tfkit"):
-            times[name].append(timed_epoch(models[name], dataset))
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    for name, seconds in medians.items():
-        print(f"{name:>6}: {examples / seconds:10,.0f} examples/s  (median epoch {seconds:.3f}s of {len(times[name])})")
-    print(f"ratio tfkit/keras epoch time: {medians['tfkit'] / medians['keras']:.3f}  (batch {args.batch_size}, {examples:,} examples)")
+            seconds = timed_epoch(models[name], dataset)
+            times[name].append(seconds)
+            round_times[name] += seconds
+        ratios.append(round_times["tfkit"] / round_times["keras"])
+    for name, values in times.items():
+        seconds = statistics.median(values)
+        print(f"{name:>6}: {examples / seconds:10,.0f} examples/s  (median epoch {seconds:.3f}s of {len(values)})")
+    print(
+        f"ratio tfkit/keras epoch time: {statistics.median(ratios):.3f} median of {len(ratios)} paired rounds "
+        f"(range {min(ratios):.3f}-{max(ratios):.3f}; batch {args.batch_size}, {examples:,} examples)"
+    )
 
 
 if __name__ == "__main__":
