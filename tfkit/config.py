@@ -13,7 +13,7 @@ import os
 
 import yaml
 
-from tfkit.errors import ConfigError
+from tfkit.errors import ConfigError, TfkitError
 
 REQUIRED = object()
 
@@ -215,9 +215,7 @@ def build_columns(entries):
         kwargs = {k: v for k, v in entry.items() if k != "type"}
         try:
             cls = features.column_class(entry["type"])
-        except ConfigError:
-            raise
-        except Exception as error:
+        except TfkitError as error:
             raise ConfigError(f"{where}.type: {error}") from None
         for key in _REFERENCES.get(entry["type"], ()):
             if key not in kwargs:
@@ -269,7 +267,7 @@ def build_model(model_config, columns, data_config):
     name = kwargs.pop("name")
     try:
         cls = models.model_class(name)
-    except Exception as error:
+    except TfkitError as error:
         raise ConfigError(f"model.name: {error}") from None
     for key in _COLUMN_LISTS:
         if key in kwargs:
