@@ -99,6 +99,9 @@ def test_text_in_a_numeric_column_names_the_column(tmp_path):
     path.write_text("a,y\n1,0\nabc,1\n")
     message = error_of(read_csv(str(path), 8, label="y", column_dtypes={"a": "float32"}))
     assert message == f"{path}, line 3: column 'a': value 'abc' is not a number"
+    labels = tmp_path / "labels.csv"
+    labels.write_text("a,y\n1,0.5\n2,high\n")
+    assert error_of(read_csv(str(labels), 8, label="y")) == f"{labels}, line 3: label 'y': value 'high' is not a number"
 
 
 def test_missing_files_and_columns_are_reported_before_reading(tmp_path):

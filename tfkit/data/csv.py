@@ -252,9 +252,13 @@ def _column(name, values, dtype, default, na_values, strip, paths, numbers):
     if dtype == "string":
         return tf.where(missing, "" if default is None else str(default), values)
     fill = "0" if default is None else repr(default)
-    values = tf.where(missing, fill, values)
+    return _numbers(tf.where(missing, fill, values), dtype, f"column {name!r}", paths, numbers)
+
+
+def _numbers(values, dtype, what, paths, numbers):
+    """Parses numbers, stopping at the first cell that is not one with its file and line."""
     bad = tf.logical_not(tf.strings.regex_full_match(values, _NUMBER))
-    check = _located(paths, numbers, bad, lambda i: tf.strings.join([f"column {name!r}: value '", values[i], "' is not a number"]))
+    check = _located(paths, numbers, bad, lambda i: tf.strings.join([f"{what}: value '", values[i], "' is not a number"]))
     with tf.control_dependencies([check]):
         if dtype.startswith("int"):
             # Accept "39.0" in integer columns; reject nothing a float parse accepts.
@@ -279,10 +283,7 @@ def _label(values, table, vocabulary, strip, paths, numbers, label):
     if strip:
         values = tf.strings.strip(values)
     if table is None:
-        bad = tf.logical_not(tf.strings.regex_full_match(values, _NUMBER))
-        check = _located(paths, numbers, bad, lambda i: tf.strings.join([f"label {label!r}: value '", values[i], "' is not a number"]))
-        with tf.control_dependencies([check]):
-            return tf.strings.to_number(values, tf.float32)
+        return _numbers(values, "float32", f"label {label!r}", paths, numbers)
     ids = table.lookup(values)
     check = _located(
         paths, numbers, ids < 0,
