@@ -138,14 +138,16 @@ def get(identifier, name=None):
     if isinstance(identifier, dict) and "name" in identifier:
         config = dict(identifier)
         kind = config.pop("name")
+        if name:
+            config["name"] = name
         try:
-            cls = type(keras.optimizers.get(kind))
-        except ValueError:
-            raise TfkitError(f"Unknown optimizer {kind!r}.") from None
-        try:
-            return cls(**config, **({"name": name} if name else {}))
+            optimizer = keras.optimizers.deserialize({"class_name": kind, "config": config})
         except (TypeError, ValueError) as error:
             raise TfkitError(f"Optimizer {kind!r}: {error}") from None
+        # Keras hands back an unknown class name unchanged instead of raising.
+        if not isinstance(optimizer, keras.optimizers.Optimizer):
+            raise TfkitError(f"Unknown optimizer {kind!r}.")
+        return optimizer
     if isinstance(identifier, dict) and identifier:
         return MultiOptimizer({part: get(value, name=part) for part, value in identifier.items()})
     raise TfkitError(f"Cannot make an optimizer from {identifier!r}.")
