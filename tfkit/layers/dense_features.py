@@ -6,11 +6,11 @@ import tensorflow as tf
 from tfkit.errors import TfkitError
 from tfkit.features import DenseColumn, EmbeddingColumn, deserialize, input_specs, serialize
 from tfkit.layers.lookup import combine_lookup
-from tfkit.layers.transform import ColumnTransform
+from tfkit.layers.transform import ColumnConsumer, ColumnTransform
 
 
 @keras.saving.register_keras_serializable(package="tfkit")
-class DenseFeatures(keras.layers.Layer):
+class DenseFeatures(ColumnConsumer, keras.layers.Layer):
     """Concatenates dense columns (numeric, embedding, indicator) into one float tensor.
 
     Takes a dict of raw features (strings, integers, floats) and returns
@@ -43,7 +43,6 @@ class DenseFeatures(keras.layers.Layer):
                     f"is {type(column).__name__}: wrap it in an EmbeddingColumn or IndicatorColumn."
                 )
         self._transform = ColumnTransform(self.columns)
-        self.values_from_owner = False
 
     @property
     def output_dim(self):
@@ -53,9 +52,7 @@ class DenseFeatures(keras.layers.Layer):
         return input_specs(self.columns)
 
     def build(self, input_shape=None):
-        # A model that computes column values once for several parts (WideDeep) calls
-        # ``combine`` directly and sets ``values_from_owner``; then no preprocessing is made here.
-        self.preprocessing = {} if self.values_from_owner else self._transform.make_layers()
+        self.build_preprocessing()
         self.tables = {}
         for column in self.columns:
             if not isinstance(column, EmbeddingColumn):
@@ -76,9 +73,6 @@ class DenseFeatures(keras.layers.Layer):
                 trainable=column.trainable,
             )
         self.built = True
-
-    def call(self, features):
-        return self.combine(self._transform(features, self.preprocessing))
 
     def combine(self, values):
         """The dense tensor from column values already computed (``{column name: value}``)."""

@@ -7,11 +7,11 @@ from tfkit.errors import TfkitError
 from tfkit.features import DenseColumn, EmbeddingColumn, SparseColumn, deserialize, input_specs, serialize
 from tfkit.features.embedding import check_combiner
 from tfkit.layers.lookup import combiner_weights
-from tfkit.layers.transform import ColumnTransform
+from tfkit.layers.transform import ColumnConsumer, ColumnTransform
 
 
 @keras.saving.register_keras_serializable(package="tfkit")
-class Linear(keras.layers.Layer):
+class Linear(ColumnConsumer, keras.layers.Layer):
     """A linear model over raw features: ``bias + sum of per-column weights``.
 
     Each sparse column (categorical, bucketized, hashed, crossed, ...) owns
@@ -57,7 +57,6 @@ class Linear(keras.layers.Layer):
         self.units = units
         self.sparse_combiner = sparse_combiner
         self._transform = ColumnTransform(self.columns)
-        self.values_from_owner = False
 
     def input_specs(self):
         return input_specs(self.columns)
@@ -71,9 +70,7 @@ class Linear(keras.layers.Layer):
         return [c for c in self.columns if not isinstance(c, SparseColumn)]
 
     def build(self, input_shape=None):
-        # A model that computes column values once for several parts (WideDeep) calls
-        # ``combine`` directly and sets ``values_from_owner``; then no preprocessing is made here.
-        self.preprocessing = {} if self.values_from_owner else self._transform.make_layers()
+        self.build_preprocessing()
         self.offsets, rows = {}, 0
         for column in self._sparse_columns:
             self.offsets[column.name] = rows
@@ -83,9 +80,6 @@ class Linear(keras.layers.Layer):
         self.dense_kernel = self.add_weight(name="dense_kernel", shape=(width, self.units), initializer="zeros") if width else None
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
         self.built = True
-
-    def call(self, features):
-        return self.combine(self._transform(features, self.preprocessing))
 
     def combine(self, values):
         """Logits from column values already computed (``{column name: value}``)."""

@@ -41,3 +41,22 @@ class ColumnTransform:
             parents = [values[p.name] for p in column.parents]
             values[column.name] = column.transform(features, parents, layers.get(column.name))
         return values
+
+
+class ColumnConsumer:
+    """Mixin for Keras layers that compute column values from raw features, then ``combine`` them.
+
+    The layer sets ``self._transform`` (a :class:`ColumnTransform`) in ``__init__``,
+    calls ``build_preprocessing()`` in ``build`` and defines ``combine(values)``.
+    A model that computes column values once for several parts (WideDeep) sets
+    ``values_from_owner`` on them and calls ``combine`` itself; then the layer
+    makes no preprocessing layers of its own.
+    """
+
+    values_from_owner = False
+
+    def build_preprocessing(self):
+        self.preprocessing = {} if self.values_from_owner else self._transform.make_layers()
+
+    def call(self, features):
+        return self.combine(self._transform(features, self.preprocessing))
