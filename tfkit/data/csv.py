@@ -219,7 +219,12 @@ def read_csv(
             return features
         return features, _label(columns[label], label_table, label_vocabulary, strip, paths, numbers, label)
 
-    return dataset.map(parse, num_parallel_calls=num_parallel_calls, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(parse, num_parallel_calls=num_parallel_calls, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    # Multi-worker strategies shard by batch: sharding by file fails when there are fewer
+    # files than workers, and one census file is the common case.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 def _lines(path, header):

@@ -1,16 +1,36 @@
 """Where training runs: strategy lookup by name, with ``"auto"`` resolved in one place.
 
-Models and layers never import this package; the training run does.
+Models and layers never import this package; the training run does (the one
+exception: a model built under a parameter-server strategy hands ``fit`` to
+:mod:`tfkit.distribute.parameter_server`).
+
+==========================  =====================================================
+name                        runs on
+==========================  =====================================================
+``default``                 one device
+``mirrored``                the GPUs of this machine (or its logical CPUs), in sync
+``multi_worker_mirrored``   the workers of a ``TF_CONFIG`` cluster, in sync
+``parameter_server``        the workers of a ``TF_CONFIG`` cluster (or of a given
+                            ``cluster_resolver``), asynchronously, variables on ``ps``
+``auto``                    parameter_server if the cluster has ``ps`` tasks, else
+                            multi_worker_mirrored if it has several workers, else
+                            mirrored over 2+ GPUs, else default
+==========================  =====================================================
 """
 
 import tensorflow as tf
 
-from tfkit.errors import TfkitError
+from tfkit.distribute import cluster
+from tfkit.distribute.parameter_server import is_parameter_server, trainable_variables
+from tfkit.errors import ConfigError
+
+__all__ = ["get", "names", "resolve_auto", "is_parameter_server", "trainable_variables", "single_device_copy", "cluster"]
+
+# Tables above this size are sharded over the parameter servers (one shard per 256 KiB, at most one per ps).
+DEFAULT_MIN_SHARD_BYTES = 256 << 10
 
 
-def _default(devices=None):
-    if devices:
-        raise TfkitError("The default strategy takes no devices; use 'mirrored' to choose devices.")
+def _default():
     return tf.distribute.get_strategy()
 
 
@@ -22,20 +42,50 @@ def _mirrored(devices=None):
     return tf.distribute.MirroredStrategy(devices=list(devices))
 
 
-_STRATEGIES = {"default": _default, "mirrored": _mirrored}
+def _multi_worker_mirrored():
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def _parameter_server(cluster_resolver=None, min_shard_bytes=DEFAULT_MIN_SHARD_BYTES, max_shards=None):
+    if cluster_resolver is None:
+        task = cluster.from_tf_config()
+        if task is None or not task.num_ps:
+            raise ConfigError("strategy parameter_server needs a cluster with ps tasks: set TF_CONFIG (or run `tfkit launch --ps 1`).")
+        cluster_resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    num_ps = len(cluster_resolver.cluster_spec().as_dict().get("ps", ()))
+    partitioner = tf.distribute.experimental.partitioners.MinSizePartitioner(
+        min_shard_bytes=min_shard_bytes, max_shards=max_shards or max(1, num_ps)
+    )
+    return tf.distribute.experimental.ParameterServerStrategy(cluster_resolver, variable_partitioner=partitioner)
+
+
+_STRATEGIES = {
+    "default": _default,
+    "mirrored": _mirrored,
+    "multi_worker_mirrored": _multi_worker_mirrored,
+    "parameter_server": _parameter_server,
+}
 
 
 def names():
     return sorted(_STRATEGIES) + ["auto"]
 
 
-def resolve_auto():
-    """The strategy name ``"auto"`` stands for on this machine: mirrored over 2+ GPUs, else default."""
+def resolve_auto(task=None):
+    """The strategy name ``"auto"`` stands for here, from ``TF_CONFIG`` (or ``task``) and the visible GPUs."""
+    task = cluster.from_tf_config() if task is None else task
+    if task is not None and task.num_ps:
+        return "parameter_server"
+    if task is not None and task.num_workers + len(task.cluster.get("chief", ())) > 1:
+        return "multi_worker_mirrored"
     return "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "default"
 
 
-def get(identifier="auto", devices=None):
-    """A ``tf.distribute.Strategy`` from a name, ``{"name": ..., "devices": [...]}`` or an instance.
+def get(identifier="auto", **options):
+    """A ``tf.distribute.Strategy`` from a name, a config dict ``{"name": ..., **options}`` or an instance.
+
+    Options: ``devices`` for ``mirrored``; ``cluster_resolver``,
+    ``min_shard_bytes`` and ``max_shards`` for ``parameter_server``.
 
     Example:
 
@@ -44,18 +94,46 @@ def get(identifier="auto", devices=None):
     '_DefaultDistributionStrategy'
     >>> distribute.get("mirrored", devices=["/cpu:0"]).num_replicas_in_sync
     1
+    >>> distribute.get({"name": "mirrored", "gpus": 2})
+    Traceback (most recent call last):
+    ...
+    tfkit.errors.ConfigError: strategy mirrored does not take gpus; it takes: devices.
     """
     if isinstance(identifier, tf.distribute.Strategy):
         return identifier
     if isinstance(identifier, dict):
-        options = dict(identifier)
-        name = options.pop("name", "auto")
-        devices = options.pop("devices", devices)
-        if options:
-            raise TfkitError(f"Unknown strategy option(s) {sorted(options)}; expected name and devices.")
-        identifier = name
+        options = {**identifier, **options}
+        identifier = options.pop("name", "auto")
     if identifier == "auto":
         identifier = resolve_auto()
     if identifier not in _STRATEGIES:
-        raise TfkitError(f"Unknown strategy {identifier!r}. Expected one of: {', '.join(names())}.")
-    return _STRATEGIES[identifier](devices)
+        raise ConfigError(f"Unknown strategy {identifier!r}. Expected one of: {', '.join(names())}.")
+    factory = _STRATEGIES[identifier]
+    accepted = factory.__code__.co_varnames[: factory.__code__.co_argcount]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        takes = ", ".join(accepted) or "no options"
+        raise ConfigError(f"strategy {identifier} does not take {', '.join(unknown)}; it takes: {takes}.")
+    return factory(**options)
+
+
+def single_device_copy(model):
+    """``model`` itself, or, if it was built under a strategy, a copy with its weights on this device.
+
+    Variables of a cluster live on parameter servers (maybe sharded) or are
+    mirrored; the copy's live on this process's default device, so what is
+    saved from it (an export) holds no cluster or device placement. Call it
+    outside any strategy scope.
+    """
+    if model._distribute_strategy is None:
+        return model
+    if tf.distribute.has_strategy():
+        raise RuntimeError("single_device_copy must be called outside a strategy scope.")
+    import keras
+
+    copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    copy.build()
+    for target, source in zip(copy.weights, model.weights):
+        # A sharded table reads back as one tensor: its shards concatenated.
+        target.assign(tf.convert_to_tensor(source.value))
+    return copy

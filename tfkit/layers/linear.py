@@ -6,7 +6,7 @@ import tensorflow as tf
 from tfkit.errors import TfkitError
 from tfkit.features import DenseColumn, EmbeddingColumn, SparseColumn, deserialize, input_specs, serialize
 from tfkit.features.embedding import check_combiner
-from tfkit.layers.lookup import combiner_weights
+from tfkit.layers.lookup import combiner_weights, gather_rows
 from tfkit.layers.transform import ColumnConsumer, ColumnTransform
 
 
@@ -92,7 +92,7 @@ class Linear(ColumnConsumer, keras.layers.Layer):
                 column_weights = combiner_weights(value, self.sparse_combiner)
                 weights.append(tf.ones_like(value.ids, tf.float32) if column_weights is None else column_weights)
             # The variable itself, so that the gather reads only the rows it needs.
-            rows = tf.gather(self.sparse_weights.value, tf.concat(ids, axis=1))
+            rows = gather_rows(self.sparse_weights.value, tf.concat(ids, axis=1))
             logits = logits + tf.reduce_sum(rows * tf.concat(weights, axis=1)[..., None], axis=1)
         if self.dense_kernel is not None:
             dense = tf.concat([values[c.name] for c in self._dense_columns], axis=1)

@@ -19,6 +19,18 @@ def combiner_weights(ids, combiner):
     return tf.math.divide_no_nan(weights, tf.sqrt(tf.reduce_sum(tf.square(weights), axis=1, keepdims=True)))
 
 
+def gather_rows(table, ids):
+    """The rows of ``table`` at ``ids`` (any rank), also when ``table`` is sharded.
+
+    A ``ShardedVariable`` (a table partitioned over parameter servers) looks up
+    1-D ids only, and its ``tf.gather`` (``sparse_read``) returns the rows
+    grouped by shard rather than in id order (TF 2.21); ``embedding_lookup``
+    stitches them back in order.
+    """
+    rows = tf.nn.embedding_lookup(table, tf.reshape(ids, [-1]))
+    return tf.reshape(rows, tf.concat([tf.shape(ids), tf.shape(rows)[1:]], axis=0))
+
+
 def combine_lookup(table, ids, combiner):
     """Looks up ``ids`` (a :class:`tfkit.features.Ids`) in ``table`` and combines per example.
 
@@ -29,6 +41,6 @@ def combine_lookup(table, ids, combiner):
     """
     weights = combiner_weights(ids, combiner)
     if ids.ids.shape[-1] == 1:
-        vectors = tf.gather(table, ids.ids[:, 0])
+        vectors = gather_rows(table, ids.ids[:, 0])
         return vectors if weights is None else vectors * weights
-    return tf.reduce_sum(tf.gather(table, ids.ids) * weights[..., None], axis=1)
+    return tf.reduce_sum(gather_rows(table, ids.ids) * weights[..., None], axis=1)

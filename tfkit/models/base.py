@@ -77,6 +77,20 @@ class Model(keras.Model):
         with strategy.scope():
             self._symbolic_build(data_batch=tf.nest.map_structure(first_replica, data_batch))
 
+    def _make_function(self, step_function):
+        # Under MultiWorkerMirroredStrategy Keras MEAN-reduces each step's scalar metrics with
+        # axis=0, which fails on scalars ("Invalid reduction dimension 0 for input with 0
+        # dimensions"; the second bug of keras-team/keras#20585). Giving them a leading axis of
+        # one makes that reduction the plain mean across replicas.
+        if not isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return super()._make_function(step_function)
+
+        def step_with_axis(data):
+            return tf.nest.map_structure(lambda value: tf.reshape(value, [1]) if value.shape.rank == 0 else value,
+                                         step_function(data))
+
+        return super()._make_function(step_with_axis)
+
     # -- training and prediction -----------------------------------------
     def compile(self, optimizer=None, loss=None, metrics=None, **kwargs):
         """Keras ``compile`` with the head's loss and metrics and the model's default optimizer."""
@@ -98,14 +112,37 @@ class Model(keras.Model):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
+    def _parameter_server_trainer(self):
+        # Keras' fit refuses parameter-server strategies; tfkit's own coordinator loop runs them.
+        # The only place models reach into tfkit.distribute, and only for that loop.
+        if not isinstance(self.distribute_strategy, tf.distribute.experimental.ParameterServerStrategy):
+            return None
+        from tfkit.distribute import parameter_server
+
+        return parameter_server.trainer(self)
+
     def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras ``fit``; on a parameter-server cluster, see :mod:`tfkit.distribute.parameter_server`."""
+        trainer = self._parameter_server_trainer()
+        if trainer is not None:
+            _no_arrays(y, args, "fit")
+            return trainer.fit(x, **_only(kwargs, "fit", "epochs", "steps_per_epoch", "initial_epoch", "callbacks",
+                                          "validation_data", "validation_freq", "verbose", "shuffle"))
         return super().fit(_strings_as_objects(x), y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
+        trainer = self._parameter_server_trainer()
+        if trainer is not None:
+            _no_arrays(y, args, "evaluate")
+            logs = trainer.evaluate(x, **_only(kwargs, "evaluate", "steps", "callbacks", "verbose", "return_dict"))
+            return logs if kwargs.get("return_dict") else [logs[name] for name in self.metrics_names if name in logs]
         return super().evaluate(_strings_as_objects(x), y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         """Like Keras ``predict``, but returns the head's dict of predictions as numpy arrays."""
+        trainer = self._parameter_server_trainer()
+        if trainer is not None:
+            return trainer.predict(_strings_as_objects(x), *args, **_only(kwargs, "predict", "batch_size", "steps", "verbose"))
         return super().predict(_strings_as_objects(x), *args, **kwargs)
 
     def default_optimizer(self):
@@ -135,6 +172,18 @@ class Model(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _no_arrays(y, args, method):
+    if y is not None or args:
+        raise TfkitError(f"{method} on a parameter-server cluster takes one tf.data.Dataset of (features, labels) batches.")
+
+
+def _only(kwargs, method, *supported):
+    unsupported = sorted(set(kwargs) - set(supported))
+    if unsupported:
+        raise TfkitError(f"{method} on a parameter-server cluster does not take {', '.join(unsupported)}.")
+    return {k: v for k, v in kwargs.items() if k not in ("shuffle", "return_dict", "verbose") or (k == "verbose" and method == "fit")}
 
 
 def _strings_as_objects(x):

@@ -1,0 +1,141 @@
+"""Clusters: the task ``TF_CONFIG`` describes, its TensorFlow server, and clusters on localhost.
+
+A cluster has a ``chief`` (runs the training program: the coordinator of a
+parameter-server cluster, or worker 0 of a multi-worker one), ``worker`` tasks,
+``ps`` tasks holding the variables, and optionally an ``evaluator`` outside the
+cluster that evaluates checkpoints as they appear. ``TF_CONFIG`` is the JSON
+that Kubernetes ``TFJob``, managed training services and ``tfkit launch`` set
+in each process::
+
+    {"cluster": {"chief": ["host0:2222"], "worker": ["host1:2222"], "ps": ["host2:2222"]},
+     "task": {"type": "worker", "index": 0}}
+"""
+
+import dataclasses
+import json
+import os
+import socket
+
+ROLES = ("chief", "worker", "ps", "evaluator")
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """This process's place in a cluster: the cluster (``{job: [address, ...]}``), its type and index."""
+
+    cluster: dict
+    type: str
+    index: int = 0
+
+    @property
+    def is_chief(self):
+        """Whether this task writes the run's checkpoints, summaries, metrics and export."""
+        return self.type == "chief" or (self.type == "worker" and self.index == 0 and "chief" not in self.cluster)
+
+    @property
+    def address(self):
+        return self.cluster[self.type][self.index]
+
+    @property
+    def num_workers(self):
+        return len(self.cluster.get("worker", ()))
+
+    @property
+    def num_ps(self):
+        return len(self.cluster.get("ps", ()))
+
+
+def from_tf_config(environ=None):
+    """The :class:`Task` that ``TF_CONFIG`` describes, or None when it is unset (one process).
+
+    Example:
+
+    >>> config = '{"cluster": {"chief": ["a:1"], "worker": ["b:1"], "ps": ["c:1"]}, "task": {"type": "ps", "index": 0}}'
+    >>> task = from_tf_config({"TF_CONFIG": config})
+    >>> task.type, task.address, task.is_chief, task.num_ps
+    ('ps', 'c:1', False, 1)
+    """
+    environ = os.environ if environ is None else environ
+    text = environ.get("TF_CONFIG", "").strip()
+    if not text:
+        return None
+    try:
+        config = json.loads(text)
+        cluster, task = config.get("cluster", {}), config.get("task", {})
+        task_type, index = task["type"], int(task.get("index", 0))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise _error(f"TF_CONFIG is not valid: {error!r}. Expected JSON like "
+                     '{"cluster": {"worker": ["host:port"]}, "task": {"type": "worker", "index": 0}}.') from None
+    if task_type not in ROLES:
+        raise _error(f"TF_CONFIG task type {task_type!r} is not one of {', '.join(ROLES)}.")
+    unknown = sorted(set(cluster) - set(ROLES))
+    if unknown:
+        raise _error(f"TF_CONFIG cluster has unknown job(s) {unknown}; expected {', '.join(ROLES[:3])}.")
+    if task_type != "evaluator" and not 0 <= index < len(cluster.get(task_type, ())):
+        raise _error(f"TF_CONFIG task {task_type}:{index} is not in the cluster {cluster}.")
+    return Task({job: list(addresses) for job, addresses in cluster.items()}, task_type, index)
+
+
+def _error(message):
+    from tfkit.errors import ConfigError
+
+    return ConfigError(message)
+
+
+def free_ports(count):
+    """``count`` distinct free TCP ports on 127.0.0.1."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def is_listening(address, timeout=1.0):
+    """Whether something accepts TCP connections at ``host:port``."""
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def start_server(task):
+    """Starts this task's TensorFlow gRPC server (for ``ps`` and ``worker`` tasks) and returns it."""
+    import tensorflow as tf
+
+    cluster = {job: addresses for job, addresses in task.cluster.items() if job != "evaluator"}
+    config = tf.compat.v1.ConfigProto()
+    if task.type == "worker":
+        # Workers run several scheduled functions at once; with too few inter-op threads they
+        # deadlock on small machines (TF's parameter-server tutorial sets the same).
+        config.inter_op_parallelism_threads = max(config.inter_op_parallelism_threads, task.num_workers + 1)
+    return tf.distribute.Server(
+        tf.train.ClusterSpec(cluster), job_name=task.type, task_index=task.index, protocol="grpc", config=config, start=True
+    )
+
+
+def local_cluster(num_workers=2, num_ps=1):
+    """Starts an in-process cluster of TensorFlow servers on free localhost ports.
+
+    Returns ``(resolver, servers)``: a cluster resolver for
+    ``tfkit.distribute.get("parameter_server", cluster_resolver=resolver)``
+    and the servers, which live as long as the process. For trying
+    parameter-server training in one process (tests, notebooks); real clusters
+    come from ``TF_CONFIG``.
+    """
+    import tensorflow as tf
+
+    ports = iter(free_ports(num_workers + num_ps))
+    cluster = {"worker": [f"127.0.0.1:{next(ports)}" for _ in range(num_workers)]}
+    if num_ps:
+        cluster["ps"] = [f"127.0.0.1:{next(ports)}" for _ in range(num_ps)]
+    servers = [start_server(Task(cluster, job, index)) for job in cluster for index in range(len(cluster[job]))]
+    resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(tf.train.ClusterSpec(cluster), rpc_layer="grpc")
+    return resolver, servers

@@ -1,0 +1,263 @@
+"""``fit``, ``evaluate`` and ``predict`` for models built under a ``ParameterServerStrategy``.
+
+Keras 3's own ``fit`` refuses parameter-server strategies (keras-team/keras#18624),
+so a tfkit model built under one hands its ``fit / evaluate / predict`` calls to
+a :class:`Trainer`, which runs the steps through a ``ClusterCoordinator``:
+
+* every worker reads its own copy of the training data, repeated (each shuffles
+  in its own order when the dataset is shuffled without a seed); an epoch is
+  ``steps_per_epoch`` steps, counted from one pass over the data if not given;
+* one scheduled function runs ``steps_per_execution`` steps (the compile
+  argument) and returns the change it made to each metric's state, so metrics
+  add up exactly however the steps were spread over workers, and a function
+  re-run after its worker was lost is counted once;
+* the global step is a plain ``tf.Variable`` incremented atomically on a
+  parameter server. ``KerasVariable.assign_add`` reads then writes, so
+  concurrent workers lose increments of the optimizer's ``iterations`` (40
+  steps left it at 26); the trainer makes those counters atomic as well, which
+  keeps learning-rate schedules exact;
+* evaluation and prediction run on the coordinator, exactly once per example,
+  reading the variables from the parameter servers;
+* Keras callbacks (progress bar, History, TensorBoard, EarlyStopping,
+  checkpoints) are called as Keras' ``fit`` calls them.
+
+Tables larger than the strategy's partitioner allows are sharded over the
+parameter servers; gradients and optimizer slots are then per shard.
+"""
+
+import collections
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras.src import tree
+
+# Closures in flight per worker before the loop waits for the oldest (progress and back-pressure).
+_IN_FLIGHT_PER_WORKER = 4
+
+
+def is_parameter_server(strategy):
+    return isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy)
+
+
+def trainable_variables(model):
+    """The model's trainable variables, each sharded table split into its shards.
+
+    Gradients and optimizer slots are per shard, so each slot lives on the
+    parameter server of its shard. A shard is given the ``path`` of its table
+    plus ``/part_N``: optimizers name slots after it and
+    :class:`tfkit.optimizers.MultiOptimizer` routes by it.
+    """
+    variables = []
+    for variable in model.trainable_variables:
+        value = getattr(variable, "value", None)
+        if isinstance(value, tf.__internal__.distribute.ShardedVariable):
+            for index, shard in enumerate(value.variables):
+                shard.path = f"{variable.path}/part_{index}"
+                variables.append(shard)
+        else:
+            variables.append(variable)
+    return variables
+
+
+def _make_atomic(variable):
+    def assign_add(value):
+        return variable.value.assign_add(tf.cast(value, variable.dtype))
+
+    variable.assign_add = assign_add
+
+
+def trainer(model):
+    """The model's :class:`Trainer` (one per model, created on first use)."""
+    if getattr(model, "_tfkit_trainer", None) is None:
+        # object.__setattr__: Keras would otherwise try to track the trainer as a layer attribute.
+        object.__setattr__(model, "_tfkit_trainer", Trainer(model))
+    return model._tfkit_trainer
+
+
+class Trainer:
+    """Runs a compiled model's steps on a parameter-server cluster. See the module docstring."""
+
+    def __init__(self, model):
+        self.model = model
+        self.strategy = model.distribute_strategy
+        self.coordinator = tf.distribute.coordinator.ClusterCoordinator(self.strategy)
+        with self.strategy.scope():
+            self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self._functions = {}
+
+    # -- preparation ---------------------------------------------------------
+    def _prepare(self, dataset):
+        model = self.model
+        if not model.built:
+            model.build()
+        if model.optimizer is not None:
+            self._prepare_optimizer()  # before Keras' symbolic build would build it on whole tables
+        if not all(getattr(metric, "built", True) for metric in model.metrics):
+            with self.strategy.scope():
+                model._symbolic_build(data_batch=next(iter(dataset)))
+        self._metrics = [m for m in model.metrics if m.variables]
+
+    def _prepare_optimizer(self):
+        optimizer = self.model.optimizer
+        self.variables = trainable_variables(self.model)
+        if not optimizer.built:
+            with self.strategy.scope():
+                optimizer.build(self.variables)
+        for variable in optimizer.variables:
+            if variable.name == "iteration":
+                _make_atomic(variable)
+
+    def _initial_state(self):
+        return [[np.asarray(v) for v in m.stateless_reset_state()] for m in self._metrics]
+
+    def _update_state(self, state, x, y, y_pred, sample_weight, loss):
+        updated = []
+        for metric, variables in zip(self._metrics, state):
+            if metric is self.model._loss_tracker:
+                batch_size = tf.shape(tree.flatten(x)[0])[0]
+                updated.append(metric.stateless_update_state(variables, loss, sample_weight=batch_size))
+            else:
+                updated.append(metric.stateless_update_state(variables, y, y_pred, sample_weight=sample_weight))
+        return updated
+
+    def _logs(self, state):
+        logs = {}
+        for metric, variables in zip(self._metrics, state):
+            result = metric.stateless_result([tf.convert_to_tensor(v) for v in variables])
+            logs.update(result if isinstance(result, dict) else {metric.name: result})
+        return {k: float(v) for k, v in logs.items()}
+
+    # -- the step functions ---------------------------------------------------
+    def _train_function(self):
+        if "train" in self._functions:
+            return self._functions["train"]
+        model, initial = self.model, self._initial_state()
+
+        def one_step(data, state):
+            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+            with tf.GradientTape() as tape:
+                y_pred = model(x, training=True)
+                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+            gradients = tape.gradient(loss, self.variables)
+            model.optimizer.apply(gradients, self.variables)
+            self.global_step.assign_add(1)
+            return self._update_state(state, x, y, y_pred, sample_weight, loss)
+
+        @tf.function
+        def train(iterator, num_steps):
+            # Returns how much these steps changed each metric variable.
+            state = tree.map_structure(tf.constant, initial)
+            for _ in tf.range(num_steps):
+                state = self.strategy.run(one_step, args=(next(iterator), state))
+            return tree.map_structure(lambda after, before: after - before, state, initial)
+
+        self._functions["train"] = train
+        return train
+
+    def _test_function(self):
+        if "test" not in self._functions:
+            model = self.model
+
+            @tf.function
+            def test(data, state):
+                x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+                y_pred = model(x, training=False)
+                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+                return self._update_state(state, x, y, y_pred, sample_weight, loss)
+
+            self._functions["test"] = test
+        return self._functions["test"]
+
+    def _predict_function(self):
+        if "predict" not in self._functions:
+            self._functions["predict"] = tf.function(self.model.predict_step)
+        return self._functions["predict"]
+
+    # -- fit --------------------------------------------------------------------
+    def fit(self, x, epochs=1, steps_per_epoch=None, initial_epoch=0, callbacks=None, validation_data=None,
+            validation_freq=1, verbose="auto"):
+        dataset = _as_dataset(x, "fit")
+        self._prepare(dataset)
+        if steps_per_epoch is None:
+            steps_per_epoch = _count_batches(dataset)
+        per_execution = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
+        train = self._train_function()
+        iterator = iter(self.coordinator.create_per_worker_dataset(dataset.repeat()))
+        window = _IN_FLIGHT_PER_WORKER * max(1, self.strategy.extended._num_workers)
+
+        model = self.model
+        callback_list = keras.callbacks.CallbackList(
+            callbacks, add_history=True, add_progbar=verbose != 0, verbose=1 if verbose == "auto" else verbose,
+            epochs=epochs, steps=steps_per_epoch, model=model,
+        )
+        model.stop_training = False
+        callback_list.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            callback_list.on_epoch_begin(epoch)
+            state, in_flight, scheduled = self._initial_state(), collections.deque(), 0
+            while scheduled < steps_per_epoch:
+                num_steps = min(per_execution, steps_per_epoch - scheduled)
+                callback_list.on_train_batch_begin(scheduled)
+                in_flight.append((scheduled + num_steps - 1, self.coordinator.schedule(train, args=(iterator, num_steps))))
+                scheduled += num_steps
+                while len(in_flight) >= window or (in_flight and scheduled == steps_per_epoch):
+                    last_step, result = in_flight.popleft()
+                    state = _add(state, result.fetch())
+                    callback_list.on_train_batch_end(last_step, self._logs(state))
+            logs = self._logs(state)
+            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                validation_logs = self.evaluate(validation_data)
+                logs.update({f"val_{k}": v for k, v in validation_logs.items()})
+            callback_list.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
+        callback_list.on_train_end(logs)
+        return model.history
+
+    # -- evaluate and predict ---------------------------------------------------
+    def evaluate(self, x, steps=None, callbacks=None, verbose=0):
+        """Metrics over the whole of ``x`` (or its first ``steps`` batches), computed on the coordinator."""
+        dataset = _as_dataset(x, "evaluate")
+        self._prepare(dataset)
+        if steps is not None:
+            dataset = dataset.take(steps)
+        test, state = self._test_function(), self._initial_state()
+        for data in dataset:
+            state = test(data, state)
+        return self._logs(state)
+
+    def predict(self, x, batch_size=None, steps=None):
+        dataset = _as_dataset(x, "predict", batch_size=batch_size or 32)
+        if steps is not None:
+            dataset = dataset.take(steps)
+        if not self.model.built:
+            self.model.build()
+        predict = self._predict_function()
+        outputs = [predict(data) for data in dataset]
+        return tree.map_structure(lambda *batches: np.concatenate([np.asarray(b) for b in batches]), *outputs)
+
+
+def _as_dataset(x, method, batch_size=None):
+    if isinstance(x, tf.data.Dataset):
+        return x
+    if batch_size is not None and x is not None:
+        return tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+    raise TypeError(
+        f"{method} on a parameter-server cluster takes a tf.data.Dataset of (features, labels) batches. "
+        f"Received: {type(x).__name__}."
+    )
+
+
+def _count_batches(dataset):
+    cardinality = int(dataset.cardinality())
+    if cardinality == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("The training dataset repeats forever: pass steps_per_epoch.")
+    if cardinality >= 0:
+        return cardinality
+    return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+
+
+def _add(state, delta):
+    return tree.map_structure(lambda total, change: total + np.asarray(change), state, delta)
