@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 
+EXIT_CLUSTER_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
@@ -64,11 +65,28 @@ def _print_metrics(results):
 
 
 def _train(args):
+    config = _load_config(args)
+    from tfkit.distribute import cluster
+
+    task = cluster.from_tf_config()
+    if task is not None and (task.type == "ps" or (task.type == "worker" and task.num_ps)):
+        # A parameter-server cluster's ps and workers only serve: the chief schedules the work.
+        cluster.serve(task, config["job_dir"])
+        sys.stdout.flush()
+        os._exit(0)  # the gRPC server cannot be stopped; don't wait for its threads
+    if task is not None and task.type == "evaluator":
+        from tfkit.sidecar import evaluate_continuously
+
+        evaluate_continuously(config, task)
+        return
     from tfkit.run import Run
 
-    config = _load_config(args)
-    summary = Run(config).train()
-    print(f"Trained {summary['epochs']} epochs in {summary['train_seconds']}s; job_dir: {config['job_dir']}")
+    run = Run(config, task)
+    summary = run.train()
+    if not run.is_chief:
+        return
+    print(f"Trained {summary['epochs']} epochs ({summary['steps']} steps) in {summary['train_seconds']}s; "
+          f"job_dir: {config['job_dir']}")
     _print_metrics(summary)
     if "export" in summary:
         print(f"Exported SavedModel: {summary['export']}")
@@ -101,10 +119,13 @@ _COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "predict
 def main(argv=None):
     args = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from tfkit.errors import TfkitError
+    from tfkit.errors import ClusterError, TfkitError
 
     try:
         _COMMANDS[args.command](args)
+    except ClusterError as error:
+        print(f"tfkit {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_CLUSTER_FAILURE
     except TfkitError as error:
         print(f"tfkit {args.command}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -14,3 +14,7 @@ class ConfigError(TfkitError):
 
 class DataError(TfkitError):
     """A data file is malformed; the message names the file and the line."""
+
+
+class ClusterError(TfkitError):
+    """A cluster task was lost or unreachable; the message says how to resume."""

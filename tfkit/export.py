@@ -14,6 +14,8 @@ import time
 import keras
 import tensorflow as tf
 
+from tfkit.distribute import single_device_copy
+
 
 def serving_signature(model):
     """Named ``tf.TensorSpec``s of the model's raw inputs."""
@@ -28,8 +30,11 @@ def export_saved_model(model, export_dir):
 
     The SavedModel is written to a hidden temporary directory first and
     renamed into place, so an interrupted export never leaves a half-written
-    version where a server would pick it up.
+    version where a server would pick it up. A model trained under a strategy
+    is exported from a single-device copy, so the SavedModel holds no cluster
+    or device placement.
     """
+    model = single_device_copy(model)
     if not model.built:
         model.build()
     signature = serving_signature(model)

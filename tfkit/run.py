@@ -14,11 +14,20 @@ directory holding everything the run writes::
 Running the same config again resumes from the last checkpoint. Checkpoints,
 metrics and exports are written to temporary names and renamed into place,
 so an interrupted run never leaves a half-written one.
+
+In a cluster (``TF_CONFIG``) only the chief writes into ``job_dir``; other
+multi-worker tasks checkpoint into a temporary directory of their own (the
+collective ops need every worker to save) and remove it. When the chief is
+done it writes ``job_dir/chief_done.json``, which tells ps and worker tasks
+(:func:`tfkit.distribute.cluster.serve`) and the evaluator
+(:mod:`tfkit.sidecar`) to exit.
 """
 
 import contextlib
 import json
 import os
+import shutil
+import tempfile
 import time
 import warnings
 
@@ -31,7 +40,8 @@ from tfkit import data as data_lib
 from tfkit import distribute
 from tfkit import models  # noqa: F401  (registers the model classes that model.json names)
 from tfkit import optimizers  # noqa: F401
-from tfkit.errors import ConfigError, TfkitError
+from tfkit.distribute import cluster
+from tfkit.errors import ClusterError, ConfigError, TfkitError
 from tfkit.export import export_saved_model
 from tfkit.features import NumericColumn, closure
 
@@ -61,6 +71,17 @@ def _write_json(path, value):
     os.replace(temporary, path)
 
 
+def weights_checkpoint(model):
+    """A trackable of the model's weights by path.
+
+    Keras 3 layers give TF checkpoints only their direct attributes (not layers
+    held in lists or dicts), so the weights are tracked here by their paths:
+    a checkpoint then restores into any model of the same config, sharded or
+    not, with or without its optimizer.
+    """
+    return tf.train.Checkpoint(**{weight.path: weight for weight in model.weights})
+
+
 class _EpochCheckpoint(keras.callbacks.Callback):
     def __init__(self, manager, epoch):
         super().__init__()
@@ -74,11 +95,15 @@ class _EpochCheckpoint(keras.callbacks.Callback):
 class Run:
     """One config's run in its job directory. See the module docstring."""
 
-    def __init__(self, config):
+    def __init__(self, config, task=None):
         self.config = config
         self.job_dir = config["job_dir"]
-        self.strategy = distribute.get(config["strategy"])
+        self.task = cluster.from_tf_config() if task is None else task
+        self.is_chief = self.task is None or self.task.is_chief
+        # Training resolves the strategy; evaluation and export run on this device.
+        self.strategy, self.parameter_server = None, False
         self.model = None
+        self.checkpoint_dir = os.path.join(self.job_dir, "checkpoints")
 
     # -- data ---------------------------------------------------------------
     def _dataset(self, files, training=False, holdout=None, batch_size=None):
@@ -100,7 +125,8 @@ class Run:
             field_delim=data["field_delim"],
             shuffle=training,
             shuffle_buffer_size=data["shuffle_buffer_size"],
-            seed=self.config["train"]["seed"],
+            # Parameter-server workers each read the whole training set: unseeded, each shuffles its own way.
+            seed=None if training and self.parameter_server else self.config["train"]["seed"],
             holdout=holdout,
         )
 
@@ -126,13 +152,14 @@ class Run:
         return self._dataset(files) if files is not None else None
 
     # -- model and checkpoints ---------------------------------------------
-    def build(self, adapt=True):
-        """Builds (or re-creates from job_dir) the adapted, compiled model and its checkpoint."""
+    def build(self):
+        """Builds (or re-creates from job_dir) the adapted, compiled model for training, and its checkpoint."""
+        self.strategy = distribute.get(self.config["strategy"])
+        self.parameter_server = distribute.is_parameter_server(self.strategy)
         model_path = os.path.join(self.job_dir, "model.json")
-        if not adapt and not os.path.exists(model_path):
-            raise TfkitError(f"{self.job_dir} holds no trained model: run `tfkit train` first.")
-        os.makedirs(self.job_dir, exist_ok=True)
-        self._check_job_dir()
+        if self.is_chief:
+            os.makedirs(self.job_dir, exist_ok=True)
+            self._check_job_dir()
         keras.utils.set_random_seed(self.config["train"]["seed"])
         with self.strategy.scope():
             if os.path.exists(model_path):
@@ -143,20 +170,32 @@ class Run:
                 self.model = config_lib.build_model(self.config["model"], columns, self.config["data"])
                 with data_errors():
                     self.model.adapt(self.train_dataset(training=False, batch_size=4096))
-                _write_json(model_path, keras.saving.serialize_keras_object(self.model))
+                if self.is_chief:
+                    _write_json(model_path, keras.saving.serialize_keras_object(self.model))
             self.model.compile(optimizer=self.config["train"]["optimizer"])
             if not self.model.built:
                 self.model.build()
-            self.model.optimizer.build(self.model.trainable_variables)
+            self.model.optimizer.build(distribute.trainable_variables(self.model))
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.done = tf.Variable(False, trainable=False)
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer, epoch=self.epoch, done=self.done)
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(self.job_dir, "checkpoints"), max_to_keep=self.config["train"]["keep_checkpoints"]
-        )
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        counters = {"epoch": self.epoch, "done": self.done}
+        if self.parameter_server:
+            counters["step"] = self.model._parameter_server_trainer().global_step
+        self.checkpoint = tf.train.Checkpoint(weights=weights_checkpoint(self.model), optimizer=self.model.optimizer, **counters)
+        # Workers other than the chief must save too (collective ops), but only into a directory of their own.
+        directory = self.checkpoint_dir if self.is_chief else tempfile.mkdtemp(prefix="tfkit-worker-checkpoints-")
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=self.config["train"]["keep_checkpoints"])
+        latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
         return self.model
+
+    @property
+    def global_step(self):
+        """Training steps taken, exact on every strategy."""
+        if self.parameter_server:
+            return int(self.model._parameter_server_trainer().global_step.numpy())
+        return int(self.model.optimizer.iterations.numpy())
 
     def _check_job_dir(self):
         path = os.path.join(self.job_dir, "config.yaml")
@@ -174,19 +213,34 @@ class Run:
     # -- the three jobs -----------------------------------------------------
     def train(self):
         """Trains (or resumes), evaluates and exports; returns the summary written to metrics.json."""
+        try:
+            return self._train()
+        except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError) as error:
+            if self.task is None:
+                raise
+            latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+            first_line = (error.message or str(error)).strip().splitlines()[0]
+            raise ClusterError(
+                f"lost a task of the cluster ({type(error).__name__}: {first_line}). Restart the lost task and rerun "
+                f"the same command: training resumes from {latest or 'the start (no checkpoint yet)'}."
+            ) from None
+        finally:
+            if not self.is_chief and self.model is not None:
+                shutil.rmtree(self.manager.directory, ignore_errors=True)
+
+    def _train(self):
         self.build()
         train = self.config["train"]
         initial_epoch = int(self.epoch.numpy())
         started = time.time()
         history = {}
         if not self.done.numpy() and initial_epoch < train["epochs"]:
-            if initial_epoch:
+            if initial_epoch and self.is_chief:
                 print(f"Resuming from {self.manager.latest_checkpoint} (epoch {initial_epoch}).", flush=True)
             validation = self.validation_dataset()
-            callbacks = [
-                _EpochCheckpoint(self.manager, self.epoch),
-                keras.callbacks.TensorBoard(os.path.join(self.job_dir, "logs"), write_graph=False),
-            ]
+            callbacks = [_EpochCheckpoint(self.manager, self.epoch)]
+            if self.is_chief:
+                callbacks.append(keras.callbacks.TensorBoard(os.path.join(self.job_dir, "logs"), write_graph=False))
             if train["early_stopping"] is not None:
                 if validation is None:
                     raise ConfigError("train.early_stopping needs validation data: set data.validation or data.validation_split.")
@@ -201,20 +255,25 @@ class Run:
                     steps_per_epoch=train["steps_per_epoch"],
                     callbacks=callbacks,
                     shuffle=False,  # the dataset shuffles itself
-                    verbose=train["verbose"],
+                    verbose=train["verbose"] if self.is_chief else 0,
                 )
             history = {k: [float(v) for v in values] for k, values in result.history.items()}
             # Early stopping ends the run for good; a finished epoch budget may be raised later.
             self.done.assign(bool(self.model.stop_training))
             self.manager.save(checkpoint_number=int(self.epoch.numpy()))
-        summary = {"epochs": int(self.epoch.numpy()), "train_seconds": round(time.time() - started, 1), "history": history}
-        summary.update(self._evaluate_all())
-        if self.config["export"]:
-            summary["export"] = self.export()
-        _write_json(os.path.join(self.job_dir, "metrics.json"), summary)
+        summary = {"epochs": int(self.epoch.numpy()), "steps": self.global_step,
+                   "train_seconds": round(time.time() - started, 1), "history": history}
+        summary.update(self.evaluate_loaded())
+        if self.is_chief:
+            if self.config["export"]:
+                summary["export"] = self.export()
+            _write_json(os.path.join(self.job_dir, "metrics.json"), summary)
+            if self.task is not None:
+                cluster.mark_chief_done(self.job_dir)
         return summary
 
-    def _evaluate_all(self):
+    def evaluate_loaded(self):
+        """Metrics of the model as it is, on the validation and test data: ``{split: {metric: value}}``."""
         results = {}
         for name, dataset in (("validation", self.validation_dataset()), ("test", self.test_dataset())):
             if dataset is not None:
@@ -225,7 +284,7 @@ class Run:
     def evaluate(self):
         """Evaluates the latest checkpoint on the validation and test data."""
         self._restore_trained()
-        return self._evaluate_all()
+        return self.evaluate_loaded()
 
     def export(self, export_dir=None):
         """Exports the current (or, when called alone, the latest checkpointed) model."""
@@ -233,7 +292,26 @@ class Run:
             self._restore_trained()
         return export_saved_model(self.model, export_dir or os.path.join(self.job_dir, "export"))
 
+    def load_for_evaluation(self):
+        """The trained model's config from job_dir, built on this device, without optimizer state."""
+        model_path = os.path.join(self.job_dir, "model.json")
+        if not os.path.exists(model_path):
+            raise TfkitError(f"{self.job_dir} holds no trained model: run `tfkit train` first.")
+        with open(model_path, encoding="utf-8") as f:
+            self.model = keras.saving.deserialize_keras_object(json.load(f))
+        self.model.compile(optimizer=self.config["train"]["optimizer"])
+        self.model.build()
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        return self.model
+
+    def restore_weights(self, path):
+        """Loads a checkpoint's weights (written under any strategy) into the model; returns its epoch."""
+        tf.train.Checkpoint(weights=weights_checkpoint(self.model), epoch=self.epoch).read(path).expect_partial()
+        return int(self.epoch.numpy())
+
     def _restore_trained(self):
-        self.build(adapt=False)
-        if not self.manager.latest_checkpoint:
+        latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+        self.load_for_evaluation()
+        if latest is None:
             raise TfkitError(f"{self.job_dir} has no checkpoint yet: run `tfkit train` first.")
+        self.restore_weights(latest)

@@ -15,8 +15,12 @@ import dataclasses
 import json
 import os
 import socket
+import time
 
 ROLES = ("chief", "worker", "ps", "evaluator")
+CHIEF_DONE = "chief_done.json"
+# A marker counts if written after a task started, give or take clock skew between machines.
+CLOCK_SKEW_SECONDS = 30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,3 +143,38 @@ def local_cluster(num_workers=2, num_ps=1):
     servers = [start_server(Task(cluster, job, index)) for job in cluster for index in range(len(cluster[job]))]
     resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(tf.train.ClusterSpec(cluster), rpc_layer="grpc")
     return resolver, servers
+
+
+def mark_chief_done(job_dir):
+    """Tells the other tasks (which poll ``job_dir``) that the chief has finished."""
+    path = os.path.join(job_dir, CHIEF_DONE)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as f:
+        json.dump({"time": time.time()}, f)
+    os.replace(temporary, path)
+
+
+def chief_done_since(job_dir, started):
+    """Whether the chief marked the run done after ``started`` (a ``time.time()``)."""
+    try:
+        with open(os.path.join(job_dir, CHIEF_DONE), encoding="utf-8") as f:
+            return json.load(f)["time"] >= started - CLOCK_SKEW_SECONDS
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def serve(task, job_dir, poll_seconds=1.0):
+    """Runs a ``ps`` or ``worker`` task of a parameter-server cluster until the chief is done.
+
+    The chief schedules all the work onto this server; the task only waits.
+    It exits when the chief marks the run done, so no process is left behind.
+    A chief that dies without finishing leaves the task serving, ready for the
+    restarted chief to resume with.
+    """
+    started = time.time()
+    server = start_server(task)
+    print(f"{task.type}:{task.index} serving at {task.address}; waiting for the chief to finish.", flush=True)
+    while not chief_done_since(job_dir, started):
+        time.sleep(poll_seconds)
+    print(f"{task.type}:{task.index}: the chief is done; exiting.", flush=True)
+    return server

@@ -46,18 +46,45 @@ def trainable_variables(model):
     Gradients and optimizer slots are per shard, so each slot lives on the
     parameter server of its shard. A shard is given the ``path`` of its table
     plus ``/part_N``: optimizers name slots after it and
-    :class:`tfkit.optimizers.MultiOptimizer` routes by it.
+    :class:`tfkit.optimizers.MultiOptimizer` routes by it. Sharded tables are
+    also made to checkpoint as slices of one tensor (see
+    :class:`_ShardedTable`), so their checkpoints restore into any sharding or
+    none.
     """
     variables = []
     for variable in model.trainable_variables:
-        value = getattr(variable, "value", None)
-        if isinstance(value, tf.__internal__.distribute.ShardedVariable):
-            for index, shard in enumerate(value.variables):
+        if isinstance(getattr(variable, "value", None), tf.__internal__.distribute.ShardedVariable):
+            _ShardedTable.adopt(variable)
+            for index, shard in enumerate(variable.value.variables):
                 shard.path = f"{variable.path}/part_{index}"
                 variables.append(shard)
         else:
             variables.append(variable)
     return variables
+
+
+class _ShardedTable:
+    """Checkpointing for a Keras variable whose value is a ``ShardedVariable``.
+
+    Keras' TF variable saves ``{"VARIABLE_VALUE": value}``, which fails for a
+    ``ShardedVariable`` ("has no attribute 'device'"). Defining
+    ``_gather_saveables_for_checkpoint`` on the variable's class makes TF use
+    the ``ShardedVariable``'s own saveables: each shard saved as a slice of
+    the whole table, which restores into a table of any sharding or none.
+    """
+
+    _classes = {}
+
+    @classmethod
+    def adopt(cls, variable):
+        base = type(variable)
+        if base.__name__.startswith("Sharded"):
+            return
+        if base not in cls._classes:
+            cls._classes[base] = type(f"Sharded{base.__name__}", (base,), {
+                "_gather_saveables_for_checkpoint": lambda self: self.value._gather_saveables_for_checkpoint(),
+            })
+        variable.__class__ = cls._classes[base]
 
 
 def _make_atomic(variable):
