@@ -45,6 +45,19 @@ def _parser():
     source.add_argument("--csv", metavar="FILE", help="CSV file(s) with a header; columns the model does not read are ignored")
     predict.add_argument("--output", metavar="FILE", help="write JSON lines here (default: standard output)")
     predict.add_argument("--batch-size", type=int, default=256, help="examples per call (default: 256)")
+
+    launch = commands.add_parser(
+        "launch",
+        help="Run a command as every task of a cluster of local processes (TF_CONFIG set for each).",
+        description="Start a chief, workers, parameter servers and optionally an evaluator on free localhost ports, "
+                    "each running COMMAND with its TF_CONFIG; exit with the chief's status. "
+                    "Example: tfkit launch --workers 2 --ps 1 -- tfkit train configs/census.yaml",
+    )
+    launch.add_argument("--workers", type=int, default=2, help="worker tasks besides the chief (default: 2)")
+    launch.add_argument("--ps", type=int, default=0, help="parameter-server tasks (default: 0: multi-worker mirrored)")
+    launch.add_argument("--evaluator", action="store_true", help="also start an evaluator task (sidecar evaluation)")
+    launch.add_argument("cluster_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                        help="the command every task runs, after --")
     return parser
 
 
@@ -90,6 +103,12 @@ def _train(args):
     _print_metrics(summary)
     if "export" in summary:
         print(f"Exported SavedModel: {summary['export']}")
+    if task is not None:
+        # Last: once marked, the other tasks exit, and the coordinator's threads would only
+        # report them gone while this process shuts down.
+        sys.stdout.flush()
+        cluster.mark_chief_done(config["job_dir"])
+        os._exit(0)
 
 
 def _evaluate(args):
@@ -113,7 +132,19 @@ def _predict(args):
         print(f"Wrote {count} predictions to {args.output}", file=sys.stderr)
 
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "predict": _predict}
+def _launch(args):
+    from tfkit.distribute.launch import launch
+    from tfkit.errors import TfkitError
+
+    command = args.cluster_command[1:] if args.cluster_command[:1] == ["--"] else args.cluster_command
+    if not command:
+        raise TfkitError("launch needs the command each task runs, after --: tfkit launch --ps 1 -- tfkit train config.yaml")
+    if args.workers < 0 or args.ps < 0:
+        raise TfkitError(f"--workers and --ps count tasks and cannot be negative. Received: {args.workers}, {args.ps}.")
+    return launch(command, num_workers=args.workers, num_ps=args.ps, evaluator=args.evaluator)
+
+
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "predict": _predict, "launch": _launch}
 
 
 def main(argv=None):
@@ -122,7 +153,7 @@ def main(argv=None):
     from tfkit.errors import ClusterError, TfkitError
 
     try:
-        _COMMANDS[args.command](args)
+        status = _COMMANDS[args.command](args)
     except ClusterError as error:
         print(f"tfkit {args.command}: error: {error}", file=sys.stderr)
         return EXIT_CLUSTER_FAILURE
@@ -133,7 +164,7 @@ def main(argv=None):
         print(f"tfkit {args.command}: interrupted. Checkpoints already written are intact; "
               "run the same command again to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

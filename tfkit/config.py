@@ -70,7 +70,8 @@ SCHEMA = {
         "keep_checkpoints": Field(int, 3, "Checkpoints kept in job_dir/checkpoints."),
         "verbose": Field(int, 2, "Keras progress: 0 silent, 1 progress bar, 2 one line per epoch."),
     },
-    "strategy": Field((str, dict), "default", "default | mirrored | auto, or {name, devices}."),
+    "strategy": Field((str, dict), "auto", "auto | default | mirrored | multi_worker_mirrored | parameter_server, "
+                      "or {name, ...options}; auto reads TF_CONFIG and the visible GPUs."),
     "export": Field(bool, True, "Export a SavedModel to job_dir/export at the end."),
 }
 

@@ -18,7 +18,7 @@ so an interrupted run never leaves a half-written one.
 In a cluster (``TF_CONFIG``) only the chief writes into ``job_dir``; other
 multi-worker tasks checkpoint into a temporary directory of their own (the
 collective ops need every worker to save) and remove it. When the chief is
-done it writes ``job_dir/chief_done.json``, which tells ps and worker tasks
+done, ``tfkit train`` writes ``job_dir/chief_done.json``, which tells ps and worker tasks
 (:func:`tfkit.distribute.cluster.serve`) and the evaluator
 (:mod:`tfkit.sidecar`) to exit.
 """
@@ -268,8 +268,6 @@ class Run:
             if self.config["export"]:
                 summary["export"] = self.export()
             _write_json(os.path.join(self.job_dir, "metrics.json"), summary)
-            if self.task is not None:
-                cluster.mark_chief_done(self.job_dir)
         return summary
 
     def evaluate_loaded(self):
