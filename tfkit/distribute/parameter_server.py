@@ -8,9 +8,11 @@ a :class:`Trainer`, which runs the steps through a ``ClusterCoordinator``:
   in its own order when the dataset is shuffled without a seed); an epoch is
   ``steps_per_epoch`` steps, counted from one pass over the data if not given;
 * one scheduled function runs ``steps_per_execution`` steps (the compile
-  argument) and returns the change it made to each metric's state, so metrics
-  add up exactly however the steps were spread over workers, and a function
-  re-run after its worker was lost is counted once;
+  argument) and adds the change it made to each metric's state to the metric's
+  variables on the parameter servers with atomic ``assign_add``, so metrics
+  add up exactly however the steps were spread over workers. Nothing is
+  fetched back from a worker, so losing one loses no result: the coordinator
+  re-runs its unfinished functions on the others;
 * the global step is a plain ``tf.Variable`` incremented atomically on a
   parameter server. ``KerasVariable.assign_add`` reads then writes, so
   concurrent workers lose increments of the optimizer's ``iterations`` (40
@@ -19,21 +21,23 @@ a :class:`Trainer`, which runs the steps through a ``ClusterCoordinator``:
 * evaluation and prediction run on the coordinator, exactly once per example,
   reading the variables from the parameter servers;
 * Keras callbacks (progress bar, History, TensorBoard, EarlyStopping,
-  checkpoints) are called as Keras' ``fit`` calls them.
+  checkpoints) are called as Keras' ``fit`` calls them, except that batch
+  callbacks come as steps complete (about once a second, with the index of the
+  last step done), not once per step.
 
 Tables larger than the strategy's partitioner allows are sharded over the
 parameter servers; gradients and optimizer slots are then per shard.
 """
 
-import collections
+import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras.src import tree
 
-# Closures in flight per worker before the loop waits for the oldest (progress and back-pressure).
-_IN_FLIGHT_PER_WORKER = 4
+# How often fit reports progress (batch callbacks, progress bar) while steps run.
+_PROGRESS_SECONDS = 1.0
 
 
 def is_parameter_server(strategy):
@@ -148,6 +152,13 @@ class Trainer:
                 updated.append(metric.stateless_update_state(variables, y, y_pred, sample_weight=sample_weight))
         return updated
 
+    def _results(self):
+        logs = {}
+        for metric in self._metrics:
+            result = metric.result()
+            logs.update(result if isinstance(result, dict) else {metric.name: result})
+        return {k: float(v) for k, v in logs.items()}
+
     def _logs(self, state):
         logs = {}
         for metric, variables in zip(self._metrics, state):
@@ -168,16 +179,18 @@ class Trainer:
                 loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
             gradients = tape.gradient(loss, self.variables)
             model.optimizer.apply(gradients, self.variables)
-            self.global_step.assign_add(1)
             return self._update_state(state, x, y, y_pred, sample_weight, loss)
 
         @tf.function
         def train(iterator, num_steps):
-            # Returns how much these steps changed each metric variable.
             state = tree.map_structure(tf.constant, initial)
             for _ in tf.range(num_steps):
                 state = self.strategy.run(one_step, args=(next(iterator), state))
-            return tree.map_structure(lambda after, before: after - before, state, initial)
+            # Atomic on the parameter servers, unlike KerasVariable.assign_add.
+            for metric, after, before in zip(self._metrics, state, initial):
+                for variable, new, old in zip(metric.variables, after, before):
+                    variable.value.assign_add(new - old)
+            self.global_step.assign_add(tf.cast(num_steps, tf.int64))
 
         self._functions["train"] = train
         return train
@@ -211,7 +224,6 @@ class Trainer:
         per_execution = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
         train = self._train_function()
         iterator = iter(self.coordinator.create_per_worker_dataset(dataset.repeat()))
-        window = _IN_FLIGHT_PER_WORKER * max(1, self.strategy.extended._num_workers)
 
         model = self.model
         callback_list = keras.callbacks.CallbackList(
@@ -222,18 +234,24 @@ class Trainer:
         callback_list.on_train_begin()
         logs = {}
         for epoch in range(initial_epoch, epochs):
+            for metric in self._metrics:
+                metric.reset_state()
             callback_list.on_epoch_begin(epoch)
-            state, in_flight, scheduled = self._initial_state(), collections.deque(), 0
-            while scheduled < steps_per_epoch:
-                num_steps = min(per_execution, steps_per_epoch - scheduled)
-                callback_list.on_train_batch_begin(scheduled)
-                in_flight.append((scheduled + num_steps - 1, self.coordinator.schedule(train, args=(iterator, num_steps))))
-                scheduled += num_steps
-                while len(in_flight) >= window or (in_flight and scheduled == steps_per_epoch):
-                    last_step, result = in_flight.popleft()
-                    state = _add(state, result.fetch())
-                    callback_list.on_train_batch_end(last_step, self._logs(state))
-            logs = self._logs(state)
+            first_step = int(self.global_step.numpy())
+            callback_list.on_train_batch_begin(0)
+            for start in range(0, steps_per_epoch, per_execution):
+                self.coordinator.schedule(train, args=(iterator, min(per_execution, steps_per_epoch - start)))
+            # The exact step counter tells how far the workers are; done() raises what a step raised.
+            reported = time.time()
+            while not self.coordinator.done():
+                time.sleep(0.02)
+                if time.time() - reported >= _PROGRESS_SECONDS:
+                    done, reported = int(self.global_step.numpy()) - first_step, time.time()
+                    if 0 < done < steps_per_epoch:
+                        callback_list.on_train_batch_end(done - 1, self._results())
+            self.coordinator.join()
+            logs = self._results()
+            callback_list.on_train_batch_end(steps_per_epoch - 1, logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 validation_logs = self.evaluate(validation_data)
                 logs.update({f"val_{k}": v for k, v in validation_logs.items()})
@@ -285,6 +303,3 @@ def _count_batches(dataset):
         return cardinality
     return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
 
-
-def _add(state, delta):
-    return tree.map_structure(lambda total, change: total + np.asarray(change), state, delta)
