@@ -219,10 +219,10 @@ class Run:
             if self.task is None:
                 raise
             latest = tf.train.latest_checkpoint(self.checkpoint_dir)
-            first_line = (error.message or str(error)).strip().splitlines()[0]
+            lost = self.task.task_at(error.message or str(error)) or "a task of the cluster"
             raise ClusterError(
-                f"lost a task of the cluster ({type(error).__name__}: {first_line}). Restart the lost task and rerun "
-                f"the same command: training resumes from {latest or 'the start (no checkpoint yet)'}."
+                f"lost {lost} ({type(error).__name__}). Restart it and rerun the same command: training resumes "
+                f"from {latest or 'the start (no checkpoint yet)'}; nothing written so far is lost."
             ) from None
         finally:
             if not self.is_chief and self.model is not None:

@@ -40,6 +40,17 @@ class Task:
     def address(self):
         return self.cluster[self.type][self.index]
 
+    def task_at(self, text):
+        """``"ps:0 (host:port)"`` for a cluster task that ``text`` (an error) mentions, ps first, else None.
+
+        Workers report a lost ps in their own errors, so the ps is the likelier culprit.
+        """
+        for job in sorted(self.cluster, key=lambda job: job != "ps"):
+            for index, address in enumerate(self.cluster[job]):
+                if address in text or f"/job:{job}/replica:0/task:{index}" in text:
+                    return f"{job}:{index} ({address})"
+        return None
+
     @property
     def num_workers(self):
         return len(self.cluster.get("worker", ()))
