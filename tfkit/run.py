@@ -233,8 +233,10 @@ class Run:
         train = self.config["train"]
         initial_epoch = int(self.epoch.numpy())
         started = time.time()
-        history = {}
+        history, steps_per_epoch, initial_step = {}, train["steps_per_epoch"], self.global_step
         if not self.done.numpy() and initial_epoch < train["epochs"]:
+            if self.is_chief:
+                print(f"Training on {distribute.describe(self.strategy)}.", flush=True)
             if initial_epoch and self.is_chief:
                 print(f"Resuming from {self.manager.latest_checkpoint} (epoch {initial_epoch}).", flush=True)
             validation = self.validation_dataset()
@@ -258,10 +260,12 @@ class Run:
                     verbose=train["verbose"] if self.is_chief else 0,
                 )
             history = {k: [float(v) for v in values] for k, values in result.history.items()}
+            # Counted, not configured: synchronous replicas share each step's batches.
+            steps_per_epoch = (self.global_step - initial_step) // max(1, int(self.epoch.numpy()) - initial_epoch)
             # Early stopping ends the run for good; a finished epoch budget may be raised later.
             self.done.assign(bool(self.model.stop_training))
             self.manager.save(checkpoint_number=int(self.epoch.numpy()))
-        summary = {"epochs": int(self.epoch.numpy()), "steps": self.global_step,
+        summary = {"epochs": int(self.epoch.numpy()), "steps": self.global_step, "steps_per_epoch": steps_per_epoch,
                    "train_seconds": round(time.time() - started, 1), "history": history}
         summary.update(self.evaluate_loaded())
         if self.is_chief:

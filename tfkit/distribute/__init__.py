@@ -24,7 +24,8 @@ from tfkit.distribute import cluster
 from tfkit.distribute.parameter_server import is_parameter_server, trainable_variables
 from tfkit.errors import ConfigError
 
-__all__ = ["get", "names", "resolve_auto", "is_parameter_server", "trainable_variables", "single_device_copy", "cluster"]
+__all__ = ["get", "names", "resolve_auto", "describe", "is_parameter_server", "trainable_variables", "single_device_copy",
+           "cluster"]
 
 # Tables above this size are sharded over the parameter servers (one shard per 256 KiB, at most one per ps).
 DEFAULT_MIN_SHARD_BYTES = 256 << 10
@@ -115,6 +116,25 @@ def get(identifier="auto", **options):
         takes = ", ".join(accepted) or "no options"
         raise ConfigError(f"strategy {identifier} does not take {', '.join(unknown)}; it takes: {takes}.")
     return factory(**options)
+
+
+def describe(strategy):
+    """One line saying where ``strategy`` runs, e.g. ``"parameter_server: 2 workers, 1 ps"``.
+
+    Example:
+
+    >>> from tfkit import distribute
+    >>> distribute.describe(distribute.get("default"))
+    'default: one device'
+    """
+    if is_parameter_server(strategy):
+        return f"parameter_server: {strategy.extended._num_workers} workers, {strategy.extended._num_ps} ps"
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        workers = strategy.extended._num_workers
+        return f"multi_worker_mirrored: {workers} workers, {strategy.num_replicas_in_sync} replicas"
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        return f"mirrored: {strategy.num_replicas_in_sync} replicas"
+    return "default: one device"
 
 
 def single_device_copy(model):

@@ -1,0 +1,201 @@
+"""Clusters of real processes on localhost ports, started by `tfkit launch` with a TF_CONFIG each."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import CENSUS_CONFIG, ROOT, run_python
+
+pytestmark = pytest.mark.slow
+
+EPOCHS = 3
+
+
+def launch_command(census_slice, job_dir, *launch_args, epochs=EPOCHS):
+    train, test = census_slice
+    return [
+        sys.executable, "-m", "tfkit.cli", "launch", *launch_args, "--",
+        sys.executable, "-m", "tfkit.cli", "train", CENSUS_CONFIG, "--job-dir", str(job_dir),
+        "--set", f"data.train={train}", "--set", f"data.test={test}", "--set", "data.batch_size=16",
+        "--set", f"train.epochs={epochs}", "--set", "train.early_stopping=null", "--set", "train.verbose=2",
+    ]
+
+
+class Launch:
+    """A `tfkit launch` process whose output is collected line by line."""
+
+    def __init__(self, command):
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        self.lines = []
+
+    def wait_for(self, pattern, timeout=240):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"{pattern!r} never appeared:\n{''.join(self.lines[-40:])}")
+
+    def pid_of(self, role):
+        for line in self.lines:
+            match = re.match(rf"\[launch\] {re.escape(role)} pid (\d+)", line)
+            if match:
+                return int(match.group(1))
+        raise AssertionError(f"no pid for {role}")
+
+    def finish(self, timeout=300):
+        output, _ = self.process.communicate(timeout=timeout)
+        self.lines.append(output)
+        return self.process.returncode, "".join(self.lines)
+
+
+def run_launch(census_slice, job_dir, *launch_args):
+    launch = Launch(launch_command(census_slice, job_dir, *launch_args))
+    return launch.finish()
+
+
+def assert_no_process_left(output):
+    for pid in re.findall(r"\[launch\] \S+ pid (\d+)", output):
+        assert not os.path.exists(f"/proc/{pid}") or _is_zombie(pid), f"process {pid} is still running"
+
+
+def _is_zombie(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split()[2] == "Z"
+
+
+@pytest.fixture(scope="module")
+def cluster_run(census_slice, tmp_path_factory):
+    job_dir = tmp_path_factory.mktemp("cluster")
+    status, output = run_launch(census_slice, job_dir, "--workers", "2", "--ps", "1", "--evaluator")
+    assert status == 0, output[-5000:]
+    return job_dir, output
+
+
+def test_parameter_server_cluster_runs_the_census_config_end_to_end(cluster_run):
+    job_dir, output = cluster_run
+    metrics = json.loads((job_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == EPOCHS and metrics["steps"] == EPOCHS * metrics["steps_per_epoch"] > 0
+    assert metrics["test"]["accuracy"] > 0.75
+    for role in ("ps:0", "worker:0", "worker:1"):
+        assert f"[{role}] {role}: the chief is done; exiting." in output
+    assert "[chief] Training on parameter_server: 2 workers, 1 ps." in output
+    assert "[chief] Trained 3 epochs" in output
+    assert_no_process_left(output)
+
+
+def test_only_the_chief_and_the_evaluator_write_into_the_job_dir(cluster_run):
+    job_dir, output = cluster_run
+    assert sorted(os.listdir(job_dir)) == [
+        "checkpoints", "chief_done.json", "config.yaml", "export", "logs", "metrics.json", "model.json"]
+    assert sorted(os.listdir(job_dir / "logs")) == ["evaluator_test", "evaluator_validation", "train", "validation"]
+    # The evaluator evaluated checkpoints as they appeared, the last one included.
+    evaluated = [int(epoch) for epoch in re.findall(r"\[evaluator\] evaluator: epoch (\d+):", output)]
+    assert evaluated and evaluated[-1] == EPOCHS and evaluated == sorted(set(evaluated))
+
+
+def test_the_cluster_export_serves_without_tf_config_or_tfkit(cluster_run, census_slice, tmp_path):
+    job_dir, _ = cluster_run
+    metrics = json.loads((job_dir / "metrics.json").read_text())
+    from tfkit import config as config_lib
+    from tfkit.run import Run
+
+    config = config_lib.load(CENSUS_CONFIG, [f"data.train={census_slice[0]}", f"data.test={census_slice[1]}"])
+    config["job_dir"] = str(job_dir)
+    run = Run(config)
+    run.evaluate()  # restores the latest checkpoint on this device
+    features, _ = next(iter(run.test_dataset()))
+    import tensorflow as tf
+
+    expected = run.model.predict(tf.data.Dataset.from_tensors(features), verbose=0)["probabilities"]
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps({k: [x.decode() if isinstance(x, bytes) else float(x) for x in v.numpy()]
+                                for k, v in features.items()}))
+    code = (
+        "import json, os, sys; sys.modules['tfkit'] = None\n"
+        "assert 'TF_CONFIG' not in os.environ\n"
+        "import tensorflow as tf\n"
+        "f = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
+        "rows = json.load(open(sys.argv[2]))\n"
+        "spec = f.structured_input_signature[1]\n"
+        "print(json.dumps(f(**{k: tf.constant(rows[k], s.dtype) for k, s in spec.items()})['probabilities'].numpy().tolist()))"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    served = subprocess.run([sys.executable, "-c", code, metrics["export"], str(rows)], capture_output=True, text=True,
+                            env={**environment, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=120)
+    assert served.returncode == 0, served.stderr[-3000:]
+    np.testing.assert_allclose(np.array(json.loads(served.stdout)), expected, atol=1e-5)
+
+
+def test_a_killed_worker_does_not_stop_the_run(census_slice, tmp_path, cluster_run):
+    launch = Launch(launch_command(census_slice, tmp_path / "job", "--workers", "2", "--ps", "1"))
+    launch.wait_for(r"\[chief\] Epoch 2/")
+    os.kill(launch.pid_of("worker:1"), signal.SIGKILL)
+    status, output = launch.finish()
+    assert status == 0, output[-5000:]
+    assert "[launch] worker:1 exited with status -9" in output
+    metrics = json.loads((tmp_path / "job" / "metrics.json").read_text())
+    assert metrics["epochs"] == EPOCHS
+    # Every requested step ran, on the surviving worker once worker:1 was gone.
+    assert metrics["steps"] >= EPOCHS * metrics["steps_per_epoch"]
+    assert_no_process_left(output)
+
+
+def test_a_killed_chief_resumes_from_its_last_checkpoint_when_rerun(census_slice, tmp_path):
+    job_dir = tmp_path / "job"
+    launch = Launch(launch_command(census_slice, job_dir, "--workers", "2", "--ps", "1"))
+    launch.wait_for(r"\[chief\] Epoch 3/")
+    os.kill(launch.pid_of("chief"), signal.SIGKILL)
+    status, output = launch.finish()
+    assert status == 128 + signal.SIGKILL
+    assert "[launch] chief failed" in output
+    assert_no_process_left(output)
+    # Nothing half-written: complete checkpoints only, no metrics or export yet.
+    assert sorted(os.listdir(job_dir)) == ["checkpoints", "config.yaml", "logs", "model.json"]
+    assert not [name for name in os.listdir(job_dir / "checkpoints") if "tmp" in name]
+
+    status, output = run_launch(census_slice, job_dir, "--workers", "2", "--ps", "1")
+    assert status == 0, output[-5000:]
+    assert re.search(r"\[chief\] Resuming from .*ckpt-2 \(epoch 2\)", output)
+    metrics = json.loads((job_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == EPOCHS and metrics["steps"] == EPOCHS * metrics["steps_per_epoch"]
+
+
+def test_a_lost_ps_stops_the_chief_with_a_clear_error(census_slice, tmp_path):
+    launch = Launch(launch_command(census_slice, tmp_path / "job", "--workers", "2", "--ps", "1"))
+    launch.wait_for(r"\[chief\] Epoch 2/")
+    os.kill(launch.pid_of("ps:0"), signal.SIGKILL)
+    status, output = launch.finish()
+    assert status == 1
+    assert re.search(r"\[chief\] tfkit train: error: lost ps:0 \(127\.0\.0\.1:\d+\) \(\w+Error\)\. Restart it and rerun "
+                     r"the same command: training resumes from .*ckpt-1", output)
+    assert "Traceback" not in output
+    assert_no_process_left(output)
+
+
+def test_two_process_multi_worker_mirrored_training(census_slice, tmp_path, cluster_run):
+    job_dir = tmp_path / "job"
+    status, output = run_launch(census_slice, job_dir, "--workers", "1")
+    assert status == 0, output[-5000:]
+    metrics = json.loads((job_dir / "metrics.json").read_text())
+    assert "[chief] Training on multi_worker_mirrored: 2 workers, 2 replicas." in output
+    # data.batch_size is the global batch: the two replicas share each one, so an epoch has as
+    # many steps as the parameter-server run has batches (give or take the last, split one).
+    batches = json.loads((cluster_run[0] / "metrics.json").read_text())["steps_per_epoch"]
+    assert abs(metrics["steps_per_epoch"] - batches) <= 1
+    assert metrics["epochs"] == EPOCHS and metrics["steps"] == EPOCHS * metrics["steps_per_epoch"]
+    assert metrics["test"]["accuracy"] > 0.75 and len(metrics["history"]["val_loss"]) == EPOCHS
+    assert "[worker:0]" in output and "[chief] Trained" in output and "[worker:0] Trained" not in output
+    assert sorted(os.listdir(job_dir)) == [
+        "checkpoints", "chief_done.json", "config.yaml", "export", "logs", "metrics.json", "model.json"]

@@ -1,0 +1,50 @@
+"""Parameter-server training on an in-process cluster of real TensorFlow servers (2 workers, 2 ps)."""
+
+import json
+import os
+
+import pytest
+
+from tests.conftest import CENSUS_CONFIG, CENSUS_TEST, CENSUS_TRAIN, ROOT, run_python
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    script = os.path.join(ROOT, "tests", "distribute", "parameter_server_in_process.py")
+    result = run_python(open(script).read(), CENSUS_TRAIN, CENSUS_TEST, CENSUS_CONFIG,
+                        str(tmp_path_factory.mktemp("ps")), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_census_reaches_single_device_accuracy_with_the_same_budget(report):
+    assert report["parameter_server"]["accuracy"] == pytest.approx(report["single_device"]["accuracy"], abs=0.01)
+    assert report["parameter_server"]["accuracy"] > 0.84
+    assert report["history_keys"] == ["accuracy", "auc", "loss", "val_accuracy", "val_auc", "val_loss"]
+
+
+def test_steps_are_counted_exactly_under_asynchronous_workers(report):
+    assert report["global_step"] == 2 * report["steps_per_epoch"]
+    # The optimizers' counters (which learning-rate schedules read) are exact too.
+    assert report["iterations"] == [report["global_step"]]
+    # Three steps per scheduled function, seven per epoch: 3 + 3 + 1, twice.
+    assert report["small_global_step"] == 14
+    assert report["small_iterations"] == [14]
+
+
+def test_the_cross_table_and_its_optimizer_slots_are_sharded_over_both_ps(report):
+    assert report["table_type"] == "ShardedVariable"
+    assert len(report["table_shards"]) == 2 and sum(report["table_shards"]) > 100_000
+    expected = ["/job:ps/replica:0/task:0/device:CPU:0", "/job:ps/replica:0/task:1/device:CPU:0"]
+    assert report["table_devices"] == expected
+    assert report["slot_devices"] == expected
+
+
+def test_evaluation_and_prediction_agree_with_the_same_weights_on_one_device(report):
+    for name, value in report["copy_of_parameter_server"].items():
+        assert report["parameter_server"][name] == pytest.approx(value, abs=1e-5)
+    # Sharded lookups return rows in id order (tf.gather on a ShardedVariable does not).
+    assert report["predict_difference"] < 1e-5
+    assert report["restored_difference"] < 1e-5
