@@ -43,7 +43,8 @@ def build(strategy, steps_per_execution=1):
 
 report = {}
 resolver, servers = distribute.cluster.local_cluster(num_workers=2, num_ps=2)
-strategy = distribute.get("parameter_server", cluster_resolver=resolver)
+# Small shards, so that the embedding tables are sharded too; dense kernels never are.
+strategy = distribute.get("parameter_server", cluster_resolver=resolver, min_shard_bytes=1024)
 
 # A small run with several steps per scheduled function and a remainder (7 = 3 + 3 + 1).
 small = build(strategy, steps_per_execution=3)
@@ -55,6 +56,7 @@ report["small_iterations"] = sorted({int(v.numpy()) for v in small.optimizer.var
 model = build(strategy)
 table = model.wide.sparse_weights
 report["table_type"] = type(table.value).__name__
+report["sharded"] = sorted(w.path for w in model.weights if isinstance(w.value, tf.__internal__.distribute.ShardedVariable))
 report["table_shards"] = [int(v.shape[0]) for v in table.value.variables]
 report["table_devices"] = sorted({v.device for v in table.value.variables})
 report["slot_devices"] = sorted({v.value.device for v in model.optimizer.variables if "sparse_weights_part" in v.path})

@@ -36,6 +36,8 @@ def test_steps_are_counted_exactly_under_asynchronous_workers(report):
 
 def test_the_cross_table_and_its_optimizer_slots_are_sharded_over_both_ps(report):
     assert report["table_type"] == "ShardedVariable"
+    # Tables over 1 KiB (min_shard_bytes) are sharded; the dense kernels (24 KiB and more) are not.
+    assert report["sharded"] == ["wide_deep/deep/features/country_embedding", "wide_deep/wide/sparse_weights"]
     assert len(report["table_shards"]) == 2 and sum(report["table_shards"]) > 100_000
     expected = ["/job:ps/replica:0/task:0/device:CPU:0", "/job:ps/replica:0/task:1/device:CPU:0"]
     assert report["table_devices"] == expected

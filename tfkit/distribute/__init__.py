@@ -23,12 +23,32 @@ import tensorflow as tf
 from tfkit.distribute import cluster
 from tfkit.distribute.parameter_server import is_parameter_server, trainable_variables
 from tfkit.errors import ConfigError
+from tfkit.layers.lookup import is_creating_table
 
-__all__ = ["get", "names", "resolve_auto", "describe", "is_parameter_server", "trainable_variables", "single_device_copy",
+__all__ = ["get", "names", "TablePartitioner", "resolve_auto", "describe", "is_parameter_server", "trainable_variables", "single_device_copy",
            "cluster"]
 
 # Tables above this size are sharded over the parameter servers (one shard per 256 KiB, at most one per ps).
 DEFAULT_MIN_SHARD_BYTES = 256 << 10
+
+
+class TablePartitioner(tf.distribute.experimental.partitioners.Partitioner):
+    """Shards lookup tables (embeddings, linear weights) over the ps tasks, and nothing else.
+
+    A table gets one shard per ``min_shard_bytes``, at most ``max_shards``.
+    Tables are the variables tfkit's layers create inside
+    :func:`tfkit.layers.lookup.creating_tables`; they are only ever read row
+    by row, which works on shards. Dense and convolution kernels stay whole on
+    one ps, since Keras layers read them as one tensor.
+    """
+
+    def __init__(self, min_shard_bytes=DEFAULT_MIN_SHARD_BYTES, max_shards=1):
+        self._by_size = tf.distribute.experimental.partitioners.MinSizePartitioner(min_shard_bytes, max_shards)
+
+    def __call__(self, shape, dtype, axis=0):
+        if not is_creating_table():
+            return [1] * len(shape)
+        return self._by_size(shape, dtype, axis)
 
 
 def _default():
@@ -54,9 +74,7 @@ def _parameter_server(cluster_resolver=None, min_shard_bytes=DEFAULT_MIN_SHARD_B
             raise ConfigError("strategy parameter_server needs a cluster with ps tasks: set TF_CONFIG (or run `tfkit launch --ps 1`).")
         cluster_resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     num_ps = len(cluster_resolver.cluster_spec().as_dict().get("ps", ()))
-    partitioner = tf.distribute.experimental.partitioners.MinSizePartitioner(
-        min_shard_bytes=min_shard_bytes, max_shards=max_shards or max(1, num_ps)
-    )
+    partitioner = TablePartitioner(min_shard_bytes, max_shards=max_shards or max(1, num_ps))
     return tf.distribute.experimental.ParameterServerStrategy(cluster_resolver, variable_partitioner=partitioner)
 
 

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from tfkit.errors import TfkitError
 from tfkit.features import DenseColumn, EmbeddingColumn, deserialize, input_specs, serialize
-from tfkit.layers.lookup import combine_lookup
+from tfkit.layers.lookup import combine_lookup, creating_tables
 from tfkit.layers.transform import ColumnConsumer, ColumnTransform
 
 
@@ -66,12 +66,13 @@ class DenseFeatures(ColumnConsumer, keras.layers.Layer):
                         f"{tuple(table.shape)} vs {column.table_shape} for {column.name!r}."
                     )
                 continue
-            self.tables[column.table_name] = self.add_weight(
-                name=column.table_name,
-                shape=column.table_shape,
-                initializer=column.table_initializer(),
-                trainable=column.trainable,
-            )
+            with creating_tables():
+                self.tables[column.table_name] = self.add_weight(
+                    name=column.table_name,
+                    shape=column.table_shape,
+                    initializer=column.table_initializer(),
+                    trainable=column.trainable,
+                )
         self.built = True
 
     def combine(self, values):

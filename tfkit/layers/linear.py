@@ -6,7 +6,7 @@ import tensorflow as tf
 from tfkit.errors import TfkitError
 from tfkit.features import DenseColumn, EmbeddingColumn, SparseColumn, deserialize, input_specs, serialize
 from tfkit.features.embedding import check_combiner
-from tfkit.layers.lookup import combiner_weights, gather_rows
+from tfkit.layers.lookup import combiner_weights, creating_tables, gather_rows
 from tfkit.layers.transform import ColumnConsumer, ColumnTransform
 
 
@@ -75,7 +75,8 @@ class Linear(ColumnConsumer, keras.layers.Layer):
         for column in self._sparse_columns:
             self.offsets[column.name] = rows
             rows += column.num_buckets
-        self.sparse_weights = self.add_weight(name="sparse_weights", shape=(rows, self.units), initializer="zeros") if rows else None
+        with creating_tables():
+            self.sparse_weights = self.add_weight(name="sparse_weights", shape=(rows, self.units), initializer="zeros") if rows else None
         width = sum(c.output_dim for c in self._dense_columns)
         self.dense_kernel = self.add_weight(name="dense_kernel", shape=(width, self.units), initializer="zeros") if width else None
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")

@@ -1,6 +1,32 @@
 """Gather-and-combine over padded ids: the dense twin of ``tf.nn.embedding_lookup_sparse``."""
 
+import contextlib
+import threading
+
 import tensorflow as tf
+
+_tables = threading.local()
+
+
+@contextlib.contextmanager
+def creating_tables():
+    """Marks the variables created inside as lookup tables (rows gathered by id).
+
+    Tables are what a parameter-server strategy may shard over its servers
+    (:func:`is_creating_table`): only rows are ever read from them, through
+    :func:`gather_rows`. Dense kernels stay whole, since Keras layers read them
+    as one tensor.
+    """
+    previous = getattr(_tables, "active", False)
+    _tables.active = True
+    try:
+        yield
+    finally:
+        _tables.active = previous
+
+
+def is_creating_table():
+    return getattr(_tables, "active", False)
 
 
 def combiner_weights(ids, combiner):
