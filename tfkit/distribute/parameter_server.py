@@ -120,12 +120,13 @@ class Trainer:
     # -- preparation ---------------------------------------------------------
     def _prepare(self, dataset):
         model = self.model
-        if not model.built:
-            model.build()
-        if model.optimizer is not None:
-            self._prepare_optimizer()  # before Keras' symbolic build would build it on whole tables
-        if not all(getattr(metric, "built", True) for metric in model.metrics):
-            with self.strategy.scope():
+        # Variables are created under the strategy, so they live on the parameter servers.
+        with self.strategy.scope():
+            if not model.built:
+                model.build()
+            if model.optimizer is not None:
+                self._prepare_optimizer()  # before Keras' symbolic build would build it on whole tables
+            if not all(getattr(metric, "built", True) for metric in model.metrics):
                 model._symbolic_build(data_batch=next(iter(dataset)))
         self._metrics = [m for m in model.metrics if m.variables]
 
@@ -133,8 +134,7 @@ class Trainer:
         optimizer = self.model.optimizer
         self.variables = trainable_variables(self.model)
         if not optimizer.built:
-            with self.strategy.scope():
-                optimizer.build(self.variables)
+            optimizer.build(self.variables)
         for variable in optimizer.variables:
             if variable.name == "iteration":
                 _make_atomic(variable)
@@ -278,7 +278,8 @@ class Trainer:
         if steps is not None:
             dataset = dataset.take(steps)
         if not self.model.built:
-            self.model.build()
+            with self.strategy.scope():
+                self.model.build()
         predict = self._predict_function()
         outputs = [predict(data) for data in dataset]
         return tree.map_structure(lambda *batches: np.concatenate([np.asarray(b) for b in batches]), *outputs)
