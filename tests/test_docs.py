@@ -1,5 +1,6 @@
 """The Sphinx docs build without a warning and their examples run."""
 
+import os
 import subprocess
 import sys
 
@@ -24,3 +25,23 @@ def test_docs_examples_run(tmp_path):
     report = (tmp_path / "doctest" / "output.txt").read_text()
     assert result.returncode == 0, report[-3000:]
     assert "0 failures in tests" in report and " tests\n" in report
+
+
+def test_the_kubernetes_example_runs_the_census_config_in_every_role():
+    import yaml
+
+    from tfkit.cli import _parser
+
+    with open(f"{ROOT}/examples/kubernetes/census-tfjob.yaml", encoding="utf-8") as f:
+        job = yaml.safe_load(f)
+    assert job["kind"] == "TFJob" and job["apiVersion"] == "kubeflow.org/v1"
+    replicas = job["spec"]["tfReplicaSpecs"]
+    assert sorted(replicas) == ["Chief", "Evaluator", "PS", "Worker"] and replicas["Chief"]["replicas"] == 1
+    for spec in replicas.values():
+        container = spec["template"]["spec"]["containers"][0]
+        assert container["name"] == "tensorflow"  # the container the operator gives TF_CONFIG and port 2222
+        command = container["command"]
+        assert command[0] == "tfkit"
+        args = _parser().parse_args(command[1:])
+        assert args.command == "train" and args.config.endswith("configs/census.yaml") and args.job_dir
+        assert os.path.exists(os.path.join(ROOT, args.config.split("/tfkit/", 1)[1]))

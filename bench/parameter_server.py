@@ -1,0 +1,108 @@
+"""Training steps/second on a parameter-server cluster (1 ps, 2 workers) against one device.
+
+The same census wide & deep model (configs/census.yaml), the same batch size
+and the same cached data, in one script: once built on the default strategy
+and trained by Keras' own ``fit``, once built under a ``ParameterServerStrategy``
+over an in-process cluster of real TensorFlow servers on localhost ports and
+trained by tfkit's coordinator loop, with 1 and with ``--steps-per-execution``
+steps per scheduled function. Epochs alternate in ABBA order; each round gives
+one paired ratio, and the median ratio is the figure.
+
+On a 2-core machine the three servers, the coordinator and the input pipelines
+share the same two cores, so the ratio measures the loop's overhead (RPCs,
+scheduling, variables read over gRPC), not a speed-up.
+
+Usage: python bench/parameter_server.py [--rounds 3] [--batch-size 256] [--steps-per-execution 8]
+"""
+
+import argparse
+import os
+import statistics
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+
+from tfkit import config as config_lib  # noqa: E402
+from tfkit import distribute  # noqa: E402
+from tfkit.data import read_csv  # noqa: E402
+
+# The cached CSV pipeline has no known length, so Keras learns an epoch's length from the first.
+warnings.filterwarnings("ignore", message="Your input ran out of data")
+warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = config_lib.load(os.path.join(ROOT, "configs", "census.yaml"))
+
+
+def census_dataset(model, batch_size):
+    data, specs = CONFIG["data"], model.input_specs()
+    return read_csv(
+        data["train"], batch_size, label=data["label"], label_vocabulary=data["label_vocabulary"],
+        column_names=data["column_names"], select_columns=sorted(specs),
+        column_dtypes={k: s.dtype for k, s in specs.items()}, na_values=data["na_values"],
+    ).cache()
+
+
+def census_model(strategy, adapted=None):
+    with strategy.scope():
+        if adapted is None:
+            model = config_lib.build_model(CONFIG["model"], config_lib.build_columns(CONFIG["features"]), CONFIG["data"])
+        else:  # the same adapted columns, rebuilt under this strategy
+            model = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(adapted))
+        model.compile(optimizer=CONFIG["train"]["optimizer"])  # the optimizer belongs to the strategy too
+        return model
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="ABBA rounds: each setup trains 2 epochs a round")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--steps-per-execution", type=int, default=8)
+    args = parser.parse_args()
+
+    # Connect to the cluster first: it moves this process's devices to the cluster's chief job.
+    resolver, _servers = distribute.cluster.local_cluster(num_workers=2, num_ps=1)
+    parameter_server = distribute.get("parameter_server", cluster_resolver=resolver)
+    keras.utils.set_random_seed(0)
+    single = census_model(distribute.get("default"))
+    dataset = census_dataset(single, args.batch_size)
+    single.adapt(dataset)
+    steps = sum(1 for _ in dataset)
+    cluster = census_model(parameter_server, adapted=single)
+
+    def epoch(name):
+        model = single if name == "single" else cluster
+        if name != "single":
+            model.steps_per_execution = args.steps_per_execution if name == "cluster_batched" else 1
+        start = time.perf_counter()
+        model.fit(dataset, epochs=1, steps_per_epoch=steps if model is cluster else None, verbose=0)
+        return time.perf_counter() - start
+
+    setups = ("single", "cluster", "cluster_batched")
+    for name in setups:  # warm-up: tracing, the cache fill, the workers' datasets
+        epoch(name)
+    times = {name: [] for name in setups}
+    ratios = {"cluster": [], "cluster_batched": []}
+    for _ in range(args.rounds):
+        for name in ("cluster", "cluster_batched"):
+            paired = {"single": 0.0, name: 0.0}
+            for which in ("single", name, name, "single"):
+                seconds = epoch(which)
+                times[which].append(seconds)
+                paired[which] += seconds
+            ratios[name].append(paired["single"] / paired[name])
+    for name, values in times.items():
+        seconds = statistics.median(values)
+        print(f"{name:>16}: {steps / seconds:7.1f} steps/s  (median epoch {seconds:.2f}s of {len(values)})")
+    for name, values in ratios.items():
+        per_execution = args.steps_per_execution if name == "cluster_batched" else 1
+        print(f"steps/s ratio 1 ps + 2 workers / one device, {per_execution} step(s) per scheduled function: "
+              f"{statistics.median(values):.3f} median of {len(values)} paired rounds "
+              f"(range {min(values):.3f}-{max(values):.3f}; batch {args.batch_size}, {steps} steps an epoch)")
+
+
+if __name__ == "__main__":
+    main()
