@@ -83,6 +83,14 @@ restored = build(distribute.get("default"))
 tf.train.Checkpoint(weights=weights_checkpoint(restored)).read(path).expect_partial()
 report["restored_difference"] = float(np.max(np.abs(restored.predict(features, verbose=0)["logits"] - copy.predict(features, verbose=0)["logits"])))
 
+# Arguments the loop cannot honour are refused by name, not ignored.
+report["refused"] = []
+for call in (lambda: model.fit({"age": np.ones(4)}, np.ones(4)), lambda: model.evaluate(dataset(model, TEST), callbacks=[])):
+    try:
+        call()
+    except ValueError as error:
+        report["refused"].append(str(error))
+
 single = build(distribute.get("default"))
 single.fit(dataset(single, TRAIN, training=True), epochs=EPOCHS, verbose=0)
 report["single_device"] = single.evaluate(dataset(single, TEST), return_dict=True, verbose=0)

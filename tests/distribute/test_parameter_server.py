@@ -50,3 +50,10 @@ def test_evaluation_and_prediction_agree_with_the_same_weights_on_one_device(rep
     # Sharded lookups return rows in id order (tf.gather on a ShardedVariable does not).
     assert report["predict_difference"] < 1e-5
     assert report["restored_difference"] < 1e-5
+
+
+def test_arguments_the_loop_cannot_honour_are_refused_by_name(report):
+    assert report["refused"] == [
+        "fit on a parameter-server cluster takes a tf.data.Dataset of (features, labels) batches and keyword arguments.",
+        "evaluate on a parameter-server cluster does not take callbacks; it takes steps.",
+    ]

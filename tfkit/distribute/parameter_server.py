@@ -92,6 +92,7 @@ class _ShardedTable:
 
 
 def _make_atomic(variable):
+    # The tf.Variable's AssignAddVariableOp holds the variable's lock; KerasVariable's reads, then writes.
     def assign_add(value):
         return variable.value.assign_add(tf.cast(value, variable.dtype))
 
@@ -262,7 +263,7 @@ class Trainer:
         return model.history
 
     # -- evaluate and predict ---------------------------------------------------
-    def evaluate(self, x, steps=None, callbacks=None, verbose=0):
+    def evaluate(self, x, steps=None):
         """Metrics over the whole of ``x`` (or its first ``steps`` batches), computed on the coordinator."""
         dataset = _as_dataset(x, "evaluate")
         self._prepare(dataset)

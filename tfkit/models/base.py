@@ -125,24 +125,21 @@ class Model(keras.Model):
         """Keras ``fit``; on a parameter-server cluster, see :mod:`tfkit.distribute.parameter_server`."""
         trainer = self._parameter_server_trainer()
         if trainer is not None:
-            _no_arrays(y, args, "fit")
-            return trainer.fit(x, **_only(kwargs, "fit", "epochs", "steps_per_epoch", "initial_epoch", "callbacks",
-                                          "validation_data", "validation_freq", "verbose", "shuffle"))
+            return trainer.fit(x, **_parameter_server_arguments("fit", y, args, kwargs))
         return super().fit(_strings_as_objects(x), y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         trainer = self._parameter_server_trainer()
         if trainer is not None:
-            _no_arrays(y, args, "evaluate")
-            logs = trainer.evaluate(x, **_only(kwargs, "evaluate", "steps", "callbacks", "verbose", "return_dict"))
-            return logs if kwargs.get("return_dict") else [logs[name] for name in self.metrics_names if name in logs]
+            logs = trainer.evaluate(x, **_parameter_server_arguments("evaluate", y, args, kwargs))
+            return logs if kwargs.get("return_dict") else self._flatten_metrics_in_order(logs)
         return super().evaluate(_strings_as_objects(x), y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         """Like Keras ``predict``, but returns the head's dict of predictions as numpy arrays."""
         trainer = self._parameter_server_trainer()
         if trainer is not None:
-            return trainer.predict(_strings_as_objects(x), *args, **_only(kwargs, "predict", "batch_size", "steps", "verbose"))
+            return trainer.predict(_strings_as_objects(x), **_parameter_server_arguments("predict", None, args[1:], kwargs, args[:1]))
         return super().predict(_strings_as_objects(x), *args, **kwargs)
 
     def default_optimizer(self):
@@ -174,16 +171,26 @@ class Model(keras.Model):
         return cls(**config)
 
 
-def _no_arrays(y, args, method):
+# What the parameter-server loop takes of each Keras method's arguments, and what it ignores.
+_PARAMETER_SERVER_ARGUMENTS = {
+    "fit": (("epochs", "steps_per_epoch", "initial_epoch", "callbacks", "validation_data", "validation_freq", "verbose"),
+            ("shuffle",)),  # datasets shuffle themselves
+    "evaluate": (("steps",), ("verbose", "return_dict")),
+    "predict": (("batch_size", "steps"), ("verbose",)),
+}
+
+
+def _parameter_server_arguments(method, y, args, kwargs, positional=()):
+    supported, ignored = _PARAMETER_SERVER_ARGUMENTS[method]
     if y is not None or args:
-        raise TfkitError(f"{method} on a parameter-server cluster takes one tf.data.Dataset of (features, labels) batches.")
-
-
-def _only(kwargs, method, *supported):
-    unsupported = sorted(set(kwargs) - set(supported))
+        raise TfkitError(f"{method} on a parameter-server cluster takes a tf.data.Dataset of (features, labels) batches "
+                         "and keyword arguments.")
+    arguments = dict(zip(supported, positional), **kwargs)
+    unsupported = sorted(set(arguments) - set(supported) - set(ignored))
     if unsupported:
-        raise TfkitError(f"{method} on a parameter-server cluster does not take {', '.join(unsupported)}.")
-    return {k: v for k, v in kwargs.items() if k not in ("shuffle", "return_dict", "verbose") or (k == "verbose" and method == "fit")}
+        raise TfkitError(f"{method} on a parameter-server cluster does not take {', '.join(unsupported)}; "
+                         f"it takes {', '.join(supported)}.")
+    return {k: v for k, v in arguments.items() if k in supported}
 
 
 def _strings_as_objects(x):
