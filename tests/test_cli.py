@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -134,21 +135,36 @@ def test_killed_run_resumes_from_its_last_checkpoint(census_slice, tmp_path):
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 240
-        while not glob.glob(str(job_dir / "checkpoints" / "ckpt-2.index")):
+        while len(glob.glob(str(job_dir / "checkpoints" / "ckpt-*.index"))) < 2:
             assert process.poll() is None and time.time() < deadline, "training never reached its second checkpoint"
             time.sleep(0.2)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    state = (job_dir / "checkpoints" / "checkpoint").read_text()
-    last = int(state.split('model_checkpoint_path: "ckpt-')[1].split('"')[0])
-    assert not glob.glob(str(job_dir / "metrics.json"))
+    import tensorflow as tf
+
+    last = int(tf.train.load_checkpoint(str(job_dir / "checkpoints")).get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE"))
+    assert last >= 2 and not glob.glob(str(job_dir / "metrics.json"))
 
     resumed = run_tfkit("train", *small_run(census_slice, job_dir, "--set", f"train.epochs={last + 1}"))
     assert resumed.returncode == 0, resumed.stderr
-    assert f"(epoch {last})" in resumed.stdout
+    assert f"(epoch {last}, step " in resumed.stdout
     metrics = json.loads((job_dir / "metrics.json").read_text())
     assert metrics["epochs"] == last + 1 and len(metrics["history"]["loss"]) == 1
+
+
+def test_checkpoints_are_numbered_by_step_and_taken_every_checkpoint_steps(census_slice, tmp_path):
+    job_dir = tmp_path / "job"
+    result = run_tfkit("train", *small_run(census_slice, job_dir, "--set", "train.epochs=2",
+                                           "--set", "train.checkpoint_steps=5", "--set", "export=false"))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((job_dir / "metrics.json").read_text())
+    per_epoch = metrics["steps_per_epoch"]
+    assert metrics["steps"] == 2 * per_epoch
+    saved = sorted(set(range(5, 2 * per_epoch + 1, 5)) | {per_epoch, 2 * per_epoch})
+    state = (job_dir / "checkpoints" / "checkpoint").read_text()
+    kept = [int(n) for n in re.findall(r'all_model_checkpoint_paths: "ckpt-(\d+)"', state)]
+    assert kept == saved[-3:]  # train.keep_checkpoints
 
 
 def test_a_changed_model_is_refused_in_an_old_job_dir(trained, census_slice):

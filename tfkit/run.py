@@ -6,7 +6,7 @@ directory holding everything the run writes::
     job_dir/
       config.yaml        the resolved config
       model.json         the model config with everything adapt learned
-      checkpoints/       the last ``train.keep_checkpoints`` epochs (TF checkpoints)
+      checkpoints/       the last ``train.keep_checkpoints`` checkpoints, ``ckpt-<global step>``
       logs/              TensorBoard event files (loss, metrics, learning rate)
       metrics.json       final evaluation
       export/<version>/  SavedModel taking raw features
@@ -82,14 +82,30 @@ def weights_checkpoint(model):
     return tf.train.Checkpoint(**{weight.path: weight for weight in model.weights})
 
 
-class _EpochCheckpoint(keras.callbacks.Callback):
-    def __init__(self, manager, epoch):
+class _Checkpoints(keras.callbacks.Callback):
+    """Saves at each epoch's end and, with ``every_steps``, every so many steps.
+
+    Checkpoints are numbered by the run's exact global step (on a parameter
+    server, not the optimizer's ``iterations``, which loses increments there).
+    A run resumed from a checkpoint taken mid-epoch redoes that epoch.
+    """
+
+    def __init__(self, run, every_steps=None):
         super().__init__()
-        self.manager, self.epoch = manager, epoch
+        self.run, self.every_steps = run, every_steps
+        self.last_saved = run.global_step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every_steps and self.run.global_step >= self.last_saved + self.every_steps:
+            self._save()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.epoch.assign(epoch + 1)
-        self.manager.save(checkpoint_number=epoch + 1)
+        self.run.epoch.assign(epoch + 1)
+        self._save()
+
+    def _save(self):
+        self.last_saved = self.run.global_step
+        self.run.manager.save(checkpoint_number=self.last_saved)
 
 
 class Run:
@@ -238,9 +254,10 @@ class Run:
             if self.is_chief:
                 print(f"Training on {distribute.describe(self.strategy)}.", flush=True)
             if initial_epoch and self.is_chief:
-                print(f"Resuming from {self.manager.latest_checkpoint} (epoch {initial_epoch}).", flush=True)
+                print(f"Resuming from {self.manager.latest_checkpoint} (epoch {initial_epoch}, step {self.global_step}).",
+                      flush=True)
             validation = self.validation_dataset()
-            callbacks = [_EpochCheckpoint(self.manager, self.epoch)]
+            callbacks = [_Checkpoints(self, train["checkpoint_steps"])]
             if self.is_chief:
                 callbacks.append(keras.callbacks.TensorBoard(os.path.join(self.job_dir, "logs"), write_graph=False))
             if train["early_stopping"] is not None:
@@ -264,7 +281,7 @@ class Run:
             steps_per_epoch = (self.global_step - initial_step) // max(1, int(self.epoch.numpy()) - initial_epoch)
             # Early stopping ends the run for good; a finished epoch budget may be raised later.
             self.done.assign(bool(self.model.stop_training))
-            self.manager.save(checkpoint_number=int(self.epoch.numpy()))
+            self.manager.save(checkpoint_number=self.global_step)
         summary = {"epochs": int(self.epoch.numpy()), "steps": self.global_step, "steps_per_epoch": steps_per_epoch,
                    "train_seconds": round(time.time() - started, 1), "history": history}
         summary.update(self.evaluate_loaded())

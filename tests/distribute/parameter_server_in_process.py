@@ -83,6 +83,13 @@ restored = build(distribute.get("default"))
 tf.train.Checkpoint(weights=weights_checkpoint(restored)).read(path).expect_partial()
 report["restored_difference"] = float(np.max(np.abs(restored.predict(features, verbose=0)["logits"] - copy.predict(features, verbose=0)["logits"])))
 
+# EarlyStopping's restore_best_weights: get_weights / set_weights through sharded tables.
+weights = model.get_weights()
+model.set_weights([w * 0 for w in weights])
+zeroed = model.predict(features)["logits"]
+model.set_weights(weights)
+report["set_weights"] = [float(np.max(np.abs(zeroed))), float(np.max(np.abs(model.predict(features)["logits"] - copy.predict(features, verbose=0)["logits"])))]
+
 # Arguments the loop cannot honour are refused by name, not ignored.
 report["refused"] = []
 for call in (lambda: model.fit({"age": np.ones(4)}, np.ones(4)), lambda: model.evaluate(dataset(model, TEST), callbacks=[])):

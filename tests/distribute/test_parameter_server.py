@@ -52,6 +52,11 @@ def test_evaluation_and_prediction_agree_with_the_same_weights_on_one_device(rep
     assert report["restored_difference"] < 1e-5
 
 
+def test_weights_round_trip_through_sharded_tables(report):
+    zeroed, restored = report["set_weights"]
+    assert zeroed == 0.0 and restored < 1e-5
+
+
 def test_arguments_the_loop_cannot_honour_are_refused_by_name(report):
     assert report["refused"] == [
         "fit on a parameter-server cluster takes a tf.data.Dataset of (features, labels) batches and keyword arguments.",
