@@ -8,7 +8,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import pytest
 
 # Scripts that tests run in fresh processes (they configure devices at import).
-collect_ignore = ["distribute/mirrored_equivalence.py", "distribute/parameter_server_in_process.py"]
+collect_ignore = [
+    "distribute/mirrored_equivalence.py",
+    "distribute/parameter_server_in_process.py",
+    "distribute/parameter_server_conformance.py",
+]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CENSUS_TRAIN = os.path.join(ROOT, "data", "census", "adult.data.csv.gz")

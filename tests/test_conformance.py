@@ -3,7 +3,8 @@
 A new layer or model joins with a few declarative lines in LAYERS or MODELS:
 build and call, config round trip, tf.function, weights save/load; models
 also fit a step, save/load as .keras, and export a SavedModel whose serving
-signature reproduces predict.
+signature reproduces predict, and (tests/distribute/test_parameter_server.py)
+train, evaluate and predict on a parameter-server cluster.
 """
 
 import os

@@ -1,11 +1,13 @@
 """Clusters of real processes on localhost ports, started by `tfkit launch` with a TF_CONFIG each."""
 
+import glob
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -99,6 +101,8 @@ def test_only_the_chief_and_the_evaluator_write_into_the_job_dir(cluster_run):
     job_dir, output = cluster_run
     assert sorted(os.listdir(job_dir)) == [
         "checkpoints", "chief_done.json", "config.yaml", "export", "logs", "metrics.json", "model.json"]
+    # The worker saved its checkpoints (collective ops need it to) in a place of its own, then removed it.
+    assert set(glob.glob(worker_checkpoints)) == before
     assert sorted(os.listdir(job_dir / "logs")) == ["evaluator_test", "evaluator_validation", "train", "validation"]
     # The evaluator evaluated checkpoints as they appeared, the last one included.
     evaluated = [int(epoch) for epoch in re.findall(r"\[evaluator\] evaluator: epoch (\d+):", output)]
@@ -186,6 +190,8 @@ def test_a_lost_ps_stops_the_chief_with_a_clear_error(census_slice, tmp_path):
 
 def test_two_process_multi_worker_mirrored_training(census_slice, tmp_path, cluster_run):
     job_dir = tmp_path / "job"
+    worker_checkpoints = os.path.join(tempfile.gettempdir(), "tfkit-worker-checkpoints-*")
+    before = set(glob.glob(worker_checkpoints))
     status, output = run_launch(census_slice, job_dir, "--workers", "1")
     assert status == 0, output[-5000:]
     metrics = json.loads((job_dir / "metrics.json").read_text())
@@ -199,3 +205,5 @@ def test_two_process_multi_worker_mirrored_training(census_slice, tmp_path, clus
     assert "[worker:0]" in output and "[chief] Trained" in output and "[worker:0] Trained" not in output
     assert sorted(os.listdir(job_dir)) == [
         "checkpoints", "chief_done.json", "config.yaml", "export", "logs", "metrics.json", "model.json"]
+    # The worker saved its checkpoints (collective ops need it to) in a place of its own, then removed it.
+    assert set(glob.glob(worker_checkpoints)) == before

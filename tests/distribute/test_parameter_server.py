@@ -3,9 +3,11 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from tests.conftest import CENSUS_CONFIG, CENSUS_TEST, CENSUS_TRAIN, ROOT, run_python
+from tests.test_conformance import MODELS
 
 pytestmark = pytest.mark.slow
 
@@ -62,3 +64,21 @@ def test_arguments_the_loop_cannot_honour_are_refused_by_name(report):
         "fit on a parameter-server cluster takes a tf.data.Dataset of (features, labels) batches and keyword arguments.",
         "evaluate on a parameter-server cluster does not take callbacks; it takes steps.",
     ]
+
+
+@pytest.fixture(scope="module")
+def conformance():
+    script = os.path.join(ROOT, "tests", "distribute", "parameter_server_conformance.py")
+    result = run_python(open(script).read(), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_conformance_model_trains_on_a_parameter_server_cluster(conformance, name):
+    report = conformance[name]
+    assert report["global_step"] == 4  # 2 batches x 2 epochs, two steps per scheduled function
+    assert all(np.isfinite(report["losses"])) and np.isfinite(list(report["evaluate"].values())).all()
+    assert report["predict_keys"] and report["predict_difference"] < 1e-5
+    if name != "dnn_only":  # the models with a wide part: its table is sharded over both ps
+        assert report["sharded"] == ["wide_deep/wide/sparse_weights"]
