@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import CENSUS_CONFIG, ROOT, run_python
+from tests.conftest import CENSUS_CONFIG, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -101,8 +101,6 @@ def test_only_the_chief_and_the_evaluator_write_into_the_job_dir(cluster_run):
     job_dir, output = cluster_run
     assert sorted(os.listdir(job_dir)) == [
         "checkpoints", "chief_done.json", "config.yaml", "export", "logs", "metrics.json", "model.json"]
-    # The worker saved its checkpoints (collective ops need it to) in a place of its own, then removed it.
-    assert set(glob.glob(worker_checkpoints)) == before
     assert sorted(os.listdir(job_dir / "logs")) == ["evaluator_test", "evaluator_validation", "train", "validation"]
     # The evaluator evaluated checkpoints as they appeared, the last one included.
     evaluated = [int(epoch) for epoch in re.findall(r"\[evaluator\] evaluator: epoch (\d+):", output)]
