@@ -188,7 +188,8 @@ class Run:
                     self.model.adapt(self.train_dataset(training=False, batch_size=4096))
                 if self.is_chief:
                     _write_json(model_path, keras.saving.serialize_keras_object(self.model))
-            self.model.compile(optimizer=self.config["train"]["optimizer"])
+            self.model.compile(optimizer=self.config["train"]["optimizer"],
+                               steps_per_execution=self.config["train"]["steps_per_execution"])
             if not self.model.built:
                 self.model.build()
             self.model.optimizer.build(distribute.trainable_variables(self.model))

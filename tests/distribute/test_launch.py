@@ -174,7 +174,7 @@ def test_a_killed_chief_resumes_from_its_last_checkpoint_when_rerun(census_slice
     assert metrics["epochs"] == EPOCHS and metrics["steps"] == EPOCHS * metrics["steps_per_epoch"]
 
 
-def test_a_lost_ps_stops_the_chief_with_a_clear_error(census_slice, tmp_path):
+def test_a_lost_ps_stops_the_chief_with_a_clear_error_and_a_rerun_resumes(census_slice, tmp_path):
     launch = Launch(launch_command(census_slice, tmp_path / "job", "--workers", "2", "--ps", "1"))
     launch.wait_for(r"\[chief\] Epoch 2/")
     os.kill(launch.pid_of("ps:0"), signal.SIGKILL)
@@ -184,6 +184,10 @@ def test_a_lost_ps_stops_the_chief_with_a_clear_error(census_slice, tmp_path):
                      r"the same command: training resumes from .*ckpt-\d+", output)
     assert "Traceback" not in output
     assert_no_process_left(output)
+
+    status, output = run_launch(census_slice, tmp_path / "job", "--workers", "2", "--ps", "1")
+    assert status == 0, output[-5000:]
+    assert re.search(r"\[chief\] Resuming from .*ckpt-\d+ \(epoch 1, step \d+\)", output)
 
 
 def test_two_process_multi_worker_mirrored_training(census_slice, tmp_path, cluster_run):
