@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, run_tfkit
+from tests.conftest import ROOT, run_python, run_tfkit
 from tfkit import distribute
 from tfkit.distribute import cluster
 from tfkit.errors import ConfigError
@@ -75,6 +75,12 @@ def test_the_chief_done_marker_counts_only_when_newer_than_the_task(tmp_path):
     cluster.mark_chief_done(tmp_path)
     assert cluster.chief_done_since(tmp_path, time.time())
     assert not cluster.chief_done_since(tmp_path, time.time() + 2 * cluster.CLOCK_SKEW_SECONDS)
+
+
+def test_the_launcher_and_tf_config_parsing_do_not_import_tensorflow():
+    code = "import sys, tfkit.distribute.launch, tfkit.distribute.cluster; print('tensorflow' in sys.modules)"
+    result = run_python(code)
+    assert result.returncode == 0 and result.stdout.strip() == "False", result.stderr[-2000:]
 
 
 PRINT_ROLE = "import json, os, sys; t = json.loads(os.environ['TF_CONFIG'])['task']; print(t['type'], t['index']); "
