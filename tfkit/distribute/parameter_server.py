@@ -153,17 +153,14 @@ class Trainer:
                 updated.append(metric.stateless_update_state(variables, y, y_pred, sample_weight=sample_weight))
         return updated
 
-    def _results(self):
+    def _logs(self, state=None):
+        """Metric results: of the metrics' variables on the parameter servers, or of ``state``."""
         logs = {}
-        for metric in self._metrics:
-            result = metric.result()
-            logs.update(result if isinstance(result, dict) else {metric.name: result})
-        return {k: float(v) for k, v in logs.items()}
-
-    def _logs(self, state):
-        logs = {}
-        for metric, variables in zip(self._metrics, state):
-            result = metric.stateless_result([tf.convert_to_tensor(v) for v in variables])
+        for index, metric in enumerate(self._metrics):
+            if state is None:
+                result = metric.result()
+            else:
+                result = metric.stateless_result([tf.convert_to_tensor(v) for v in state[index]])
             logs.update(result if isinstance(result, dict) else {metric.name: result})
         return {k: float(v) for k, v in logs.items()}
 
@@ -249,9 +246,9 @@ class Trainer:
                 if time.time() - reported >= _PROGRESS_SECONDS:
                     done, reported = int(self.global_step.numpy()) - first_step, time.time()
                     if 0 < done < steps_per_epoch:
-                        callback_list.on_train_batch_end(done - 1, self._results())
+                        callback_list.on_train_batch_end(done - 1, self._logs())
             self.coordinator.join()
-            logs = self._results()
+            logs = self._logs()
             callback_list.on_train_batch_end(steps_per_epoch - 1, logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 validation_logs = self.evaluate(validation_data)
