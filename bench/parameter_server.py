@@ -27,7 +27,7 @@ import keras  # noqa: E402
 
 from tfkit import config as config_lib  # noqa: E402
 from tfkit import distribute  # noqa: E402
-from tfkit.data import read_csv  # noqa: E402
+from wide_deep import census_model_and_data  # noqa: E402  (bench/ is this script's folder)
 
 # The cached CSV pipeline has no known length, so Keras learns an epoch's length from the first.
 warnings.filterwarnings("ignore", message="Your input ran out of data")
@@ -37,21 +37,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = config_lib.load(os.path.join(ROOT, "configs", "census.yaml"))
 
 
-def census_dataset(model, batch_size):
-    data, specs = CONFIG["data"], model.input_specs()
-    return read_csv(
-        data["train"], batch_size, label=data["label"], label_vocabulary=data["label_vocabulary"],
-        column_names=data["column_names"], select_columns=sorted(specs),
-        column_dtypes={k: s.dtype for k, s in specs.items()}, na_values=data["na_values"],
-    ).cache()
-
-
-def census_model(strategy, adapted=None):
+def on_strategy(adapted, strategy):
+    """The adapted model rebuilt (same columns, fresh weights) and compiled under ``strategy``."""
     with strategy.scope():
-        if adapted is None:
-            model = config_lib.build_model(CONFIG["model"], config_lib.build_columns(CONFIG["features"]), CONFIG["data"])
-        else:  # the same adapted columns, rebuilt under this strategy
-            model = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(adapted))
+        model = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(adapted))
         model.compile(optimizer=CONFIG["train"]["optimizer"])  # the optimizer belongs to the strategy too
         return model
 
@@ -67,11 +56,10 @@ def main():
     resolver, _servers = distribute.cluster.local_cluster(num_workers=2, num_ps=1)
     parameter_server = distribute.get("parameter_server", cluster_resolver=resolver)
     keras.utils.set_random_seed(0)
-    single = census_model(distribute.get("default"))
-    dataset = census_dataset(single, args.batch_size)
-    single.adapt(dataset)
+    adapted, dataset = census_model_and_data(args.batch_size)
     steps = sum(1 for _ in dataset)
-    cluster = census_model(parameter_server, adapted=single)
+    single = on_strategy(adapted, distribute.get("default"))
+    cluster = on_strategy(adapted, parameter_server)
 
     def epoch(name):
         model = single if name == "single" else cluster

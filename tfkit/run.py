@@ -118,7 +118,8 @@ class Run:
         self.is_chief = self.task is None or self.task.is_chief
         # Training resolves the strategy; evaluation and export run on this device.
         self.strategy, self.parameter_server = None, False
-        self.model = None
+        self.model, self.manager = None, None
+        self.model_path = os.path.join(self.job_dir, "model.json")
         self.checkpoint_dir = os.path.join(self.job_dir, "checkpoints")
 
     # -- data ---------------------------------------------------------------
@@ -172,22 +173,20 @@ class Run:
         """Builds (or re-creates from job_dir) the adapted, compiled model for training, and its checkpoint."""
         self.strategy = distribute.get(self.config["strategy"])
         self.parameter_server = distribute.is_parameter_server(self.strategy)
-        model_path = os.path.join(self.job_dir, "model.json")
         if self.is_chief:
             os.makedirs(self.job_dir, exist_ok=True)
             self._check_job_dir()
         keras.utils.set_random_seed(self.config["train"]["seed"])
         with self.strategy.scope():
-            if os.path.exists(model_path):
-                with open(model_path, encoding="utf-8") as f:
-                    self.model = keras.saving.deserialize_keras_object(json.load(f))
+            if os.path.exists(self.model_path):
+                self.model = self._read_model()
             else:
                 columns = config_lib.build_columns(self.config["features"])
                 self.model = config_lib.build_model(self.config["model"], columns, self.config["data"])
                 with data_errors():
                     self.model.adapt(self.train_dataset(training=False, batch_size=4096))
                 if self.is_chief:
-                    _write_json(model_path, keras.saving.serialize_keras_object(self.model))
+                    _write_json(self.model_path, keras.saving.serialize_keras_object(self.model))
             self.model.compile(optimizer=self.config["train"]["optimizer"],
                                steps_per_execution=self.config["train"]["steps_per_execution"])
             if not self.model.built:
@@ -242,7 +241,7 @@ class Run:
                 f"from {latest or 'the start (no checkpoint yet)'}; nothing written so far is lost."
             ) from None
         finally:
-            if not self.is_chief and self.model is not None:
+            if not self.is_chief and self.manager is not None:
                 shutil.rmtree(self.manager.directory, ignore_errors=True)
 
     def _train(self):
@@ -314,15 +313,17 @@ class Run:
 
     def load_for_evaluation(self):
         """The trained model's config from job_dir, built on this device, without optimizer state."""
-        model_path = os.path.join(self.job_dir, "model.json")
-        if not os.path.exists(model_path):
+        if not os.path.exists(self.model_path):
             raise TfkitError(f"{self.job_dir} holds no trained model: run `tfkit train` first.")
-        with open(model_path, encoding="utf-8") as f:
-            self.model = keras.saving.deserialize_keras_object(json.load(f))
+        self.model = self._read_model()
         self.model.compile(optimizer=self.config["train"]["optimizer"])
         self.model.build()
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         return self.model
+
+    def _read_model(self):
+        with open(self.model_path, encoding="utf-8") as f:
+            return keras.saving.deserialize_keras_object(json.load(f))
 
     def restore_weights(self, path):
         """Loads a checkpoint's weights (written under any strategy) into the model; returns its epoch."""

@@ -25,12 +25,11 @@ def evaluate_continuously(config, task=None, poll_seconds=1.0):
     started = time.time()
     run = Run(config, task=task)
     job_dir = config["job_dir"]
-    model_path = os.path.join(job_dir, "model.json")
     results, evaluated, writers = {}, None, {}
     while True:
         # Read "done" before looking for checkpoints, so the chief's last one is never missed.
         done = cluster.chief_done_since(job_dir, started)
-        latest = tf.train.latest_checkpoint(run.checkpoint_dir) if os.path.exists(model_path) else None
+        latest = tf.train.latest_checkpoint(run.checkpoint_dir) if os.path.exists(run.model_path) else None
         if latest is not None and latest != evaluated:
             if run.model is None:
                 run.load_for_evaluation()

@@ -111,16 +111,6 @@ def free_ports(count):
             s.close()
 
 
-def is_listening(address, timeout=1.0):
-    """Whether something accepts TCP connections at ``host:port``."""
-    host, port = address.rsplit(":", 1)
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def start_server(task):
     """Starts this task's TensorFlow gRPC server (for ``ps`` and ``worker`` tasks) and returns it."""
     import tensorflow as tf
@@ -136,6 +126,13 @@ def start_server(task):
     )
 
 
+def local_cluster_spec(num_workers, num_ps=0, chief=True, host="127.0.0.1"):
+    """``{"chief": [...], "worker": [...], "ps": [...]}`` on free ports of ``host`` (no ps key without ps)."""
+    jobs = {"chief": 1 if chief else 0, "worker": num_workers, "ps": num_ps}
+    ports = iter(free_ports(sum(jobs.values())))
+    return {job: [f"{host}:{next(ports)}" for _ in range(count)] for job, count in jobs.items() if count or job == "worker"}
+
+
 def local_cluster(num_workers=2, num_ps=1):
     """Starts an in-process cluster of TensorFlow servers on free localhost ports.
 
@@ -147,10 +144,7 @@ def local_cluster(num_workers=2, num_ps=1):
     """
     import tensorflow as tf
 
-    ports = iter(free_ports(num_workers + num_ps))
-    cluster = {"worker": [f"127.0.0.1:{next(ports)}" for _ in range(num_workers)]}
-    if num_ps:
-        cluster["ps"] = [f"127.0.0.1:{next(ports)}" for _ in range(num_ps)]
+    cluster = local_cluster_spec(num_workers, num_ps, chief=False)
     servers = [start_server(Task(cluster, job, index)) for job in cluster for index in range(len(cluster[job]))]
     resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(tf.train.ClusterSpec(cluster), rpc_layer="grpc")
     return resolver, servers

@@ -23,20 +23,11 @@ import sys
 import threading
 import time
 
-from tfkit.distribute.cluster import free_ports
+from tfkit.distribute.cluster import local_cluster_spec
 
 # Seconds the other tasks get to finish after the chief exits successfully, and to stop when told.
 GRACE_SECONDS = {"ps": 30, "worker": 30, "evaluator": 600}
 STOP_SECONDS = 10
-
-
-def cluster_spec(num_workers, num_ps=0, host="127.0.0.1"):
-    """``{"chief": [...], "worker": [...], "ps": [...]}`` on free ports of ``host``."""
-    ports = iter(free_ports(1 + num_workers + num_ps))
-    spec = {"chief": [f"{host}:{next(ports)}"], "worker": [f"{host}:{next(ports)}" for _ in range(num_workers)]}
-    if num_ps:
-        spec["ps"] = [f"{host}:{next(ports)}" for _ in range(num_ps)]
-    return spec
 
 
 class _Task:
@@ -67,7 +58,7 @@ def launch(command, num_workers=2, num_ps=0, evaluator=False, output=None):
     """Runs ``command`` as every task of a local cluster; returns the chief's exit status."""
     output = output or sys.stdout
     lock = threading.Lock()
-    cluster = cluster_spec(num_workers, num_ps)
+    cluster = local_cluster_spec(num_workers, num_ps)
     # The evaluator is not part of the cluster the others connect to; it knows only its own role.
     layout = [("ps", i) for i in range(num_ps)] + [("worker", i) for i in range(num_workers)] + [("chief", 0)]
     tasks = []
@@ -77,8 +68,8 @@ def launch(command, num_workers=2, num_ps=0, evaluator=False, output=None):
             output.write(f"[launch] {message}\n")
             output.flush()
 
-    def stop_all(exclude=()):
-        running = [t for t in tasks if t.process.poll() is None and t not in exclude]
+    def stop_all():
+        running = [t for t in tasks if t.process.poll() is None]
         for task in running:
             task.signal(signal.SIGTERM)
         deadline = time.time() + STOP_SECONDS

@@ -29,6 +29,7 @@ Tables larger than the strategy's partitioner allows are sharded over the
 parameter servers; gradients and optimizer slots are then per shard.
 """
 
+import functools
 import time
 
 import keras
@@ -82,7 +83,7 @@ class _ShardedTable:
     @classmethod
     def adopt(cls, variable):
         base = type(variable)
-        if base.__name__.startswith("Sharded"):
+        if base in cls._classes.values():  # adopted already
             return
         if base not in cls._classes:
             cls._classes[base] = type(f"Sharded{base.__name__}", (base,), {
@@ -116,7 +117,6 @@ class Trainer:
         self.coordinator = tf.distribute.coordinator.ClusterCoordinator(self.strategy)
         with self.strategy.scope():
             self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-        self._functions = {}
 
     # -- preparation ---------------------------------------------------------
     def _prepare(self, dataset):
@@ -165,9 +165,8 @@ class Trainer:
         return {k: float(v) for k, v in logs.items()}
 
     # -- the step functions ---------------------------------------------------
+    @functools.cached_property
     def _train_function(self):
-        if "train" in self._functions:
-            return self._functions["train"]
         model, initial = self.model, self._initial_state()
 
         def one_step(data, state):
@@ -190,27 +189,24 @@ class Trainer:
                     variable.value.assign_add(new - old)
             self.global_step.assign_add(tf.cast(num_steps, tf.int64))
 
-        self._functions["train"] = train
         return train
 
+    @functools.cached_property
     def _test_function(self):
-        if "test" not in self._functions:
-            model = self.model
+        model = self.model
 
-            @tf.function
-            def test(data, state):
-                x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-                y_pred = model(x, training=False)
-                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
-                return self._update_state(state, x, y, y_pred, sample_weight, loss)
+        @tf.function
+        def test(data, state):
+            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+            y_pred = model(x, training=False)
+            loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+            return self._update_state(state, x, y, y_pred, sample_weight, loss)
 
-            self._functions["test"] = test
-        return self._functions["test"]
+        return test
 
+    @functools.cached_property
     def _predict_function(self):
-        if "predict" not in self._functions:
-            self._functions["predict"] = tf.function(self.model.predict_step)
-        return self._functions["predict"]
+        return tf.function(self.model.predict_step)
 
     # -- fit --------------------------------------------------------------------
     def fit(self, x, epochs=1, steps_per_epoch=None, initial_epoch=0, callbacks=None, validation_data=None,
@@ -220,7 +216,7 @@ class Trainer:
         if steps_per_epoch is None:
             steps_per_epoch = _count_batches(dataset)
         per_execution = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
-        train = self._train_function()
+        train = self._train_function
         iterator = iter(self.coordinator.create_per_worker_dataset(dataset.repeat()))
 
         model = self.model
@@ -266,7 +262,7 @@ class Trainer:
         self._prepare(dataset)
         if steps is not None:
             dataset = dataset.take(steps)
-        test, state = self._test_function(), self._initial_state()
+        test, state = self._test_function, self._initial_state()
         for data in dataset:
             state = test(data, state)
         return self._logs(state)
@@ -278,7 +274,7 @@ class Trainer:
         if not self.model.built:
             with self.strategy.scope():
                 self.model.build()
-        predict = self._predict_function()
+        predict = self._predict_function
         outputs = [predict(data) for data in dataset]
         return tree.map_structure(lambda *batches: np.concatenate([np.asarray(b) for b in batches]), *outputs)
 

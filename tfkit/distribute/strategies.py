@@ -1,13 +1,11 @@
 """Strategies by name: the lookup, ``"auto"`` resolved in one place, and what runs where."""
 
-
 import tensorflow as tf
 
 from tfkit.distribute import cluster
 from tfkit.distribute.parameter_server import is_parameter_server
 from tfkit.errors import ConfigError
 from tfkit.layers.lookup import is_creating_table
-
 
 # Tables above this size are sharded over the parameter servers (one shard per 256 KiB, at most one per ps).
 DEFAULT_MIN_SHARD_BYTES = 256 << 10
