@@ -45,11 +45,13 @@ _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "tru
 SCHEMA = {
     "job_dir": Field(str, None, "Run directory: checkpoints, logs, metrics.json, export. Default: runs/<config name>."),
     "data": {
-        "train": Field((str, list), REQUIRED, "Training CSV file(s) or globs, relative to the config file."),
-        "validation": Field((str, list), None, "Validation CSV file(s). Default: validation_split of train."),
+        "format": Field(str, "csv", "csv | cifar10 | image_folder | numpy | tfrecord: what train, validation and test are."),
+        "train": Field((str, list), REQUIRED, "Training data: CSV or TFRecord file(s) or globs, a CIFAR-10 folder or "
+                       "batch files, an image folder, an .npz file; relative to the config file."),
+        "validation": Field((str, list), None, "Validation data, as train. Default: validation_split of train."),
         "validation_split": Field(float, None, "Fraction of train held out for validation (deterministic)."),
-        "test": Field((str, list), None, "Test CSV file(s), evaluated once at the end."),
-        "label": Field(str, REQUIRED, "Label column."),
+        "test": Field((str, list), None, "Test data, as train, evaluated once at the end (a CIFAR-10 folder: its test batch)."),
+        "label": Field(str, None, "Label column (csv)."),
         "label_vocabulary": Field(list, None, "Label strings in class-id order (classification)."),
         "label_aliases": Field(dict, None, "Other spellings of labels, e.g. {'>50K.': '>50K'}."),
         "column_names": Field(list, None, "Column names for files without a header."),
@@ -58,13 +60,18 @@ SCHEMA = {
         "field_delim": Field(str, ",", "Field delimiter."),
         "batch_size": Field(int, 128, "Examples per batch (global, over all replicas)."),
         "shuffle_buffer_size": Field(int, 10_000, "Rows in the shuffle buffer."),
+        "image_size": Field(list, None, "[height, width] images of an image folder are resized to."),
+        "augmentation": Field(dict, None, "Training-image augmentation in tf.data: {pad: 4, flip: true} pads each side, "
+                              "crops back at random and flips left-right at random."),
     },
-    "features": Field(list, REQUIRED, "Feature columns: {type, name, ...constructor arguments}."),
+    "features": Field(list, [], "Feature columns: {type, name, ...constructor arguments}."),
     "model": Field(dict, REQUIRED, "{name: <model>, ...constructor arguments}; columns by name."),
     "train": {
         "epochs": Field(int, 10, "Maximum number of epochs."),
         "steps_per_epoch": Field(int, None, "Batches per epoch (default: one pass over train)."),
         "optimizer": Field((str, dict), None, "Optimizer name or {name, ...}; {wide: ..., deep: ...} per part."),
+        "learning_rate_schedule": Field(dict, None, "{name: piecewise_constant | exponential_decay | cosine_decay, "
+                                        "unit: epochs | steps, ...its arguments}: replaces the optimizer's learning rate."),
         "early_stopping": Field(dict, None, "{monitor, patience, mode, min_delta}: stop on the validation metric."),
         "seed": Field(int, 42, "Random seed (weights, shuffling)."),
         "keep_checkpoints": Field(int, 3, "Checkpoints kept in job_dir/checkpoints."),
@@ -79,6 +86,7 @@ SCHEMA = {
     "export": Field(bool, True, "Export a SavedModel to job_dir/export at the end."),
 }
 
+DATA_FORMATS = ("csv", "cifar10", "image_folder", "numpy", "tfrecord")
 _EARLY_STOPPING_KEYS = {"monitor", "patience", "mode", "min_delta", "restore_best_weights"}
 
 
@@ -111,6 +119,22 @@ def validate(raw):
         unknown = sorted(set(stopping) - _EARLY_STOPPING_KEYS)
         if unknown:
             raise ConfigError(f"train.early_stopping.{unknown[0]}: unknown key. Expected one of: {', '.join(sorted(_EARLY_STOPPING_KEYS))}.")
+    data = config["data"]
+    if data["format"] not in DATA_FORMATS:
+        raise ConfigError(f"data.format: expected one of {', '.join(DATA_FORMATS)}, received {data['format']!r}.")
+    if data["format"] == "csv" and data["label"] is None:
+        raise ConfigError("data.label: missing; csv data needs the label column's name.")
+    if data["format"] != "csv":
+        unused = [k for k in ("label", "label_aliases", "column_names") if data[k] is not None]
+        if unused:
+            raise ConfigError(f"data.{unused[0]}: only csv data has columns; {data['format']} data holds images and class ids.")
+    if data["augmentation"] is not None:
+        unknown = sorted(set(data["augmentation"]) - {"pad", "flip"})
+        if unknown:
+            raise ConfigError(f"data.augmentation.{unknown[0]}: unknown key. Expected one of: pad, flip.")
+    if data["image_size"] is not None and (len(data["image_size"]) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in data["image_size"])):
+        raise ConfigError(f"data.image_size: expected [height, width] of positive integers, received {data['image_size']!r}.")
     for i, entry in enumerate(config["features"]):
         if not isinstance(entry, dict) or "type" not in entry or "name" not in entry:
             raise ConfigError(f"features[{i}]: expected a mapping with 'type' and 'name', received {entry!r}.")

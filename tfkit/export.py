@@ -20,7 +20,7 @@ from tfkit.distribute import single_device_copy
 def serving_signature(model):
     """Named ``tf.TensorSpec``s of the model's raw inputs."""
     return {
-        key: tf.TensorSpec([None] if spec.width == 1 else [None, spec.width], tf.as_dtype(spec.dtype), name=key)
+        key: tf.TensorSpec([None, *spec.example_shape], tf.as_dtype(spec.dtype), name=key)
         for key, spec in sorted(model.input_specs().items())
     }
 

@@ -151,3 +151,62 @@ def get(identifier, name=None):
     if isinstance(identifier, dict) and identifier:
         return MultiOptimizer({part: get(value, name=part) for part, value in identifier.items()})
     raise TfkitError(f"Cannot make an optimizer from {identifier!r}.")
+
+
+# Keras schedules by config name, with the arguments that count steps (given in epochs with unit: epochs).
+SCHEDULES = {
+    "piecewise_constant": (keras.optimizers.schedules.PiecewiseConstantDecay, ("boundaries",)),
+    "exponential_decay": (keras.optimizers.schedules.ExponentialDecay, ("decay_steps",)),
+    "cosine_decay": (keras.optimizers.schedules.CosineDecay, ("decay_steps", "warmup_steps")),
+}
+
+
+def learning_rate_schedule(spec, steps_per_epoch=None):
+    """A Keras learning-rate schedule from ``{name, unit, ...arguments}``.
+
+    ``unit: epochs`` gives the step-counting arguments (``boundaries``,
+    ``decay_steps``, ``warmup_steps``) in epochs, converted with
+    ``steps_per_epoch``: piecewise-constant ``values[i + 1]`` then applies
+    from the first step of epoch ``boundaries[i]`` (counting from 0) on.
+    ``unit: steps`` (the default) takes them as Keras does.
+
+    Example: the ResNet recipe, 0.1 divided by 10 after epochs 2 and 3 of 100 steps:
+
+    >>> from tfkit.optimizers import learning_rate_schedule
+    >>> schedule = learning_rate_schedule({"name": "piecewise_constant", "unit": "epochs", "boundaries": [2, 3],
+    ...                                    "values": [0.1, 0.01, 0.001]}, steps_per_epoch=100)
+    >>> [round(float(schedule(step)), 4) for step in (0, 199, 200, 299, 300)]  # the step count before each update
+    [0.1, 0.1, 0.01, 0.01, 0.001]
+    """
+    spec = dict(spec)
+    name, unit = spec.pop("name", None), spec.pop("unit", "steps")
+    if name not in SCHEDULES:
+        raise TfkitError(f"learning_rate_schedule.name: expected one of {', '.join(SCHEDULES)}, received {name!r}.")
+    if unit not in ("epochs", "steps"):
+        raise TfkitError(f"learning_rate_schedule.unit: expected epochs or steps, received {unit!r}.")
+    cls, step_arguments = SCHEDULES[name]
+    if unit == "epochs":
+        if not steps_per_epoch:
+            raise TfkitError("learning_rate_schedule: unit epochs needs the number of steps per epoch.")
+        for key in step_arguments:
+            if key in spec:
+                value = spec[key]
+                spec[key] = [int(round(v * steps_per_epoch)) for v in value] if isinstance(value, list) else int(round(value * steps_per_epoch))
+        if name == "piecewise_constant" and isinstance(spec.get("boundaries"), list):
+            # Keras keeps values[i] while the step count is <= boundaries[i]; "from epoch 2 on" means the
+            # update after 2 epochs' steps, which Keras sees with the count at 2 * steps_per_epoch.
+            spec["boundaries"] = [b - 1 for b in spec["boundaries"]]
+    try:
+        return cls(**spec)
+    except (TypeError, ValueError) as error:
+        raise TfkitError(f"learning_rate_schedule ({name}): {error}") from None
+
+
+def with_learning_rate(optimizer, learning_rate):
+    """A copy of ``optimizer`` (not yet built) whose learning rate is ``learning_rate`` (a number or a schedule)."""
+    if isinstance(optimizer, MultiOptimizer):
+        raise TfkitError("A learning-rate schedule applies to one optimizer; give each part of a multi-part "
+                         "optimizer its own learning_rate instead.")
+    config = optimizer.get_config()
+    config["learning_rate"] = learning_rate
+    return type(optimizer).from_config(config)

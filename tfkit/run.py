@@ -39,7 +39,7 @@ from tfkit import config as config_lib
 from tfkit import data as data_lib
 from tfkit import distribute
 from tfkit import models  # noqa: F401  (registers the model classes that model.json names)
-from tfkit import optimizers  # noqa: F401
+from tfkit import optimizers
 from tfkit.distribute import cluster
 from tfkit.errors import ClusterError, ConfigError, TfkitError
 from tfkit.export import export_saved_model
@@ -57,7 +57,7 @@ def data_errors():
     """Turns a data-pipeline assertion (bad row, bad label) into a :class:`DataError`."""
     try:
         yield
-    except tf.errors.InvalidArgumentError as error:
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as error:
         explained = data_lib.explain(error)
         if explained is None:
             raise
@@ -118,34 +118,18 @@ class Run:
         self.is_chief = self.task is None or self.task.is_chief
         # Training resolves the strategy; evaluation and export run on this device.
         self.strategy, self.parameter_server = None, False
-        self.model, self.manager = None, None
+        self.model, self.manager, self.data_source = None, None, None
         self.model_path = os.path.join(self.job_dir, "model.json")
         self.checkpoint_dir = os.path.join(self.job_dir, "checkpoints")
 
     # -- data ---------------------------------------------------------------
-    def _dataset(self, files, training=False, holdout=None, batch_size=None):
-        data = self.config["data"]
-        specs = self.model.input_specs()
-        defaults = {c.key: c.default_value for c in closure(self.model.feature_columns()) if isinstance(c, NumericColumn)}
-        return data_lib.read_csv(
-            files,
-            batch_size=batch_size or data["batch_size"],
-            label=data["label"],
-            label_vocabulary=data["label_vocabulary"],
-            label_aliases=data["label_aliases"],
-            select_columns=sorted(specs),
-            column_names=data["column_names"],
-            header=data["header"],
-            column_dtypes={key: spec.dtype for key, spec in specs.items()},
-            column_defaults=defaults,
-            na_values=data["na_values"],
-            field_delim=data["field_delim"],
-            shuffle=training,
-            shuffle_buffer_size=data["shuffle_buffer_size"],
-            # Parameter-server workers each read the whole training set: unseeded, each shuffles its own way.
-            seed=None if training and self.parameter_server else self.config["train"]["seed"],
-            holdout=holdout,
-        )
+    def _dataset(self, files, split, training=False, holdout=None, batch_size=None):
+        if self.data_source is None:
+            defaults = {c.key: c.default_value for c in closure(self.model.feature_columns()) if isinstance(c, NumericColumn)}
+            self.data_source = data_lib.DataSource(self.config["data"], self.model.input_specs(), defaults)
+        # Parameter-server workers each read the whole training set: unseeded, each shuffles its own way.
+        seed = None if training and self.parameter_server else self.config["train"]["seed"]
+        return self.data_source.dataset(files, split, training, holdout, batch_size, seed)
 
     def _split(self):
         data = self.config["data"]
@@ -154,19 +138,19 @@ class Run:
         return ("train", data["validation_split"]) if data["validation_split"] is not None else None
 
     def train_dataset(self, training=True, batch_size=None):
-        return self._dataset(self.config["data"]["train"], training, self._split(), batch_size)
+        return self._dataset(self.config["data"]["train"], "train", training, self._split(), batch_size)
 
     def validation_dataset(self):
         data = self.config["data"]
         if data["validation"] is not None:
-            return self._dataset(data["validation"])
+            return self._dataset(data["validation"], "validation")
         if data["validation_split"] is not None:
-            return self._dataset(data["train"], holdout=("validation", data["validation_split"]))
+            return self._dataset(data["train"], "train", holdout=("validation", data["validation_split"]))
         return None
 
     def test_dataset(self):
         files = self.config["data"]["test"]
-        return self._dataset(files) if files is not None else None
+        return self._dataset(files, "test") if files is not None else None
 
     # -- model and checkpoints ---------------------------------------------
     def build(self):
@@ -187,8 +171,7 @@ class Run:
                     self.model.adapt(self.train_dataset(training=False, batch_size=4096))
                 if self.is_chief:
                     _write_json(self.model_path, keras.saving.serialize_keras_object(self.model))
-            self.model.compile(optimizer=self.config["train"]["optimizer"],
-                               steps_per_execution=self.config["train"]["steps_per_execution"])
+            self.model.compile(optimizer=self._optimizer(), steps_per_execution=self.config["train"]["steps_per_execution"])
             if not self.model.built:
                 self.model.build()
             self.model.optimizer.build(distribute.trainable_variables(self.model))
@@ -205,6 +188,31 @@ class Run:
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
         return self.model
+
+    def _optimizer(self):
+        train = self.config["train"]
+        optimizer = self.model.default_optimizer() if train["optimizer"] is None else optimizers.get(train["optimizer"])
+        schedule = train["learning_rate_schedule"]
+        if schedule is None:
+            return optimizer
+        try:
+            steps_per_epoch = self.steps_per_epoch() if schedule.get("unit") == "epochs" else None
+            return optimizers.with_learning_rate(optimizer, optimizers.learning_rate_schedule(schedule, steps_per_epoch))
+        except ConfigError:
+            raise
+        except TfkitError as error:
+            raise ConfigError(f"train.{error}") from None
+
+    def steps_per_epoch(self):
+        """``train.steps_per_epoch``, or the batches of one pass over the training data (counted if need be)."""
+        if self.config["train"]["steps_per_epoch"] is not None:
+            return self.config["train"]["steps_per_epoch"]
+        dataset = self.train_dataset(training=False)
+        count = int(dataset.cardinality())
+        if count < 0:
+            with data_errors():
+                count = int(dataset.reduce(0, lambda count, _: count + 1))
+        return count
 
     @property
     def global_step(self):

@@ -1,5 +1,36 @@
-"""tf.data readers for tfkit models."""
+"""tf.data readers for tfkit models: CSV files, image sets and TFRecords."""
 
-from tfkit.data.csv import CsvSchema, explain, expand_files, read_csv
+from tfkit.data.csv import CsvSchema, expand_files, read_csv
+from tfkit.data.csv import explain as _explain_assertion
+from tfkit.data.image_dataset import augment, image_dataset
+from tfkit.data.images import FORMATS as IMAGE_FORMATS
+from tfkit.data.images import ImageSet, read_cifar10, read_image_folder, read_images, read_numpy
+from tfkit.data.sources import DataSource
+from tfkit.data.tfrecords import explain_data_loss, read_tfrecords, write_tfrecords
 
-__all__ = ["CsvSchema", "explain", "expand_files", "read_csv"]
+__all__ = [
+    "IMAGE_FORMATS",
+    "CsvSchema",
+    "DataSource",
+    "ImageSet",
+    "augment",
+    "expand_files",
+    "explain",
+    "image_dataset",
+    "read_cifar10",
+    "read_csv",
+    "read_image_folder",
+    "read_images",
+    "read_numpy",
+    "read_tfrecords",
+    "write_tfrecords",
+]
+
+
+def explain(error):
+    """The :class:`~tfkit.errors.DataError` behind a TensorFlow error raised while reading data, or None."""
+    import tensorflow as tf
+
+    if isinstance(error, tf.errors.DataLossError):
+        return explain_data_loss()
+    return _explain_assertion(error)

@@ -50,10 +50,22 @@ def column_class(kind):
 
 
 class RawInput(NamedTuple):
-    """A raw input feature: its dtype name and its number of values per example."""
+    """A raw input feature: its dtype name and its number of values per example.
+
+    ``shape`` gives multi-dimensional inputs (an image's ``(height, width,
+    channels)``); ``width`` is then their product.
+    """
 
     dtype: str
     width: int = 1
+    shape: tuple = None
+
+    @property
+    def example_shape(self):
+        """The shape of one example's value: ``()`` for a scalar, ``(width,)`` for a vector."""
+        if self.shape is not None:
+            return tuple(self.shape)
+        return () if self.width == 1 else (self.width,)
 
 
 class Ids(NamedTuple):

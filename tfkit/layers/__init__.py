@@ -1,7 +1,8 @@
-"""Keras layers that consume feature columns."""
+"""Keras layers: those that consume feature columns, and the building blocks of the canned models."""
 
 from tfkit.layers.dense_features import DenseFeatures
 from tfkit.layers.dnn import DNN
 from tfkit.layers.linear import Linear
+from tfkit.layers.residual import ResidualBlock
 
-__all__ = ["DNN", "DenseFeatures", "Linear"]
+__all__ = ["DNN", "DenseFeatures", "Linear", "ResidualBlock"]

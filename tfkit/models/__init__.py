@@ -2,11 +2,12 @@
 
 from tfkit.errors import TfkitError
 from tfkit.models.base import Model
+from tfkit.models.resnet import ResNet
 from tfkit.models.wide_deep import WideDeep
 
-_MODELS = {"wide_deep": WideDeep}
+_MODELS = {"resnet": ResNet, "wide_deep": WideDeep}
 
-__all__ = ["Model", "WideDeep", "get", "names"]
+__all__ = ["Model", "ResNet", "WideDeep", "get", "names"]
 
 
 def names():

@@ -1,0 +1,73 @@
+"""The dataset a config's ``data`` section describes, in any of its formats."""
+
+from tfkit.data.csv import read_csv
+from tfkit.data.image_dataset import image_dataset
+from tfkit.data.images import read_images
+from tfkit.data.tfrecords import read_tfrecords
+from tfkit.errors import DataError
+
+
+class DataSource:
+    """Datasets of one validated ``data`` config section for a model's raw inputs.
+
+    Args:
+        data: The ``data`` section (see :mod:`tfkit.config`).
+        input_specs: The model's raw inputs, ``{key: RawInput}``.
+        column_defaults: Values of missing numeric CSV cells, by column.
+
+    Image sets read into memory (CIFAR-10, image folders, numpy) are read
+    once and kept for the next dataset of the same files.
+    """
+
+    def __init__(self, data, input_specs, column_defaults=None):
+        self.data = data
+        self.input_specs = input_specs
+        self.column_defaults = column_defaults or {}
+        self._image_sets = {}
+
+    def dataset(self, files, split, training=False, holdout=None, batch_size=None, seed=None):
+        """Batches of ``(features, labels)`` of ``files`` (the ``split``: train, validation or test)."""
+        batch_size = batch_size or self.data["batch_size"]
+        if self.data["format"] == "csv":
+            return self._csv(files, training, holdout, batch_size, seed)
+        if len(self.input_specs) != 1:
+            raise DataError(f"{self.data['format']} data feeds models with one image input; this model reads "
+                            f"{', '.join(sorted(self.input_specs)) or 'no input'}.")
+        (image_key, spec), = self.input_specs.items()
+        if self.data["format"] == "tfrecord":
+            source = read_tfrecords(files)
+        else:
+            source = self._image_set(files, "train" if split == "train" else "test")
+        return image_dataset(
+            source, batch_size, image_key=image_key, image_shape=spec.example_shape, training=training,
+            augmentation=self.data["augmentation"] if training else None,
+            shuffle_buffer_size=self.data["shuffle_buffer_size"], seed=seed, holdout=holdout,
+        )
+
+    def _image_set(self, files, split):
+        key = (tuple(files) if isinstance(files, list) else files, split)
+        if key not in self._image_sets:
+            path = files[0] if isinstance(files, list) and len(files) == 1 and self.data["format"] != "cifar10" else files
+            self._image_sets[key] = read_images(path, self.data["format"], split, self.data["image_size"])
+        return self._image_sets[key]
+
+    def _csv(self, files, training, holdout, batch_size, seed):
+        data = self.data
+        return read_csv(
+            files,
+            batch_size=batch_size,
+            label=data["label"],
+            label_vocabulary=data["label_vocabulary"],
+            label_aliases=data["label_aliases"],
+            select_columns=sorted(self.input_specs),
+            column_names=data["column_names"],
+            header=data["header"],
+            column_dtypes={key: spec.dtype for key, spec in self.input_specs.items()},
+            column_defaults=self.column_defaults,
+            na_values=data["na_values"],
+            field_delim=data["field_delim"],
+            shuffle=training,
+            shuffle_buffer_size=data["shuffle_buffer_size"],
+            seed=seed,
+            holdout=holdout,
+        )
