@@ -1,4 +1,4 @@
-"""The ``tfkit`` command: train, evaluate, export and predict from a config.
+"""The ``tfkit`` command: train, evaluate, export and predict from a config; convert image sets; launch clusters.
 
 TensorFlow is imported only inside a command that needs it, so ``--help``
 answers at once. Bad input (config, data, columns) exits with status 2 and a
@@ -45,6 +45,21 @@ def _parser():
     source.add_argument("--csv", metavar="FILE", help="CSV file(s) with a header; columns the model does not read are ignored")
     predict.add_argument("--output", metavar="FILE", help="write JSON lines here (default: standard output)")
     predict.add_argument("--batch-size", type=int, default=256, help="examples per call (default: 256)")
+
+    convert = commands.add_parser(
+        "to-tfrecords",
+        help="Write an image set (CIFAR-10, image folder, .npz) to sharded TFRecord files.",
+        description="Write an image set to OUTPUT-0000i-of-0000n.tfrecord files that `data.format: tfrecord` trains "
+                    "from. Example: tfkit to-tfrecords cifar-10-batches-py data/cifar10/train --format cifar10 --shards 8",
+    )
+    convert.add_argument("source", help="a CIFAR-10 folder or batch file, an image folder (one subfolder per class), an .npz file")
+    convert.add_argument("output", help="path prefix of the shards, e.g. data/cifar10/train")
+    convert.add_argument("--format", required=True, choices=["cifar10", "image_folder", "numpy"], help="what SOURCE is")
+    convert.add_argument("--split", choices=["train", "test"], default="train",
+                         help="which batches of a CIFAR-10 folder (default: train)")
+    convert.add_argument("--shards", type=int, default=1, help="number of files (default: 1)")
+    convert.add_argument("--image-size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
+                         help="resize the images of an image folder to this size")
 
     launch = commands.add_parser(
         "launch",
@@ -132,6 +147,18 @@ def _predict(args):
         print(f"Wrote {count} predictions to {args.output}", file=sys.stderr)
 
 
+def _to_tfrecords(args):
+    from tfkit import data
+
+    images = data.read_images(args.source, args.format, args.split, args.image_size)
+    files = data.write_tfrecords(images, args.output, num_shards=args.shards)
+    height, width, channels = images.images.shape[1:]
+    print(f"Wrote {len(images)} images ({height}x{width}x{channels}) to {len(files)} file(s): {files[0]}"
+          + (f" ... {files[-1]}" if len(files) > 1 else ""))
+    if images.class_names:
+        print(f"Classes (label_vocabulary): {images.class_names}")
+
+
 def _launch(args):
     from tfkit.distribute.launch import launch
     from tfkit.errors import TfkitError
@@ -144,7 +171,8 @@ def _launch(args):
     return launch(command, num_workers=args.workers, num_ps=args.ps, evaluator=args.evaluator)
 
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "predict": _predict, "launch": _launch}
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "predict": _predict, "to-tfrecords": _to_tfrecords,
+             "launch": _launch}
 
 
 def main(argv=None):

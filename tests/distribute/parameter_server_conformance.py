@@ -11,7 +11,7 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from tests.test_conformance import LABELS, MODELS, RAW, head_of
+from tests.test_conformance import LABELS, MODELS, head_of, inputs_of
 from tfkit import distribute
 
 resolver, servers = distribute.cluster.local_cluster(num_workers=2, num_ps=2)
@@ -21,7 +21,7 @@ for name, make in sorted(MODELS.items()):
     with strategy.scope():
         model = make()
         model.compile(steps_per_execution=2)
-    data = tf.data.Dataset.from_tensor_slices((RAW, LABELS[head_of(model)])).batch(3)
+    data = tf.data.Dataset.from_tensor_slices((inputs_of(name), LABELS[head_of(model)])).batch(3)
     history = model.fit(data, epochs=2, verbose=0)
     copy = distribute.single_device_copy(model)
     features = data.map(lambda x, y: x)

@@ -80,5 +80,7 @@ def test_every_conformance_model_trains_on_a_parameter_server_cluster(conformanc
     assert report["global_step"] == 4  # 2 batches x 2 epochs, two steps per scheduled function
     assert all(np.isfinite(report["losses"])) and np.isfinite(list(report["evaluate"].values())).all()
     assert report["predict_keys"] and report["predict_difference"] < 1e-5
-    if name != "dnn_only":  # the models with a wide part: its table is sharded over both ps
+    if name.startswith(("wide_deep", "linear")):  # the models with a wide part: its table is sharded over both ps
         assert report["sharded"] == ["wide_deep/wide/sparse_weights"]
+    else:  # dense and convolution kernels stay whole
+        assert report["sharded"] == []
