@@ -10,6 +10,7 @@ import pytest
 # Scripts that tests run in fresh processes (they configure devices at import).
 collect_ignore = [
     "distribute/mirrored_equivalence.py",
+    "distribute/resnet_mirrored_equivalence.py",
     "distribute/parameter_server_in_process.py",
     "distribute/parameter_server_conformance.py",
 ]

@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from tests.conftest import ROOT, run_python
@@ -17,3 +18,26 @@ def test_two_replica_mirrored_run_matches_single_device(census_slice):
     assert report["max_weight_change"] > 1e-2  # training moved the weights...
     assert report["max_weight_difference"] < 1e-4  # ...to the same place on both strategies
     assert report["mirrored_loss"] == pytest.approx(report["single_loss"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_resnet_mirrored_run_follows_the_single_device_trajectory_batch_norm_included():
+    script = os.path.join(ROOT, "tests", "distribute", "resnet_mirrored_equivalence.py")
+    result = run_python(open(script).read())
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    synchronized, unsynchronized = report["synchronized"], report["unsynchronized"]
+    assert report["replicas"] == 2
+    # One step from the same weights on the same global batch: batch statistics over both replicas
+    # make it the single-device step, up to float summation order...
+    assert synchronized["first_step_loss_difference"] < 1e-5
+    assert synchronized["first_step_moving_statistic_difference"] < 1e-4
+    assert synchronized["first_step_weight_difference"] < 1e-3
+    # ...while each replica's own statistics (half the batch) make another step.
+    assert unsynchronized["first_step_loss_difference"] > 1e-3
+    assert unsynchronized["first_step_moving_statistic_difference"] > 1e-2
+    # Three epochs: the losses stay on the single-device trajectory (rounding grows, as in any two runs
+    # that sum in different orders, but stays within 2% of each loss).
+    single, mirrored = np.array(synchronized["single_losses"]), np.array(synchronized["mirrored_losses"])
+    assert len(single) == 24 and single[-1] < 0.5 * single[0]
+    np.testing.assert_allclose(mirrored, single, rtol=0.02)
