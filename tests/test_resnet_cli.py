@@ -59,6 +59,15 @@ def test_cifar10_config_trains_from_tfrecords_written_by_tfkit(cifar_folder, tmp
     assert set(report["classes"]) <= set(CLASSES)
     assert served.stdout.splitlines()[1] == "False"
 
+    # tfkit predict: JSON instances holding images as nested lists of pixels.
+    instances = tmp_path / "instances.jsonl"
+    images = np.random.default_rng(1).integers(0, 256, (2, 32, 32, 3)).tolist()
+    instances.write_text("".join(json.dumps({"image": image}) + "\n" for image in images))
+    predicted = run_tfkit("predict", metrics["export"], "--json-instances", str(instances))
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
+    lines = [json.loads(line) for line in predicted.stdout.splitlines()]
+    assert len(lines) == 2 and all(line["classes"][0] in CLASSES for line in lines)
+
 
 def test_cifar10_config_trains_from_the_python_batches(cifar_folder, tmp_path):
     result = run_tfkit("train", CIFAR10_CONFIG, "--job-dir", str(tmp_path / "job"), *SMALL,

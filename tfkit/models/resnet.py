@@ -133,7 +133,9 @@ class ResNet(Model):
         ]
         self.final_norm = self._batch_norm("final_batch_norm") if version == 2 else None
         self.pool = keras.layers.GlobalAveragePooling2D(data_format=data_format, name="pool")
-        self.classifier = keras.layers.Dense(self.head.units, kernel_regularizer=regularizer, name="logits")
+        # Under a mixed-precision policy the logits (and so the loss) stay float32.
+        logits_dtype = "float32" if keras.config.dtype_policy().name.startswith("mixed") else None
+        self.classifier = keras.layers.Dense(self.head.units, kernel_regularizer=regularizer, dtype=logits_dtype, name="logits")
 
     def _batch_norm(self, name):
         return keras.layers.BatchNormalization(axis=-1 if self.data_format == "channels_last" else 1,
