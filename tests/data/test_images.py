@@ -201,3 +201,14 @@ def test_image_dataset_batches_augments_holds_out_and_checks_the_shape(tmp_path)
     assert "an image of the data is 32x32x3 but the model takes 28x28x1" in str(data.explain(raised.value))
     with pytest.raises(DataError, match="augmentation.rotate: unknown key"):
         data.image_dataset(image_set, 8, training=True, augmentation={"rotate": 10})
+
+
+def test_several_numpy_files_make_one_set_and_must_agree(tmp_path):
+    first, second, other = (str(tmp_path / f"{name}.npz") for name in ("a", "b", "c"))
+    np.savez(first, images=np.zeros((2, 4, 4, 1), "uint8"), labels=[0, 1])
+    np.savez(second, images=np.ones((3, 4, 4, 1), "uint8"), labels=[1, 1, 0])
+    np.savez(other, images=np.ones((3, 5, 5, 1), "uint8"), labels=[1, 1, 0])
+    both = data.read_images([first, second], "numpy")
+    assert both.images.shape == (5, 4, 4, 1) and both.labels.tolist() == [0, 1, 1, 1, 0]
+    with pytest.raises(DataError, match=r"c\.npz: its images \(\[5, 5, 1\]\) or class names differ"):
+        data.read_images([first, other], "numpy")

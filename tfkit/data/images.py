@@ -244,12 +244,23 @@ def read_numpy(path):
 
 
 def read_images(path, format, split="train", image_size=None):
-    """An :class:`ImageSet` from ``path`` in one of :data:`FORMATS` (``split`` matters for CIFAR-10 folders)."""
+    """An :class:`ImageSet` from ``path`` (or a list of paths) in one of :data:`FORMATS`.
+
+    ``split`` picks the batches of a CIFAR-10 folder. Several image folders or
+    ``.npz`` files are read one after the other into one set; they must agree
+    on the image shape and the class names.
+    """
     if format == "cifar10":
         return read_cifar10(path, split)
-    if format == "image_folder":
-        return read_image_folder(path, image_size)
-    if format == "numpy":
-        return read_numpy(path)
-    raise DataError(f"Unknown image format {format!r}. Expected one of: {', '.join(FORMATS)}.")
+    if format not in FORMATS:
+        raise DataError(f"Unknown image format {format!r}. Expected one of: {', '.join(FORMATS)}.")
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    sets = [read_image_folder(p, image_size) if format == "image_folder" else read_numpy(p) for p in paths]
+    for other, other_path in zip(sets[1:], paths[1:]):
+        if other.images.shape[1:] != sets[0].images.shape[1:] or other.class_names != sets[0].class_names:
+            raise DataError(f"{other_path}: its images ({list(other.images.shape[1:])}) or class names differ from "
+                            f"those of {paths[0]} ({list(sets[0].images.shape[1:])}).")
+    if len(sets) == 1:
+        return sets[0]
+    return ImageSet(np.concatenate([s.images for s in sets]), np.concatenate([s.labels for s in sets]), sets[0].class_names)
 

@@ -47,8 +47,7 @@ class DataSource:
     def _image_set(self, files, split):
         key = (tuple(files) if isinstance(files, list) else files, split)
         if key not in self._image_sets:
-            path = files[0] if isinstance(files, list) and len(files) == 1 and self.data["format"] != "cifar10" else files
-            self._image_sets[key] = read_images(path, self.data["format"], split, self.data["image_size"])
+            self._image_sets[key] = read_images(files, self.data["format"], split, self.data["image_size"])
         return self._image_sets[key]
 
     def _csv(self, files, training, holdout, batch_size, seed):
