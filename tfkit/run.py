@@ -45,7 +45,7 @@ from tfkit.errors import ClusterError, ConfigError, TfkitError
 from tfkit.export import export_saved_model
 from tfkit.features import NumericColumn, closure
 
-# The CSV pipeline filters rows, so Keras learns an epoch's length from the first one.
+# Validation and test datasets of unknown length: Keras learns their length from the first pass.
 warnings.filterwarnings("ignore", message="Your input ran out of data")
 
 # Keys whose change makes old checkpoints meaningless for this job_dir.
@@ -119,6 +119,7 @@ class Run:
         # Training resolves the strategy; evaluation and export run on this device.
         self.strategy, self.parameter_server = None, False
         self.model, self.manager, self.data_source = None, None, None
+        self._batches_per_pass = None
         self.model_path = os.path.join(self.job_dir, "model.json")
         self.checkpoint_dir = os.path.join(self.job_dir, "checkpoints")
 
@@ -138,7 +139,13 @@ class Run:
         return ("train", data["validation_split"]) if data["validation_split"] is not None else None
 
     def train_dataset(self, training=True, batch_size=None):
-        return self._dataset(self.config["data"]["train"], "train", training, self._split(), batch_size)
+        dataset = self._dataset(self.config["data"]["train"], "train", training, self._split(), batch_size)
+        if training and batch_size is None and int(dataset.cardinality()) < 0:
+            # Keras' fit, reaching the end of a dataset of unknown length, adds one to the optimizer's
+            # step count for a step it does not take: every epoch, which shifts learning-rate schedules
+            # and step numbers. A dataset that states its length is never read past its end.
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(self.batches_per_pass()))
+        return dataset
 
     def validation_dataset(self):
         data = self.config["data"]
@@ -204,15 +211,21 @@ class Run:
             raise ConfigError(f"train.{error}") from None
 
     def steps_per_epoch(self):
-        """``train.steps_per_epoch``, or the batches of one pass over the training data (counted if need be)."""
+        """``train.steps_per_epoch``, or the batches of one pass over the training data."""
         if self.config["train"]["steps_per_epoch"] is not None:
             return self.config["train"]["steps_per_epoch"]
-        dataset = self.train_dataset(training=False)
-        count = int(dataset.cardinality())
-        if count < 0:
-            with data_errors():
-                count = int(dataset.reduce(0, lambda count, _: count + 1))
-        return count
+        return self.batches_per_pass()
+
+    def batches_per_pass(self):
+        """The batches of one pass over the training data, counted (once) if the dataset does not know."""
+        if self._batches_per_pass is None:
+            dataset = self.train_dataset(training=False)
+            count = int(dataset.cardinality())
+            if count < 0:
+                with data_errors():
+                    count = int(dataset.reduce(0, lambda count, _: count + 1))
+            self._batches_per_pass = count
+        return self._batches_per_pass
 
     @property
     def global_step(self):

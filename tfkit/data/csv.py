@@ -195,7 +195,10 @@ def read_csv(
     )
     dataset = dataset.filter(lambda path, number, line: tf.strings.length(tf.strings.strip(line)) > 0)
     if holdout is not None:
-        dataset = dataset.filter(_holdout_filter(*holdout))
+        keep = holdout_predicate(*holdout)
+        # Keyed by file name and line: the split survives moving the files.
+        dataset = dataset.filter(lambda path, number, line: keep(
+            tf.strings.join([tf.strings.regex_replace(path, r".*/", ""), tf.strings.as_string(number)], ":")))
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
     if num_epochs != 1:
@@ -235,13 +238,18 @@ def _lines(path, header):
     return lines.enumerate(start=first).map(lambda number, line: (path, number, line))
 
 
-def _holdout_filter(part, fraction):
+def holdout_predicate(part, fraction):
+    """A predicate of an example's string key: True if the example is in ``part`` of a deterministic split.
+
+    ``part`` is ``"validation"`` (about ``fraction`` of the keys, chosen by
+    hash) or ``"train"`` (the others). The same key always lands in the same
+    part, however the data is read.
+    """
     if part not in ("train", "validation") or not 0.0 < fraction < 1.0:
         raise DataError(f"holdout must be ('train' | 'validation', fraction in (0, 1)). Received: {(part, fraction)!r}")
     threshold = int(round(fraction * 10_000))
 
-    def keep(path, number, line):
-        key = tf.strings.join([tf.strings.regex_replace(path, r".*/", ""), tf.strings.as_string(number)], ":")
+    def keep(key):
         in_validation = tf.strings.to_hash_bucket_fast(key, 10_000) < threshold
         return in_validation if part == "validation" else tf.logical_not(in_validation)
 

@@ -10,7 +10,7 @@ the pipeline.
 import numpy as np
 import tensorflow as tf
 
-from tfkit.data.csv import _MARK
+from tfkit.data.csv import _MARK, holdout_predicate
 from tfkit.data.images import ImageSet
 from tfkit.errors import DataError
 
@@ -84,13 +84,20 @@ def image_dataset(
         if image_shape is not None and list(source.images.shape[1:]) != list(image_shape):
             raise DataError(f"The images are {list(source.images.shape[1:])} (height, width, channels) but the model "
                             f"takes {list(image_shape)}: set the model's image_shape, or resize the images.")
-        dataset = tf.data.Dataset.from_tensor_slices((source.images, source.labels.astype(np.int64)))
+        images, labels = source.images, source.labels.astype(np.int64)
+        if holdout is not None:
+            # Split here rather than filter the dataset: its length stays known (see tfkit.run).
+            keep = holdout_predicate(*holdout)(tf.strings.as_string(tf.range(len(labels), dtype=tf.int64))).numpy()
+            images, labels = images[keep], labels[keep]
+        dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     else:
         dataset = source
         if image_shape is not None:
             dataset = dataset.map(_shape_check(list(image_shape)), num_parallel_calls=tf.data.AUTOTUNE)
-    if holdout is not None:
-        dataset = dataset.enumerate().filter(_holdout_filter(*holdout)).map(lambda index, example: example)
+        if holdout is not None:
+            keep = holdout_predicate(*holdout)
+            dataset = dataset.enumerate().filter(lambda index, example: keep(tf.strings.as_string(index)))
+            dataset = dataset.map(lambda index, example: example)
     if training:
         dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
         if augmentation:
@@ -116,15 +123,3 @@ def _shape_check(expected):
             return tf.ensure_shape(tf.identity(image), expected), label
 
     return check
-
-
-def _holdout_filter(part, fraction):
-    if part not in ("train", "validation") or not 0.0 < fraction < 1.0:
-        raise DataError(f"holdout must be ('train' | 'validation', fraction in (0, 1)). Received: {(part, fraction)!r}")
-    threshold = int(round(fraction * 10_000))
-
-    def keep(index, example):
-        in_validation = tf.strings.to_hash_bucket_fast(tf.strings.as_string(index), 10_000) < threshold
-        return in_validation if part == "validation" else tf.logical_not(in_validation)
-
-    return keep

@@ -7,6 +7,23 @@ from tfkit.errors import TfkitError
 SHORTCUTS = ("identity", "projection")
 
 
+def l2(weight_decay):
+    """The regularizer of ``weight_decay`` (gradient ``weight_decay * w``), or None."""
+    return keras.regularizers.L2(weight_decay / 2) if weight_decay else None
+
+
+def convolution(filters, size, strides, weight_decay, data_format, name):
+    """A ResNet convolution: "same" padding, no bias (batch norm follows), He initialisation."""
+    return keras.layers.Conv2D(filters, size, strides=strides, padding="same", use_bias=False, data_format=data_format,
+                               kernel_initializer="he_normal", kernel_regularizer=l2(weight_decay), name=name)
+
+
+def batch_normalization(momentum, epsilon, data_format, synchronized, name):
+    """Batch normalisation over the channel axis of ``data_format``."""
+    return keras.layers.BatchNormalization(axis=-1 if data_format == "channels_last" else 1, momentum=momentum,
+                                           epsilon=epsilon, synchronized=synchronized, name=name)
+
+
 @keras.saving.register_keras_serializable(package="tfkit")
 class ResidualBlock(keras.layers.Layer):
     """A residual block: ``output = F(x) + shortcut(x)``.
@@ -102,14 +119,11 @@ class ResidualBlock(keras.layers.Layer):
         self.projection = self.projection_norm = None
 
     def _convolution(self, size, maps, strides, name):
-        regularizer = keras.regularizers.L2(self.weight_decay / 2) if self.weight_decay else None
-        return keras.layers.Conv2D(maps, size, strides=strides, padding="same", use_bias=False, data_format=self.data_format,
-                                   kernel_initializer="he_normal", kernel_regularizer=regularizer, name=name)
+        return convolution(maps, size, strides, self.weight_decay, self.data_format, name)
 
     def _batch_norm(self, name):
-        return keras.layers.BatchNormalization(axis=self.channel_axis, momentum=self.batch_norm_momentum,
-                                               epsilon=self.batch_norm_epsilon, synchronized=self.synchronized_batch_norm,
-                                               name=name)
+        return batch_normalization(self.batch_norm_momentum, self.batch_norm_epsilon, self.data_format,
+                                   self.synchronized_batch_norm, name)
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)

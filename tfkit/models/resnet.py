@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tfkit.errors import TfkitError
 from tfkit.features import RawInput
-from tfkit.layers.residual import SHORTCUTS, ResidualBlock
+from tfkit.layers.residual import SHORTCUTS, ResidualBlock, batch_normalization, convolution, l2
 from tfkit.models.base import Model
 
 STANDARDIZATIONS = ("per_image", "rescale", None)
@@ -121,9 +121,7 @@ class ResNet(Model):
         block_options = dict(version=version, bottleneck=bottleneck, shortcut=shortcut, batch_norm_momentum=batch_norm_momentum,
                              batch_norm_epsilon=batch_norm_epsilon, weight_decay=weight_decay, data_format=data_format,
                              synchronized_batch_norm=synchronized_batch_norm)
-        regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
-        self.stem = keras.layers.Conv2D(filters[0], 3, padding="same", use_bias=False, data_format=data_format,
-                                        kernel_initializer="he_normal", kernel_regularizer=regularizer, name="stem")
+        self.stem = convolution(filters[0], 3, 1, weight_decay, data_format, "stem")
         # Version 1 normalises the stem's output; version 2 the last block's.
         self.stem_norm = self._batch_norm("stem_batch_norm") if version == 1 else None
         self.blocks = [
@@ -135,12 +133,11 @@ class ResNet(Model):
         self.pool = keras.layers.GlobalAveragePooling2D(data_format=data_format, name="pool")
         # Under a mixed-precision policy the logits (and so the loss) stay float32.
         logits_dtype = "float32" if keras.config.dtype_policy().name.startswith("mixed") else None
-        self.classifier = keras.layers.Dense(self.head.units, kernel_regularizer=regularizer, dtype=logits_dtype, name="logits")
+        self.classifier = keras.layers.Dense(self.head.units, kernel_regularizer=l2(weight_decay), dtype=logits_dtype, name="logits")
 
     def _batch_norm(self, name):
-        return keras.layers.BatchNormalization(axis=-1 if self.data_format == "channels_last" else 1,
-                                               momentum=self.batch_norm_momentum, epsilon=self.batch_norm_epsilon,
-                                               synchronized=self.synchronized_batch_norm, name=name)
+        return batch_normalization(self.batch_norm_momentum, self.batch_norm_epsilon, self.data_format,
+                                   self.synchronized_batch_norm, name)
 
     def feature_columns(self):
         return []
