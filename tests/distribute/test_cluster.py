@@ -97,8 +97,11 @@ def test_launch_prefixes_each_role_and_returns_the_chief_status():
 
 def test_launch_stops_every_process_on_ctrl_c(tmp_path):
     code = PRINT_ROLE + "import time; time.sleep(300)"
+    # A shell's background job starts with Ctrl-C ignored, and children inherit that: give the launcher
+    # the disposition a terminal's foreground process has, whoever runs the tests.
     launcher = subprocess.Popen([sys.executable, "-m", "tfkit.cli", "launch", "--workers", "1", "--ps", "1", "--evaluator",
-                                 "--", sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                                 "--", sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     pids = []
     while len(pids) < 4:
         line = launcher.stdout.readline()
