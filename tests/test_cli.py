@@ -171,15 +171,21 @@ def test_killed_run_resumes_from_its_last_checkpoint(census_slice, tmp_path):
 def test_checkpoints_are_numbered_by_step_and_taken_every_checkpoint_steps(census_slice, tmp_path):
     job_dir = tmp_path / "job"
     result = run_tfkit("train", *small_run(census_slice, job_dir, "--set", "train.epochs=2",
-                                           "--set", "train.checkpoint_steps=5", "--set", "export=false"))
+                                           "--set", "train.checkpoint_steps=7", "--set", "export=false"))
     assert result.returncode == 0, result.stderr
     metrics = json.loads((job_dir / "metrics.json").read_text())
     per_epoch = metrics["steps_per_epoch"]
     assert metrics["steps"] == 2 * per_epoch
-    saved = sorted(set(range(5, 2 * per_epoch + 1, 5)) | {per_epoch, 2 * per_epoch})
+    saved = sorted(set(range(7, 2 * per_epoch + 1, 7)) | {per_epoch, 2 * per_epoch})
     state = (job_dir / "checkpoints" / "checkpoint").read_text()
     kept = [int(n) for n in re.findall(r'all_model_checkpoint_paths: "ckpt-(\d+)"', state)]
     assert kept == saved[-3:]  # train.keep_checkpoints
+    # Each holds the epochs completed by its step, also where a step save and an epoch's end coincide.
+    import tensorflow as tf
+
+    for step in kept:
+        reader = tf.train.load_checkpoint(str(job_dir / "checkpoints" / f"ckpt-{step}"))
+        assert reader.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == step // per_epoch
 
 
 def test_a_changed_model_is_refused_in_an_old_job_dir(trained, census_slice):

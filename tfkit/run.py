@@ -93,19 +93,25 @@ class _Checkpoints(keras.callbacks.Callback):
     def __init__(self, run, every_steps=None):
         super().__init__()
         self.run, self.every_steps = run, every_steps
-        self.last_saved = run.global_step
+        self.next_step_save = self._next_multiple(run.global_step)
+
+    def _next_multiple(self, step):
+        return (step // self.every_steps + 1) * self.every_steps if self.every_steps else None
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.every_steps and self.run.global_step >= self.last_saved + self.every_steps:
-            self._save()
+        # At multiples of every_steps, whatever the epoch-end saves in between (as the old save_checkpoints_steps).
+        step = self.run.global_step
+        if self.every_steps and step >= self.next_step_save:
+            self.next_step_save = self._next_multiple(step)
+            self._save(step)
 
     def on_epoch_end(self, epoch, logs=None):
         self.run.epoch.assign(epoch + 1)
-        self._save()
+        self._save(self.run.global_step)
 
-    def _save(self):
-        self.last_saved = self.run.global_step
-        self.run.manager.save(checkpoint_number=self.last_saved)
+    def _save(self, step):
+        # An epoch's end may save the step just saved again: the epoch counter has moved on since.
+        self.run.manager.save(checkpoint_number=step)
 
 
 class Run:
