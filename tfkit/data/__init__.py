@@ -1,4 +1,4 @@
-"""tf.data readers for tfkit models: CSV files, image sets and TFRecords."""
+"""tf.data readers for tfkit models: CSV files, labelled sentences, image sets and TFRecords."""
 
 from tfkit.data.csv import CsvSchema, expand_files, read_csv
 from tfkit.data.csv import explain as _explain_assertion
@@ -6,6 +6,7 @@ from tfkit.data.image_dataset import augment, image_dataset
 from tfkit.data.images import FORMATS as IMAGE_FORMATS
 from tfkit.data.images import ImageSet, read_cifar10, read_image_folder, read_images, read_numpy
 from tfkit.data.sources import DataSource
+from tfkit.data.text import read_text, standardize_kim
 from tfkit.data.tfrecords import explain_data_loss, read_tfrecords, write_tfrecords
 
 __all__ = [
@@ -22,7 +23,9 @@ __all__ = [
     "read_image_folder",
     "read_images",
     "read_numpy",
+    "read_text",
     "read_tfrecords",
+    "standardize_kim",
     "write_tfrecords",
 ]
 

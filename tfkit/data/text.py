@@ -1,0 +1,143 @@
+"""Sentences with labels, one example per line, as tf.data batches of raw strings.
+
+Two layouts: one file per class (``rt-polarity.pos`` / ``rt-polarity.neg``,
+``class_files={"positive": ..., "negative": ...}``), or files whose lines
+start with the label (``label<TAB>sentence``, or ``label sentence`` when a
+line has no tab). CSV files with a text column are read by
+:func:`~tfkit.data.read_csv`. Text is transcoded to UTF-8 from ``encoding``;
+blank lines are skipped; a label outside ``label_vocabulary`` stops the
+pipeline with the file and line (see :func:`tfkit.data.explain`).
+"""
+
+import tensorflow as tf
+
+from tfkit.data.csv import _label_table, _located, expand_files, holdout_predicate
+from tfkit.errors import DataError
+
+# Kim (2014)'s clean_str: keep letters, digits and a little punctuation, split clitics and punctuation
+# into tokens, squeeze spaces, lower-case.
+_KIM_RULES = [
+    (r"[^A-Za-z0-9(),!?'`]", " "),
+    (r"'s", " 's"), (r"'ve", " 've"), (r"n't", " n't"), (r"'re", " 're"), (r"'d", " 'd"), (r"'ll", " 'll"),
+    (r",", " , "), (r"!", " ! "), (r"\(", " ( "), (r"\)", " ) "), (r"\?", " ? "),
+    (r"\s{2,}", " "),
+]
+
+
+def standardize_kim(sentences):
+    """Kim (2014)'s text standardisation, as TensorFlow ops (so it runs in tf.data and in exported models).
+
+    Example:
+
+    >>> from tfkit.data.text import standardize_kim
+    >>> standardize_kim(["It isn't bad, (really)!"]).numpy()[0].decode()
+    "it is n't bad , ( really ) !"
+    """
+    sentences = tf.convert_to_tensor(sentences, tf.string)
+    for pattern, replacement in _KIM_RULES:
+        sentences = tf.strings.regex_replace(sentences, pattern, replacement)
+    return tf.strings.lower(tf.strings.strip(sentences))
+
+
+def read_text(
+    file_pattern=None,
+    batch_size=32,
+    class_files=None,
+    label_vocabulary=None,
+    text_key="sentence",
+    encoding="utf-8",
+    standardize=None,
+    shuffle=False,
+    shuffle_buffer_size=10_000,
+    seed=None,
+    holdout=None,
+    drop_remainder=False,
+):
+    """Reads labelled sentences into batches of ``({text_key: string}, int32 label)``.
+
+    Args:
+        file_pattern: Files (path, glob or list) whose lines are
+            ``label<TAB>sentence`` (or ``label sentence``).
+        batch_size: Sentences per batch.
+        class_files: Instead of ``file_pattern``: ``{label: files}``, every
+            line of a file being one sentence of its label.
+        label_vocabulary: Labels in class-id order. Default: the keys of
+            ``class_files`` in their order; required with ``file_pattern``.
+        text_key: Feature name of the sentences.
+        encoding: Encoding of the files (``utf-8``, ``latin-1``, ...); the
+            sentences come out as UTF-8.
+        standardize: None, or ``"kim"`` for :func:`standardize_kim`.
+        shuffle: Shuffle sentences (buffered, reshuffled every epoch).
+        shuffle_buffer_size: Sentences in the shuffle buffer.
+        seed: Shuffle seed.
+        holdout: ``("train" | "validation", fraction)``: a deterministic
+            split by file name and line number.
+        drop_remainder: Drop the last, smaller batch.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from tfkit.data import read_text
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(folder, "pos.txt"), "w").write("a gorgeous film\\n\\nfun !\\n")
+    >>> _ = open(os.path.join(folder, "neg.txt"), "w").write("a dull mess\\n")
+    >>> features, labels = next(iter(read_text(batch_size=8, class_files={
+    ...     "negative": os.path.join(folder, "neg.txt"), "positive": os.path.join(folder, "pos.txt")})))
+    >>> [s.decode() for s in features["sentence"].numpy()], labels.numpy().tolist()
+    (['a dull mess', 'a gorgeous film', 'fun !'], [0, 1, 1])
+    """
+    if (file_pattern is None) == (class_files is None):
+        raise DataError("read_text needs file_pattern (lines 'label<TAB>sentence') or class_files ({label: files}), not both.")
+    if standardize not in (None, "kim"):
+        raise DataError(f"standardize must be None or 'kim'. Received: standardize={standardize!r}")
+    if class_files is not None:
+        labels = list(class_files)
+        vocabulary = [str(v) for v in (label_vocabulary or labels)]
+        unknown = [label for label in labels if str(label) not in vocabulary]
+        if unknown:
+            raise DataError(f"class_files names label {unknown[0]!r}, which is not in label_vocabulary {vocabulary}.")
+        parts = [(expand_files(files), vocabulary.index(str(label))) for label, files in class_files.items()]
+        files = [path for paths, _ in parts for path in paths]
+        ids = [label_id for paths, label_id in parts for _ in paths]
+        table = None
+    else:
+        if label_vocabulary is None:
+            raise DataError("read_text with labelled lines needs label_vocabulary (the labels in class-id order).")
+        vocabulary = [str(v) for v in label_vocabulary]
+        files = expand_files(file_pattern)
+        ids = [-1] * len(files)
+        table = _label_table(vocabulary, None)
+
+    def lines(path, label_id):
+        text = tf.data.TextLineDataset(path)
+        return text.enumerate(start=1).map(lambda number, line: (path, number, line, label_id))
+
+    dataset = tf.data.Dataset.from_tensor_slices((files, ids)).flat_map(lines)
+    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        dataset = dataset.map(lambda path, number, line, label_id: (
+            path, number, tf.strings.unicode_transcode(line, encoding, "UTF-8", errors="replace"), label_id))
+    dataset = dataset.filter(lambda path, number, line, label_id: tf.strings.length(tf.strings.strip(line)) > 0)
+    if holdout is not None:
+        keep = holdout_predicate(*holdout)
+        dataset = dataset.filter(lambda path, number, line, label_id: keep(
+            tf.strings.join([tf.strings.regex_replace(path, r".*/", ""), tf.strings.as_string(number)], ":")))
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+
+    def parse(paths, numbers, text, label_ids):
+        if table is not None:
+            split = tf.strings.regex_replace(text, r"^\s*(\S+?)(\t|\s)", "\\1\t")
+            pieces = tf.strings.split(split, "\t", maxsplit=1).to_tensor("", shape=[None, 2])
+            label, text = pieces[:, 0], pieces[:, 1]
+            label_ids = table.lookup(label)
+            check = _located(paths, numbers, label_ids < 0, lambda i: tf.strings.join(
+                ["label '", label[i], f"' is not in label_vocabulary {vocabulary}"]))
+            with tf.control_dependencies([check]):
+                label_ids = tf.identity(label_ids)
+        text = tf.strings.strip(text)
+        if standardize == "kim":
+            text = standardize_kim(text)
+        return {text_key: text}, tf.cast(label_ids, tf.int32)
+
+    return dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
