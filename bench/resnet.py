@@ -18,7 +18,6 @@ Prints images/second for each and the ratio tfkit_time / keras_time (<= 1.05: tf
 import argparse
 import os
 import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -26,6 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from paired import abba_rounds, timed_epoch  # noqa: E402
 from tfkit.models import ResNet  # noqa: E402
 
 WEIGHT_DECAY = 2e-4
@@ -71,12 +71,6 @@ def compile_model(model):
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
 
-def timed_epoch(model, dataset):
-    start = time.perf_counter()
-    model.fit(dataset, epochs=1, verbose=0, shuffle=False)
-    return time.perf_counter() - start
-
-
 def compare(depth, dataset, images, rounds):
     tfkit_model = ResNet(depth=depth, weight_decay=WEIGHT_DECAY)
     compile_model(tfkit_model)
@@ -87,14 +81,7 @@ def compare(depth, dataset, images, rounds):
         timed_epoch(model, dataset)
     counts = {name: sum(int(np.prod(w.shape)) for w in model.trainable_weights) for name, model in models.items()}
     print(f"ResNet-{depth}: trainable parameters tfkit {counts['tfkit']:,}  keras {counts['keras']:,}")
-    times, ratios = {"tfkit": [], "keras": []}, []
-    for _ in range(rounds):
-        round_times = {"tfkit": 0.0, "keras": 0.0}
-        for name in ("tfkit", "keras", "keras", "tfkit"):
-            seconds = timed_epoch(models[name], dataset)
-            times[name].append(seconds)
-            round_times[name] += seconds
-        ratios.append(round_times["tfkit"] / round_times["keras"])
+    times, ratios = abba_rounds(models, dataset, rounds)
     for name, values in times.items():
         print(f"  {name:>6}: {images / statistics.median(values):8,.0f} images/s  (median epoch {statistics.median(values):.2f}s of {len(values)})")
     print(f"  ratio tfkit/keras epoch time: {statistics.median(ratios):.3f} median of {len(ratios)} paired rounds "

@@ -19,13 +19,13 @@ Prints examples/second for each and the ratio tfkit_time / keras_time
 import argparse
 import os
 import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from paired import abba_rounds, timed_epoch  # noqa: E402
 from tfkit import config as config_lib  # noqa: E402
 from tfkit import features as F  # noqa: E402
 from tfkit.data import read_csv  # noqa: E402
@@ -97,12 +97,6 @@ def plain_keras_equivalent(model):
     return plain
 
 
-def timed_epoch(model, dataset):
-    start = time.perf_counter()
-    model.fit(dataset, epochs=1, verbose=0, shuffle=False)
-    return time.perf_counter() - start
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8, help="ABBA rounds: each model trains 2 epochs a round")
@@ -118,15 +112,7 @@ def main():
     for model in models.values():  # warm-up: tracing and the cache fill
         timed_epoch(model, dataset)
     print(f"trainable parameters: tfkit {tfkit_model.count_params():,}  keras {plain.count_params():,}")
-    times = {"tfkit": [], "keras": []}
-    ratios = []
-    for _ in range(args.rounds):
-        round_times = {"tfkit": 0.0, "keras": 0.0}
-        for name in ("tfkit", "keras", "keras", "tfkit"):
-            seconds = timed_epoch(models[name], dataset)
-            times[name].append(seconds)
-            round_times[name] += seconds
-        ratios.append(round_times["tfkit"] / round_times["keras"])
+    times, ratios = abba_rounds(models, dataset, args.rounds)
     for name, values in times.items():
         seconds = statistics.median(values)
         print(f"{name:>6}: {examples / seconds:10,.0f} examples/s  (median epoch {seconds:.3f}s of {len(values)})")
