@@ -196,9 +196,7 @@ def read_csv(
     dataset = dataset.filter(lambda path, number, line: tf.strings.length(tf.strings.strip(line)) > 0)
     if holdout is not None:
         keep = holdout_predicate(*holdout)
-        # Keyed by file name and line: the split survives moving the files.
-        dataset = dataset.filter(lambda path, number, line: keep(
-            tf.strings.join([tf.strings.regex_replace(path, r".*/", ""), tf.strings.as_string(number)], ":")))
+        dataset = dataset.filter(lambda path, number, line: keep(line_key(path, number)))
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
     if num_epochs != 1:
@@ -236,6 +234,11 @@ def _lines(path, header):
     if header:
         lines, first = lines.skip(1), 2
     return lines.enumerate(start=first).map(lambda number, line: (path, number, line))
+
+
+def line_key(path, number):
+    """The holdout key of a file's line: file name and line number, so the split survives moving the files."""
+    return tf.strings.join([tf.strings.regex_replace(path, r".*/", ""), tf.strings.as_string(number)], ":")
 
 
 def holdout_predicate(part, fraction):

@@ -11,7 +11,7 @@ pipeline with the file and line (see :func:`tfkit.data.explain`).
 
 import tensorflow as tf
 
-from tfkit.data.csv import _label_table, _located, expand_files, holdout_predicate
+from tfkit.data.csv import _label_table, _located, expand_files, holdout_predicate, line_key
 from tfkit.errors import DataError
 
 # Kim (2014)'s clean_str: keep letters, digits and a little punctuation, split clitics and punctuation
@@ -119,8 +119,7 @@ def read_text(
     dataset = dataset.filter(lambda path, number, line, label_id: tf.strings.length(tf.strings.strip(line)) > 0)
     if holdout is not None:
         keep = holdout_predicate(*holdout)
-        dataset = dataset.filter(lambda path, number, line, label_id: keep(
-            tf.strings.join([tf.strings.regex_replace(path, r".*/", ""), tf.strings.as_string(number)], ":")))
+        dataset = dataset.filter(lambda path, number, line, label_id: keep(line_key(path, number)))
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
