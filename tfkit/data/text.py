@@ -13,30 +13,7 @@ import tensorflow as tf
 
 from tfkit.data.csv import _label_table, _located, expand_files, holdout_predicate, line_key
 from tfkit.errors import DataError
-
-# Kim (2014)'s clean_str: keep letters, digits and a little punctuation, split clitics and punctuation
-# into tokens, squeeze spaces, lower-case.
-_KIM_RULES = [
-    (r"[^A-Za-z0-9(),!?'`]", " "),
-    (r"'s", " 's"), (r"'ve", " 've"), (r"n't", " n't"), (r"'re", " 're"), (r"'d", " 'd"), (r"'ll", " 'll"),
-    (r",", " , "), (r"!", " ! "), (r"\(", " ( "), (r"\)", " ) "), (r"\?", " ? "),
-    (r"\s{2,}", " "),
-]
-
-
-def standardize_kim(sentences):
-    """Kim (2014)'s text standardisation, as TensorFlow ops (so it runs in tf.data and in exported models).
-
-    Example:
-
-    >>> from tfkit.data.text import standardize_kim
-    >>> standardize_kim(["It isn't bad, (really)!"]).numpy()[0].decode()
-    "it is n't bad , ( really ) !"
-    """
-    sentences = tf.convert_to_tensor(sentences, tf.string)
-    for pattern, replacement in _KIM_RULES:
-        sentences = tf.strings.regex_replace(sentences, pattern, replacement)
-    return tf.strings.lower(tf.strings.strip(sentences))
+from tfkit.features.text import standardize_kim
 
 
 def read_text(

@@ -14,6 +14,7 @@ from tfkit.features.crossed import CrossedColumn
 from tfkit.features.embedding import EmbeddingColumn, shared_embeddings
 from tfkit.features.indicator import IndicatorColumn
 from tfkit.features.numeric import NumericColumn
+from tfkit.features.text import TextColumn
 
 __all__ = [
     "BucketizedColumn",
@@ -29,6 +30,7 @@ __all__ = [
     "NumericColumn",
     "RawInput",
     "SparseColumn",
+    "TextColumn",
     "adapt",
     "closure",
     "deserialize",
