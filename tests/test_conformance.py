@@ -63,11 +63,21 @@ MODELS = {
     "resnet_v1": lambda: M.ResNet(depth=8, num_classes=3, image_shape=[8, 8, 3], label_vocabulary=["a", "b", "c"]),
     "resnet_v2_bottleneck": lambda: M.ResNet(depth=11, version=2, bottleneck=True, shortcut="projection", num_classes=3,
                                              image_shape=[8, 8, 3], data_format="channels_first"),
+    "text_cnn": lambda: _adapted(M.TextCNN(F.TextColumn("sentence", sequence_length=7, standardize="kim"),
+                                           embedding_dimension=6, filter_sizes=[2, 3], num_filters=4,
+                                           num_classes=3, label_vocabulary=["neg", "mixed", "pos"]), SENTENCES),
 }
 
 # Raw inputs of the models that do not read RAW.
 IMAGES = {"image": np.random.default_rng(0).integers(0, 256, (6, 8, 8, 3), dtype="uint8")}
-INPUTS = {"resnet_v1": IMAGES, "resnet_v2_bottleneck": IMAGES}
+SENTENCES = {"sentence": np.array(["A gripping film.", "Dull, dull, dull!", "It isn't bad", "fine", "a film of two halves",
+                                   "Moving and gripping, but too long to love"], dtype=object)}
+INPUTS = {"resnet_v1": IMAGES, "resnet_v2_bottleneck": IMAGES, "text_cnn": SENTENCES}
+
+
+def _adapted(model, inputs):
+    model.adapt([inputs])
+    return model
 
 
 def inputs_of(name):

@@ -45,12 +45,14 @@ _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "tru
 SCHEMA = {
     "job_dir": Field(str, None, "Run directory: checkpoints, logs, metrics.json, export. Default: runs/<config name>."),
     "data": {
-        "format": Field(str, "csv", "csv | cifar10 | image_folder | numpy | tfrecord: what train, validation and test are."),
-        "train": Field((str, list), REQUIRED, "Training data: CSV or TFRecord file(s) or globs, a CIFAR-10 folder or "
-                       "batch files, an image folder, an .npz file; relative to the config file."),
-        "validation": Field((str, list), None, "Validation data, as train. Default: validation_split of train."),
+        "format": Field(str, "csv", "csv | text | cifar10 | image_folder | numpy | tfrecord: what train, validation "
+                        "and test are."),
+        "train": Field((str, list, dict), REQUIRED, "Training data: CSV, text or TFRecord file(s) or globs, a CIFAR-10 "
+                       "folder or batch files, an image folder, an .npz file; for text, {label: files} for one file "
+                       "per class; relative to the config file."),
+        "validation": Field((str, list, dict), None, "Validation data, as train. Default: validation_split of train."),
         "validation_split": Field(float, None, "Fraction of train held out for validation (deterministic)."),
-        "test": Field((str, list), None, "Test data, as train, evaluated once at the end (a CIFAR-10 folder: its test batch)."),
+        "test": Field((str, list, dict), None, "Test data, as train, evaluated once at the end (a CIFAR-10 folder: its test batch)."),
         "label": Field(str, None, "Label column (csv)."),
         "label_vocabulary": Field(list, None, "Label strings in class-id order (classification)."),
         "label_aliases": Field(dict, None, "Other spellings of labels, e.g. {'>50K.': '>50K'}."),
@@ -58,6 +60,7 @@ SCHEMA = {
         "header": Field(bool, True, "Files start with a header line."),
         "na_values": Field(list, ["?", ""], "Cell values that mean missing."),
         "field_delim": Field(str, ",", "Field delimiter."),
+        "encoding": Field(str, "utf-8", "Encoding of text files (utf-8, latin-1, ...)."),
         "batch_size": Field(int, 128, "Examples per batch (global, over all replicas)."),
         "shuffle_buffer_size": Field(int, 10_000, "Rows in the shuffle buffer."),
         "image_size": Field(list, None, "[height, width] images of an image folder are resized to."),
@@ -80,13 +83,15 @@ SCHEMA = {
         "checkpoint_steps": Field(int, None, "Also checkpoint every so many steps (by the exact global step), "
                                   "besides each epoch's end."),
         "verbose": Field(int, 2, "Keras progress: 0 silent, 1 progress bar, 2 one line per epoch."),
+        "cross_validation": Field(dict, None, "{folds: k}: k runs, each holding out one k-th of train (a deterministic "
+                                  "split by hash) and evaluated on it; metrics.json gives each metric's mean and spread."),
     },
     "strategy": Field((str, dict), "auto", "auto | default | mirrored | multi_worker_mirrored | parameter_server, "
                       "or {name, ...options}; auto reads TF_CONFIG and the visible GPUs."),
     "export": Field(bool, True, "Export a SavedModel to job_dir/export at the end."),
 }
 
-DATA_FORMATS = ("csv", "cifar10", "image_folder", "numpy", "tfrecord")
+DATA_FORMATS = ("csv", "text", "cifar10", "image_folder", "numpy", "tfrecord")
 _EARLY_STOPPING_KEYS = {"monitor", "patience", "mode", "min_delta", "restore_best_weights"}
 
 
@@ -119,6 +124,7 @@ def validate(raw):
         unknown = sorted(set(stopping) - _EARLY_STOPPING_KEYS)
         if unknown:
             raise ConfigError(f"train.early_stopping.{unknown[0]}: unknown key. Expected one of: {', '.join(sorted(_EARLY_STOPPING_KEYS))}.")
+    _validate_cross_validation(config)
     data = config["data"]
     if data["format"] not in DATA_FORMATS:
         raise ConfigError(f"data.format: expected one of {', '.join(DATA_FORMATS)}, received {data['format']!r}.")
@@ -127,7 +133,17 @@ def validate(raw):
     if data["format"] != "csv":
         unused = [k for k in ("label", "label_aliases", "column_names") if data[k] is not None]
         if unused:
-            raise ConfigError(f"data.{unused[0]}: only csv data has columns; {data['format']} data holds images and class ids.")
+            holds = "labelled sentences" if data["format"] == "text" else "images and class ids"
+            raise ConfigError(f"data.{unused[0]}: only csv data has columns; {data['format']} data holds {holds}.")
+    for key in ("train", "validation", "test"):
+        if isinstance(data[key], dict) and data["format"] != "text":
+            raise ConfigError(f"data.{key}: {{label: files}} is for text data (one file per class); "
+                              f"{data['format']} data takes file(s) or a folder.")
+        if data["format"] == "text" and isinstance(data[key], (str, list)) and data["label_vocabulary"] is None:
+            raise ConfigError(f"data.label_vocabulary: missing; text files whose lines start with their label need the "
+                              f"labels in class-id order (or give data.{key} as {{label: files}}).")
+    if data["format"] == "text" and isinstance(data["train"], dict) and data["label_vocabulary"] is None:
+        data["label_vocabulary"] = [str(label) for label in data["train"]]
     if data["augmentation"] is not None:
         unknown = sorted(set(data["augmentation"]) - {"pad", "flip"})
         if unknown:
@@ -141,6 +157,23 @@ def validate(raw):
     if "name" not in config["model"]:
         raise ConfigError("model.name: missing; it names the model, e.g. wide_deep.")
     return config
+
+
+def _validate_cross_validation(config):
+    folds = config["train"]["cross_validation"]
+    if folds is None:
+        return
+    unknown = sorted(set(folds) - {"folds"}, key=str)
+    if unknown:
+        raise ConfigError(f"train.cross_validation.{unknown[0]}: unknown key. Expected: folds.")
+    if not isinstance(folds.get("folds"), int) or isinstance(folds["folds"], bool) or folds["folds"] < 2:
+        raise ConfigError(f"train.cross_validation.folds: expected an integer >= 2, received {folds.get('folds')!r}.")
+    clashing = [f"data.{k}" for k in ("validation", "validation_split") if config["data"][k] is not None]
+    if config["train"]["early_stopping"] is not None:
+        clashing.append("train.early_stopping")
+    if clashing:
+        raise ConfigError(f"{clashing[0]}: cannot be used with train.cross_validation, where each fold's held-out part "
+                          "is its validation data (stopping on it would tune to the data the fold is scored on).")
 
 
 def parse_override(text):
@@ -202,6 +235,8 @@ def load(path, overrides=()):
     for entry in config["features"]:
         if entry.get("vocabulary_file"):
             entry["vocabulary_file"] = _resolve_paths(entry["vocabulary_file"], base)
+    if isinstance(config["model"].get("vectors"), str):
+        config["model"]["vectors"] = _resolve_paths(config["model"]["vectors"], base)
     if config["job_dir"] is None:
         config["job_dir"] = os.path.join("runs", os.path.splitext(os.path.basename(path))[0])
     return config
@@ -210,6 +245,8 @@ def load(path, overrides=()):
 def _resolve_paths(value, base):
     if value is None:
         return None
+    if isinstance(value, dict):
+        return {k: _resolve_paths(v, base) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve_paths(v, base) for v in value]
     return value if os.path.isabs(value) else os.path.normpath(os.path.join(base, value))
@@ -284,6 +321,8 @@ def _construct(cls, kwargs, where):
 
 
 _COLUMN_LISTS = ("wide_columns", "deep_columns", "columns")
+# Model keys naming one column; a name that is not a defined column is left to the model (a feature name).
+_COLUMN_KEYS = ("text",)
 _SHORTHAND = ("first_layer_size", "num_layers", "scale_factor")
 
 
@@ -308,6 +347,9 @@ def build_model(model_config, columns, data_config):
                     raise ConfigError(f"model.{key}[{i}]: column {column!r} is not defined. Defined columns: {', '.join(columns)}.")
                 resolved.append(columns[column])
             kwargs[key] = resolved
+    for key in _COLUMN_KEYS:
+        if isinstance(kwargs.get(key), str) and kwargs[key] in columns:
+            kwargs[key] = columns[kwargs[key]]
     shorthand = [k for k in _SHORTHAND if k in kwargs]
     if shorthand:
         if "hidden_units" in kwargs or len(shorthand) != 3:

@@ -17,14 +17,6 @@ import tensorflow as tf
 from tfkit.distribute import single_device_copy
 
 
-def serving_signature(model):
-    """Named ``tf.TensorSpec``s of the model's raw inputs."""
-    return {
-        key: tf.TensorSpec([None, *spec.example_shape], tf.as_dtype(spec.dtype), name=key)
-        for key, spec in sorted(model.input_specs().items())
-    }
-
-
 def export_saved_model(model, export_dir):
     """Writes ``model`` to ``export_dir/<unix time>/`` and returns that path.
 
@@ -37,7 +29,7 @@ def export_saved_model(model, export_dir):
     model = single_device_copy(model)
     if not model.built:
         model.build()
-    signature = serving_signature(model)
+    signature = model.serving_input_signature()
 
     @tf.function(input_signature=[signature])
     def serve(features):

@@ -24,6 +24,7 @@ done, ``tfkit train`` writes ``job_dir/chief_done.json``, which tells ps and wor
 """
 
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -69,6 +70,12 @@ def _write_json(path, value):
     with open(temporary, "w", encoding="utf-8") as f:
         json.dump(value, f, indent=2, sort_keys=True)
     os.replace(temporary, path)
+
+
+def _spread(values):
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    return {"mean": mean, "std": std, "min": min(values), "max": max(values), "folds": values}
 
 
 def weights_checkpoint(model):
@@ -117,8 +124,10 @@ class _Checkpoints(keras.callbacks.Callback):
 class Run:
     """One config's run in its job directory. See the module docstring."""
 
-    def __init__(self, config, task=None):
+    def __init__(self, config, task=None, fold=None):
         self.config = config
+        # (i, k): this run is fold i of a k-fold cross-validation, holding out the i-th k-th of train.
+        self.fold = fold
         self.job_dir = config["job_dir"]
         self.task = cluster.from_tf_config() if task is None else task
         self.is_chief = self.task is None or self.task.is_chief
@@ -138,8 +147,17 @@ class Run:
         seed = None if training and self.parameter_server else self.config["train"]["seed"]
         return self.data_source.dataset(files, split, training, holdout, batch_size, seed)
 
+    def _held_out(self):
+        """The part of train held out for validation: a fraction, or this fold's range."""
+        if self.fold is not None:
+            fold, folds = self.fold
+            return (fold / folds, (fold + 1) / folds)
+        return self.config["data"]["validation_split"]
+
     def _split(self):
         data = self.config["data"]
+        if self.fold is not None:
+            return ("train", self._held_out())
         if data["validation_split"] is not None and data["validation"] is not None:
             raise ConfigError("data: give validation or validation_split, not both.")
         return ("train", data["validation_split"]) if data["validation_split"] is not None else None
@@ -157,8 +175,8 @@ class Run:
         data = self.config["data"]
         if data["validation"] is not None:
             return self._dataset(data["validation"], "validation")
-        if data["validation_split"] is not None:
-            return self._dataset(data["train"], "train", holdout=("validation", data["validation_split"]))
+        if self._held_out() is not None:
+            return self._dataset(data["train"], "train", holdout=("validation", self._held_out()))
         return None
 
     def test_dataset(self):
@@ -255,7 +273,12 @@ class Run:
 
     # -- the three jobs -----------------------------------------------------
     def train(self):
-        """Trains (or resumes), evaluates and exports; returns the summary written to metrics.json."""
+        """Trains (or resumes), evaluates and exports; returns the summary written to metrics.json.
+
+        With ``train.cross_validation``, runs every fold instead (see :meth:`cross_validate`).
+        """
+        if self.config["train"]["cross_validation"] is not None and self.fold is None:
+            return self.cross_validate()
         try:
             return self._train()
         except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError) as error:
@@ -315,6 +338,37 @@ class Run:
         if self.is_chief:
             if self.config["export"]:
                 summary["export"] = self.export()
+            _write_json(os.path.join(self.job_dir, "metrics.json"), summary)
+        return summary
+
+    def cross_validate(self):
+        """k-fold cross-validation: one run per fold in ``job_dir/fold-<i>``, each validated on its held-out k-th.
+
+        Each fold adapts its vocabularies and statistics on its own training
+        part. Returns (and writes to ``job_dir/metrics.json``) every metric's
+        per-fold values, mean and standard deviation. Rerunning resumes: a
+        finished fold is only evaluated again.
+        """
+        folds = self.config["train"]["cross_validation"]["folds"]
+        if self.task is not None:
+            raise ConfigError("train.cross_validation runs its folds one after another on one machine; "
+                              "run it without TF_CONFIG.")
+        if self.is_chief:
+            os.makedirs(self.job_dir, exist_ok=True)
+            self._check_job_dir()
+        started, summaries = time.time(), []
+        for fold in range(folds):
+            print(f"Fold {fold + 1} of {folds}", flush=True)
+            config = copy.deepcopy(self.config)
+            config["job_dir"], config["export"] = os.path.join(self.job_dir, f"fold-{fold}"), False
+            summaries.append(Run(config, self.task, fold=(fold, folds)).train())
+        summary = {"folds": folds, "epochs": summaries[0]["epochs"], "steps": sum(s["steps"] for s in summaries),
+                   "train_seconds": round(time.time() - started, 1), "cross_validation": {}}
+        for split in ("validation", "test"):
+            if split in summaries[0]:
+                summary["cross_validation"][split] = {
+                    metric: _spread([s[split][metric] for s in summaries]) for metric in summaries[0][split]}
+        if self.is_chief:
             _write_json(os.path.join(self.job_dir, "metrics.json"), summary)
         return summary
 

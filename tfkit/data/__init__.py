@@ -1,4 +1,4 @@
-"""tf.data readers for tfkit models: CSV files, labelled sentences, image sets and TFRecords."""
+"""tf.data readers for tfkit models: CSV files, labelled sentences, image sets, TFRecords, and word-vector files."""
 
 from tfkit.data.csv import CsvSchema, expand_files, read_csv
 from tfkit.data.csv import explain as _explain_assertion
@@ -8,6 +8,7 @@ from tfkit.data.images import ImageSet, read_cifar10, read_image_folder, read_im
 from tfkit.data.sources import DataSource
 from tfkit.data.text import read_text, standardize_kim
 from tfkit.data.tfrecords import explain_data_loss, read_tfrecords, write_tfrecords
+from tfkit.data.vectors import read_word_vectors, write_word_vectors
 
 __all__ = [
     "IMAGE_FORMATS",
@@ -25,8 +26,10 @@ __all__ = [
     "read_numpy",
     "read_text",
     "read_tfrecords",
+    "read_word_vectors",
     "standardize_kim",
     "write_tfrecords",
+    "write_word_vectors",
 ]
 
 

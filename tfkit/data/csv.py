@@ -228,8 +228,13 @@ def read_csv(
     return dataset.with_options(options)
 
 
+def text_lines(path):
+    """The lines of a text file (a string tensor), gunzipped when its name ends in ``.gz``."""
+    return tf.data.TextLineDataset(path, compression_type=tf.where(tf.strings.regex_full_match(path, r".*\.gz"), "GZIP", ""))
+
+
 def _lines(path, header):
-    lines = tf.data.TextLineDataset(path, compression_type=tf.where(tf.strings.regex_full_match(path, r".*\.gz"), "GZIP", ""))
+    lines = text_lines(path)
     first = 1
     if header:
         lines, first = lines.skip(1), 2
@@ -245,15 +250,20 @@ def holdout_predicate(part, fraction):
     """A predicate of an example's string key: True if the example is in ``part`` of a deterministic split.
 
     ``part`` is ``"validation"`` (about ``fraction`` of the keys, chosen by
-    hash) or ``"train"`` (the others). The same key always lands in the same
-    part, however the data is read.
+    hash) or ``"train"`` (the others). ``fraction`` may also be a range
+    ``(low, high)`` of the hash's unit interval: fold ``i`` of ``k`` is
+    ``(i / k, (i + 1) / k)``. The same key always lands in the same part,
+    however the data is read.
     """
-    if part not in ("train", "validation") or not 0.0 < fraction < 1.0:
-        raise DataError(f"holdout must be ('train' | 'validation', fraction in (0, 1)). Received: {(part, fraction)!r}")
-    threshold = int(round(fraction * 10_000))
+    low, high = (0.0, fraction) if isinstance(fraction, (int, float)) else tuple(fraction)
+    if part not in ("train", "validation") or not 0.0 <= low < high <= 1.0 or (low, high) == (0.0, 1.0):
+        raise DataError(f"holdout must be ('train' | 'validation', fraction in (0, 1) or a range (low, high) in it). "
+                        f"Received: {(part, fraction)!r}")
+    low, high = int(round(low * 10_000)), int(round(high * 10_000))
 
     def keep(key):
-        in_validation = tf.strings.to_hash_bucket_fast(key, 10_000) < threshold
+        bucket = tf.strings.to_hash_bucket_fast(key, 10_000)
+        in_validation = (bucket >= low) & (bucket < high)
         return in_validation if part == "validation" else tf.logical_not(in_validation)
 
     return keep

@@ -3,6 +3,7 @@
 from tfkit.data.csv import read_csv
 from tfkit.data.image_dataset import image_dataset
 from tfkit.data.images import read_images
+from tfkit.data.text import read_text
 from tfkit.data.tfrecords import read_tfrecords
 from tfkit.errors import DataError
 
@@ -30,16 +31,19 @@ class DataSource:
         batch_size = batch_size or self.data["batch_size"]
         if self.data["format"] == "csv":
             return self._csv(files, training, holdout, batch_size, seed)
+        kind = "text" if self.data["format"] == "text" else "image"
         if len(self.input_specs) != 1:
-            raise DataError(f"{self.data['format']} data feeds models with one image input; this model reads "
+            raise DataError(f"{self.data['format']} data feeds models with one {kind} input; this model reads "
                             f"{', '.join(sorted(self.input_specs)) or 'no input'}.")
-        (image_key, spec), = self.input_specs.items()
+        (key, spec), = self.input_specs.items()
+        if kind == "text":
+            return self._text(files, key, training, holdout, batch_size, seed)
         if self.data["format"] == "tfrecord":
             source = read_tfrecords(files)
         else:
             source = self._image_set(files, "train" if split == "train" else "test")
         return image_dataset(
-            source, batch_size, image_key=image_key, image_shape=spec.example_shape, training=training,
+            source, batch_size, image_key=key, image_shape=spec.example_shape, training=training,
             augmentation=self.data["augmentation"] if training else None,
             shuffle_buffer_size=self.data["shuffle_buffer_size"], seed=seed, holdout=holdout,
         )
@@ -49,6 +53,22 @@ class DataSource:
         if key not in self._image_sets:
             self._image_sets[key] = read_images(files, self.data["format"], split, self.data["image_size"])
         return self._image_sets[key]
+
+    def _text(self, files, text_key, training, holdout, batch_size, seed):
+        # {label: files} is one file (or several) per class; otherwise lines start with their label.
+        by_class = isinstance(files, dict)
+        return read_text(
+            None if by_class else files,
+            batch_size=batch_size,
+            class_files=files if by_class else None,
+            label_vocabulary=self.data["label_vocabulary"],
+            text_key=text_key,
+            encoding=self.data["encoding"],
+            shuffle=training,
+            shuffle_buffer_size=self.data["shuffle_buffer_size"],
+            seed=seed,
+            holdout=holdout,
+        )
 
     def _csv(self, files, training, holdout, batch_size, seed):
         data = self.data

@@ -11,7 +11,7 @@ pipeline with the file and line (see :func:`tfkit.data.explain`).
 
 import tensorflow as tf
 
-from tfkit.data.csv import _label_table, _located, expand_files, holdout_predicate, line_key
+from tfkit.data.csv import _label_table, _located, expand_files, holdout_predicate, line_key, text_lines
 from tfkit.errors import DataError
 from tfkit.features.text import standardize_kim
 
@@ -86,7 +86,7 @@ def read_text(
         table = _label_table(vocabulary, None)
 
     def lines(path, label_id):
-        text = tf.data.TextLineDataset(path)
+        text = text_lines(path)
         return text.enumerate(start=1).map(lambda number, line: (path, number, line, label_id))
 
     dataset = tf.data.Dataset.from_tensor_slices((files, ids)).flat_map(lines)

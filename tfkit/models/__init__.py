@@ -3,11 +3,13 @@
 from tfkit.errors import TfkitError
 from tfkit.models.base import Model
 from tfkit.models.resnet import ResNet
+from tfkit.models.text_cnn import TextCNN
 from tfkit.models.wide_deep import WideDeep
+from tfkit.models.word2vec import Word2Vec
 
-_MODELS = {"resnet": ResNet, "wide_deep": WideDeep}
+_MODELS = {"resnet": ResNet, "text_cnn": TextCNN, "wide_deep": WideDeep}
 
-__all__ = ["Model", "ResNet", "WideDeep", "get", "names"]
+__all__ = ["Model", "ResNet", "TextCNN", "WideDeep", "Word2Vec", "get", "names"]
 
 
 def names():

@@ -149,6 +149,21 @@ class Model(keras.Model):
         x = data[0] if isinstance(data, tuple) else data
         return self.head.predictions(self(x, training=False))
 
+    def serving_input_signature(self):
+        """Named ``tf.TensorSpec``s of the raw inputs, one row per example: what exports take."""
+        return {
+            key: tf.TensorSpec([None, *spec.example_shape], tf.as_dtype(spec.dtype), name=key)
+            for key, spec in sorted(self.input_specs().items())
+        }
+
+    @property
+    def _default_save_signature(self):
+        # SavedModel tracing asks every Keras model for a default signature, which Keras makes with
+        # float32 for every input; tfkit's raw inputs have their own dtypes (strings, uint8 images).
+        if not self.built:
+            return None
+        return tf.function(lambda features: self(features), input_signature=[self.serving_input_signature()])
+
     def export(self, export_dir):
         """Writes a versioned SavedModel under ``export_dir`` and returns its path.
 

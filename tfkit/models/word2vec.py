@@ -1,0 +1,424 @@
+"""Word2Vec: word vectors from a corpus, skip-gram or CBOW, negative sampling or NCE (Mikolov et al. 2013).
+
+The training examples are made in ``tf.data`` from raw lines of text, with
+word2vec's own choices: words seen fewer than ``min_count`` times are dropped
+before windowing, frequent words are subsampled, every word gets a window of
+random size up to ``window`` (nearer words weigh more), windows stop at line
+ends (long lines are cut every 1,000 words), and the learning rate falls
+linearly with the words processed. Steps take about ``batch_words`` words of
+the corpus at once, with Adagrad (see :meth:`Word2Vec.compile`).
+"""
+
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfkit.data.vectors import read_word_vectors, write_word_vectors
+from tfkit.errors import TfkitError
+from tfkit.features.text import FIRST_WORD_ID, TextColumn
+
+MODES = ("skip_gram", "cbow")
+LOSSES = ("negative_sampling", "nce")
+MAX_SENTENCE_LENGTH = 1000  # word2vec.c's
+_NOISE_TABLE_SIZE = 1_000_000
+
+
+def corpus_lines(corpus):
+    """A ``tf.data`` dataset of the corpus' lines: from a dataset of strings, a list of sentences, or file(s)."""
+    if isinstance(corpus, tf.data.Dataset):
+        return corpus
+    if isinstance(corpus, str) or (isinstance(corpus, (list, tuple)) and corpus and all(
+            isinstance(p, str) and ("/" in p or p.endswith((".txt", ".gz"))) for p in corpus)):
+        from tfkit.data.csv import expand_files, text_lines
+
+        files = expand_files(corpus)
+        return tf.data.Dataset.from_tensor_slices(files).flat_map(text_lines)
+    sentences = [s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in corpus]
+    if not sentences:
+        raise TfkitError("Word2Vec: the corpus is empty.")
+    return tf.data.Dataset.from_tensor_slices(sentences)
+
+
+@keras.saving.register_keras_serializable(package="tfkit")
+class Word2Vec(keras.Model):
+    """Word vectors trained on a corpus; ``nearby`` and ``analogy`` query them.
+
+    Args:
+        dimension: Width of the word vectors.
+        mode: ``"skip_gram"`` (a word predicts the words around it) or
+            ``"cbow"`` (the mean of the words around predicts the word).
+        loss: ``"negative_sampling"`` (``num_negatives`` noise words per
+            pair, drawn from the unigram distribution to the power 0.75) or
+            ``"nce"`` (noise-contrastive estimation, ``tf.nn.nce_loss``:
+            ``num_negatives`` noise words shared by a step's pairs).
+        window: Largest distance between a word and its context.
+        num_negatives: Noise words; default 5 (negative sampling) or 64 (NCE).
+        subsample: Threshold of frequent-word subsampling (0 turns it off).
+        min_count: Words seen fewer times are dropped.
+        max_vocabulary: Keep at most this many words (the most frequent).
+        standardize: Text standardisation, as in
+            :class:`~tfkit.features.TextColumn` (default ``"lower"``).
+        learning_rate: Starting learning rate of the Adagrad steps (default
+            0.05), falling linearly to 0.01% of it.
+        batch_words: Corpus words per training step.
+        vocabulary: The words, most frequent first (learned by ``adapt``).
+        counts: Their counts in the corpus (learned by ``adapt``).
+
+    Example:
+
+    >>> from tfkit.models import Word2Vec
+    >>> corpus = ["the cat sat on the mat", "the dog sat on the log"] * 50
+    >>> model = Word2Vec(dimension=8, window=2, min_count=1, subsample=0)
+    >>> history = model.fit(corpus, epochs=2, verbose=0)
+    >>> model.vocabulary[:3], model.word_vectors()[1].shape
+    (['the', 'on', 'sat'], (7, 8))
+    >>> [word for word, _ in model.nearby(["cat"], k=2)[0]]  # doctest: +SKIP
+    ['dog', 'mat']
+    """
+
+    def __init__(
+        self,
+        dimension=100,
+        mode="skip_gram",
+        loss="negative_sampling",
+        window=5,
+        num_negatives=None,
+        subsample=1e-3,
+        min_count=5,
+        max_vocabulary=None,
+        standardize="lower",
+        learning_rate=None,
+        batch_words=10_000,
+        vocabulary=None,
+        counts=None,
+        name="word2vec",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        if mode not in MODES:
+            raise TfkitError(f"Word2Vec: mode must be one of {MODES}. Received: mode={mode!r}")
+        if loss not in LOSSES:
+            raise TfkitError(f"Word2Vec: loss must be one of {LOSSES}. Received: loss={loss!r}")
+        for argument, value in (("dimension", dimension), ("window", window), ("num_negatives", num_negatives),
+                                ("batch_words", batch_words)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise TfkitError(f"Word2Vec: {argument} must be a positive int. Received: {argument}={value!r}")
+        if subsample < 0 or (learning_rate is not None and learning_rate <= 0):
+            raise TfkitError(f"Word2Vec: subsample must be >= 0 and learning_rate > 0. "
+                             f"Received: subsample={subsample!r}, learning_rate={learning_rate!r}")
+        if (vocabulary is None) != (counts is None) and counts is not None:
+            raise TfkitError("Word2Vec: counts come with a vocabulary (one count per word).")
+        if vocabulary is not None and counts is not None and len(vocabulary) != len(counts):
+            raise TfkitError(f"Word2Vec: {len(vocabulary)} words but {len(counts)} counts.")
+        self.dimension = dimension
+        self.mode = mode
+        self.loss_name = loss
+        self.window = window
+        self.num_negatives = num_negatives
+        self.subsample = subsample
+        self.min_count = min_count
+        self.max_vocabulary = max_vocabulary
+        self.standardize = standardize
+        self.learning_rate = learning_rate
+        self.batch_words = batch_words
+        self.counts = None if counts is None else [int(c) for c in counts]
+        # The column does the tokenising and the lookup (0 pads, 1 is out of vocabulary, words from 2).
+        self.text = TextColumn("text", vocabulary=vocabulary, max_tokens=max_vocabulary, min_frequency=min_count,
+                               standardize=standardize)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.words_done = None
+
+    @property
+    def vocabulary(self):
+        return self.text.vocabulary
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    # -- vocabulary ----------------------------------------------------------------
+    def adapt(self, corpus):
+        """Learns the vocabulary and its counts from ``corpus`` (one pass)."""
+        if self.built:
+            raise TfkitError("Word2Vec.adapt must run before the model is built (before fit).")
+        counter = self.text.adapt_accumulator()
+        for lines in corpus_lines(corpus).batch(4096).as_numpy_iterator():
+            self.text.adapt_update(counter, {"text": lines})
+        self.text.vocabulary = None
+        self.text.adapt_finish(counter)
+        self.counts = [counter[word.encode("utf-8")] for word in self.text.vocabulary]
+
+    # -- weights -----------------------------------------------------------------------
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.text.check_ready()
+        with tf.init_scope():
+            self.lookup = self.text.make_layers()
+        rows = self.text.num_buckets
+        bound = 0.5 / self.dimension
+        self.input_vectors = self.add_weight(name="input_vectors", shape=(rows, self.dimension),
+                                             initializer=keras.initializers.RandomUniform(-bound, bound))
+        self.output_vectors = self.add_weight(name="output_vectors", shape=(rows, self.dimension), initializer="zeros")
+        self.output_bias = (self.add_weight(name="output_bias", shape=(rows,), initializer="zeros")
+                            if self.loss_name == "nce" else None)
+        self.words_done = self.add_weight(name="words_done", shape=(), dtype="int64", initializer="zeros", trainable=False)
+        self.words_to_train = self.add_weight(name="words_to_train", shape=(), dtype="int64", initializer="ones",
+                                              trainable=False)
+        self.built = True
+
+    def _noise_counts(self):
+        """Each id's count (0 for padding and out-of-vocabulary), for the noise distribution and subsampling."""
+        if self.counts is None:
+            raise TfkitError("Word2Vec: training needs the words' counts; this model has a vocabulary without them "
+                             "(read from vectors). Train a new model on the corpus instead.")
+        return np.concatenate([np.zeros(FIRST_WORD_ID), np.asarray(self.counts, dtype=np.float64)])
+
+    # -- training examples, in tf.data ------------------------------------------------------
+    def training_data(self, corpus, seed=None):
+        """Batches of training examples: ``{"inputs", "targets", "words"}`` of about ``batch_words`` words each."""
+        counts = self._noise_counts()
+        total = counts.sum()
+        if self.subsample > 0:
+            threshold = self.subsample * total
+            keep = np.minimum(1.0, (np.sqrt(counts / threshold) + 1.0) * threshold / np.maximum(counts, 1.0))
+        else:
+            keep = np.ones_like(counts)
+        keep = tf.constant(keep, tf.float32)
+        lookup, tokens = self.lookup, self.text.tokens
+
+        def encode(lines):
+            ids = tf.ragged.map_flat_values(lambda words: tf.cast(lookup(words), tf.int64), tokens(lines))
+            return tf.ragged.boolean_mask(ids, ids >= FIRST_WORD_ID)  # words below min_count go before windowing
+
+        def chunks(ids):
+            starts = tf.range(0, tf.size(ids, tf.int64), MAX_SENTENCE_LENGTH, dtype=tf.int64)
+            splits = tf.concat([starts, [tf.size(ids, tf.int64)]], 0)
+            return tf.data.Dataset.from_tensor_slices(tf.RaggedTensor.from_row_splits(ids, splits))
+
+        lines = corpus_lines(corpus)
+        sample = lines.take(1000).batch(1000).map(encode).get_single_element()
+        words_per_line = max(1.0, float(tf.reduce_mean(tf.cast(sample.row_lengths(), tf.float32)).numpy() or 1.0))
+        lines_per_step = max(1, int(self.batch_words / min(words_per_line, MAX_SENTENCE_LENGTH)))
+        examples = self._examples
+
+        return (lines.batch(1024).map(encode, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+                .filter(lambda ids: tf.size(ids) > 1).flat_map(chunks)
+                .ragged_batch(lines_per_step)
+                .map(lambda ids: examples(ids, keep, seed), num_parallel_calls=tf.data.AUTOTUNE)
+                .prefetch(tf.data.AUTOTUNE))
+
+    def _examples(self, ids, keep, seed):
+        words = tf.size(ids.flat_values, tf.int64)
+        flat, row = ids.flat_values, ids.value_rowids()
+        if self.subsample > 0:
+            kept = tf.random.uniform(tf.shape(flat), seed=seed) < tf.gather(keep, flat)
+            flat, row = flat[kept], row[kept]
+        count = tf.size(flat, tf.int64)
+        reach = tf.random.uniform(tf.shape(flat), 1, self.window + 1, dtype=tf.int64, seed=seed)  # word2vec's shrunk window
+        offsets = tf.constant([d for d in range(-self.window, self.window + 1) if d], tf.int64)
+        positions = tf.range(count)[:, None] + offsets[None, :]
+        inside = (positions >= 0) & (positions < count) & (tf.abs(offsets)[None, :] <= reach[:, None])
+        positions = tf.clip_by_value(positions, 0, tf.maximum(count - 1, 0))
+        inside &= tf.gather(row, positions) == row[:, None]  # windows stop at line ends
+        context = tf.gather(flat, positions)
+        if self.mode == "skip_gram":
+            pairs = tf.where(inside)
+            return {"inputs": tf.gather(flat, pairs[:, 0]), "targets": tf.gather_nd(context, pairs), "words": words}
+        has_context = tf.reduce_any(inside, axis=1)
+        return {"inputs": tf.where(inside, context, -1)[has_context], "targets": flat[has_context], "words": words}
+
+    # -- training --------------------------------------------------------------------------
+    def compile(self, **kwargs):
+        """Adagrad over each step's summed pair losses; the learning rate falls with the words processed.
+
+        word2vec applies each pair's gradient in turn (plain SGD, learning
+        rate 0.025). A step of thousands of pairs at once cannot: a frequent
+        word would move by the sum of hundreds of pair steps and diverge.
+        Adagrad scales each weight's step by its own gradient history, so the
+        sum is safe (as in GloVe and Swivel, which train large batches too).
+        """
+        if kwargs.get("optimizer") is not None or kwargs.get("loss") is not None:
+            raise TfkitError("Word2Vec trains with word2vec's SGD and its own loss; compile takes no optimizer or loss.")
+        super().compile(optimizer=keras.optimizers.Adagrad(learning_rate=self.starting_learning_rate), **{k: v for k, v in kwargs.items()
+                                                                             if k not in ("optimizer", "loss")})
+
+    def fit(self, corpus, epochs=5, verbose="auto", callbacks=None, seed=None, **kwargs):
+        """Trains on ``corpus`` (file path(s), a list of sentences or a dataset of lines), adapting first if needed."""
+        if self.vocabulary is None:
+            self.adapt(corpus)
+        if not self.built:
+            self.build()
+        if not getattr(self, "compiled", False):
+            self.compile()
+        self.words_done.assign(0)
+        self.words_to_train.assign(max(1, epochs * sum(self.counts)))
+        with warnings.catch_warnings():
+            # The number of steps is known only by going through the corpus; its end is the end of an epoch.
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            return super().fit(self.training_data(corpus, seed), epochs=epochs, verbose=verbose, callbacks=callbacks,
+                               shuffle=False, **kwargs)
+
+    @property
+    def starting_learning_rate(self):
+        return 0.05 if self.learning_rate is None else self.learning_rate
+
+    def _noise(self):
+        if not hasattr(self, "_noise_table"):
+            counts = self._noise_counts() ** 0.75
+            table = np.repeat(np.arange(len(counts)), np.round(counts / counts.sum() * _NOISE_TABLE_SIZE).astype(np.int64))
+            with tf.init_scope():
+                self._noise_table = tf.constant(table, tf.int64)
+        return self._noise_table
+
+    def _inputs(self, inputs):
+        table = self.input_vectors.value
+        if self.mode == "skip_gram":
+            return tf.nn.embedding_lookup(table, inputs)
+        present = tf.cast(inputs >= 0, table.dtype)[..., None]
+        vectors = tf.nn.embedding_lookup(table, tf.maximum(inputs, 0)) * present
+        return tf.reduce_sum(vectors, axis=1) / tf.maximum(tf.reduce_sum(present, axis=1), 1.0)
+
+    def _pair_losses(self, hidden, targets):
+        num_negatives = self.num_negatives or (64 if self.loss_name == "nce" else 5)
+        if self.loss_name == "nce":
+            sampled = tf.random.fixed_unigram_candidate_sampler(
+                targets[:, None], 1, num_negatives, True, self.text.num_buckets, distortion=0.75,
+                unigrams=self._noise_counts().tolist())
+            return tf.nn.nce_loss(self.output_vectors.value, self.output_bias.value, targets[:, None], hidden,
+                                  num_negatives, self.text.num_buckets, sampled_values=sampled, remove_accidental_hits=True)
+        noise = self._noise()
+        negatives = tf.gather(noise, tf.random.uniform([tf.shape(targets)[0], num_negatives], 0, tf.size(noise, tf.int64),
+                                                       dtype=tf.int64))
+        table = self.output_vectors.value
+        positive = tf.reduce_sum(hidden * tf.nn.embedding_lookup(table, targets), axis=-1)
+        negative = tf.einsum("pd,pkd->pk", hidden, tf.nn.embedding_lookup(table, negatives))
+        # word2vec skips a noise word that is the target itself.
+        real = tf.cast(negatives != targets[:, None], hidden.dtype)
+        return tf.nn.softplus(-positive) + tf.reduce_sum(tf.nn.softplus(negative) * real, axis=-1)
+
+    def train_step(self, data):
+        progress = tf.cast(self.words_done, tf.float32) / tf.cast(self.words_to_train, tf.float32)
+        learning_rate = self.starting_learning_rate * tf.maximum(1e-4, 1.0 - progress)
+        variables = [self.input_vectors, self.output_vectors] + ([self.output_bias] if self.output_bias is not None else [])
+        with tf.GradientTape() as tape:
+            losses = self._pair_losses(self._inputs(data["inputs"]), data["targets"])
+            # word2vec's updates are per pair: the step follows the sum of the pairs' gradients.
+            total = tf.reduce_sum(losses)
+        gradients = tape.gradient(total, [v.value for v in variables])
+        self.optimizer.learning_rate.assign(learning_rate)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        self.words_done.assign_add(data["words"])
+        self.loss_tracker.update_state(losses)
+        return {"loss": self.loss_tracker.result()}
+
+    def call(self, words):
+        """The vectors of ``words`` (a string tensor of any shape); unknown words get the out-of-vocabulary row."""
+        return tf.nn.embedding_lookup(self.input_vectors.value, tf.cast(self.lookup(words), tf.int64))
+
+    # -- queries ---------------------------------------------------------------------------
+    def word_vectors(self):
+        """``(words, float32 [len(words), dimension] vectors)``: the trained input vectors."""
+        if not self.built:
+            raise TfkitError("Word2Vec has no vectors yet: fit it (or load vectors with Word2Vec.from_vectors).")
+        return list(self.vocabulary), self.input_vectors.numpy()[FIRST_WORD_ID:]
+
+    def _unit_vectors(self):
+        _, vectors = self.word_vectors()
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    def _ids(self, words):
+        index = {word: i for i, word in enumerate(self.vocabulary)}
+        words = [w.decode("utf-8") if isinstance(w, bytes) else str(w) for w in words]
+        unknown = [w for w in words if w not in index]
+        if unknown:
+            raise TfkitError(f"Word2Vec: {unknown[0]!r} is not in the vocabulary ({len(index)} words).")
+        return [index[w] for w in words]
+
+    def nearby(self, words, k=10):
+        """The ``k`` nearest words (cosine) of each of ``words``: a list of ``[(word, similarity), ...]``.
+
+        Like the word2vec workshop's ``model.nearby([b"cat"])``; words may be ``str`` or ``bytes``.
+        """
+        if isinstance(words, (str, bytes)):
+            words = [words]
+        unit = self._unit_vectors()
+        results = []
+        for i in self._ids(words):
+            similarity = unit @ unit[i]
+            similarity[i] = -np.inf
+            best = np.argsort(-similarity)[:k]
+            results.append([(self.vocabulary[j], float(similarity[j])) for j in best])
+        return results
+
+    def analogy(self, a, b, c, k=1):
+        """``a`` is to ``b`` as ``c`` is to the answer (3CosAdd over unit vectors, question words excluded).
+
+        ``model.analogy("cat", "kitten", "dog")`` → ``"puppy"`` on a good model; with ``k > 1``, the
+        ``k`` best answers as ``[(word, score), ...]``.
+        """
+        unit = self._unit_vectors()
+        ia, ib, ic = self._ids([a, b, c])
+        scores = unit @ (unit[ib] - unit[ia] + unit[ic])
+        scores[[ia, ib, ic]] = -np.inf
+        best = np.argsort(-scores)[:k]
+        return self.vocabulary[best[0]] if k == 1 else [(self.vocabulary[j], float(scores[j])) for j in best]
+
+    def analogy_accuracy(self, questions):
+        """Accuracy on analogy questions ``a b c d`` (word2vec's ``questions-words.txt``, or a list of 4-tuples).
+
+        Questions with a word outside the vocabulary are skipped, as word2vec's ``compute-accuracy`` does.
+        Returns ``{"accuracy", "correct", "questions", "skipped"}``.
+        """
+        if isinstance(questions, str):
+            with open(questions, encoding="utf-8") as f:
+                questions = [line.lower().split() for line in f if line.strip() and not line.startswith(":")]
+        index = {word: i for i, word in enumerate(self.vocabulary)}
+        known = [q for q in questions if len(q) == 4 and all(w in index for w in q)]
+        correct = 0
+        if known:
+            unit = self._unit_vectors()
+            ids = np.array([[index[w] for w in q] for q in known])
+            scores = (unit[ids[:, 1]] - unit[ids[:, 0]] + unit[ids[:, 2]]) @ unit.T
+            np.put_along_axis(scores, ids[:, :3], -np.inf, axis=1)
+            correct = int((scores.argmax(axis=1) == ids[:, 3]).sum())
+        return {"accuracy": correct / len(known) if known else 0.0, "correct": correct, "questions": len(known),
+                "skipped": len(questions) - len(known)}
+
+    # -- files -----------------------------------------------------------------------------
+    def save_vectors(self, path, binary=False):
+        """Writes the vectors in word2vec's text (or binary) format."""
+        write_word_vectors(path, *self.word_vectors(), binary=binary)
+
+    @classmethod
+    def from_vectors(cls, path, binary=None, **kwargs):
+        """A model holding the vectors of a word2vec file, for ``nearby``, ``analogy`` and TextCNN."""
+        words, vectors = read_word_vectors(path, binary=binary)
+        model = cls(dimension=vectors.shape[1], vocabulary=words, min_count=1, standardize=None, **kwargs)
+        model.build()
+        model.input_vectors.assign(np.concatenate([np.zeros((FIRST_WORD_ID, vectors.shape[1]), np.float32), vectors]))
+        return model
+
+    def get_config(self):
+        return {
+            "dimension": self.dimension,
+            "mode": self.mode,
+            "loss": self.loss_name,
+            "window": self.window,
+            "num_negatives": self.num_negatives,
+            "subsample": self.subsample,
+            "min_count": self.min_count,
+            "max_vocabulary": self.max_vocabulary,
+            "standardize": self.standardize,
+            "learning_rate": self.learning_rate,
+            "batch_words": self.batch_words,
+            "vocabulary": self.vocabulary,
+            "counts": self.counts,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
