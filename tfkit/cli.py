@@ -77,7 +77,7 @@ def _parser():
     word2vec.add_argument("--loss", choices=["negative_sampling", "nce"], default="negative_sampling",
                           help="(default: negative_sampling)")
     word2vec.add_argument("--window", type=int, default=5, help="largest context distance (default: 5)")
-    word2vec.add_argument("--num-negatives", type=int, help="noise words (default: 5, or 64 with nce)")
+    word2vec.add_argument("--num-negatives", type=int, default=5, help="noise words per pair (default: 5)")
     word2vec.add_argument("--subsample", type=float, default=1e-3, help="frequent-word subsampling threshold (default: 1e-3)")
     word2vec.add_argument("--min-count", type=int, default=5, help="drop rarer words (default: 5)")
     word2vec.add_argument("--standardize", choices=["lower", "kim", "lower_and_strip_punctuation", "none"], default="lower",

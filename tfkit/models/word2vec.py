@@ -41,6 +41,14 @@ def corpus_lines(corpus):
     return tf.data.Dataset.from_tensor_slices(sentences)
 
 
+def _summed_rows(gradient):
+    """A table's gradient with one slice per row: far fewer rows for the optimizer than one per pair."""
+    if not isinstance(gradient, tf.IndexedSlices):
+        return gradient
+    rows, position = tf.unique(gradient.indices)
+    return tf.IndexedSlices(tf.math.unsorted_segment_sum(gradient.values, position, tf.size(rows)), rows, gradient.dense_shape)
+
+
 @keras.saving.register_keras_serializable(package="tfkit")
 class Word2Vec(keras.Model):
     """Word vectors trained on a corpus; ``nearby`` and ``analogy`` query them.
@@ -49,12 +57,13 @@ class Word2Vec(keras.Model):
         dimension: Width of the word vectors.
         mode: ``"skip_gram"`` (a word predicts the words around it) or
             ``"cbow"`` (the mean of the words around predicts the word).
-        loss: ``"negative_sampling"`` (``num_negatives`` noise words per
-            pair, drawn from the unigram distribution to the power 0.75) or
-            ``"nce"`` (noise-contrastive estimation, ``tf.nn.nce_loss``:
-            ``num_negatives`` noise words shared by a step's pairs).
+        loss: ``"negative_sampling"`` or ``"nce"`` (noise-contrastive
+            estimation: negative sampling's scores corrected by the noise
+            distribution, with a bias per word), both against
+            ``num_negatives`` noise words per pair drawn from the unigram
+            distribution to the power 0.75.
         window: Largest distance between a word and its context.
-        num_negatives: Noise words; default 5 (negative sampling) or 64 (NCE).
+        num_negatives: Noise words per pair.
         subsample: Threshold of frequent-word subsampling (0 turns it off).
         min_count: Words seen fewer times are dropped.
         max_vocabulary: Keep at most this many words (the most frequent).
@@ -84,7 +93,7 @@ class Word2Vec(keras.Model):
         mode="skip_gram",
         loss="negative_sampling",
         window=5,
-        num_negatives=None,
+        num_negatives=5,
         subsample=1e-3,
         min_count=5,
         max_vocabulary=None,
@@ -162,8 +171,11 @@ class Word2Vec(keras.Model):
         self.input_vectors = self.add_weight(name="input_vectors", shape=(rows, self.dimension),
                                              initializer=keras.initializers.RandomUniform(-bound, bound))
         self.output_vectors = self.add_weight(name="output_vectors", shape=(rows, self.dimension), initializer="zeros")
-        self.output_bias = (self.add_weight(name="output_bias", shape=(rows,), initializer="zeros")
-                            if self.loss_name == "nce" else None)
+        self.output_bias = None
+        if self.loss_name == "nce":
+            # Starting at log(k q(w)) cancels NCE's correction: training starts where negative sampling does.
+            start = "zeros" if self.counts is None else keras.initializers.Constant(self._log_noise().numpy())
+            self.output_bias = self.add_weight(name="output_bias", shape=(rows,), initializer=start)
         self.words_done = self.add_weight(name="words_done", shape=(), dtype="int64", initializer="zeros", trainable=False)
         self.words_to_train = self.add_weight(name="words_to_train", shape=(), dtype="int64", initializer="ones",
                                               trainable=False)
@@ -282,22 +294,36 @@ class Word2Vec(keras.Model):
         return tf.reduce_sum(vectors, axis=1) / tf.maximum(tf.reduce_sum(present, axis=1), 1.0)
 
     def _pair_losses(self, hidden, targets):
-        num_negatives = self.num_negatives or (64 if self.loss_name == "nce" else 5)
-        if self.loss_name == "nce":
-            sampled = tf.random.fixed_unigram_candidate_sampler(
-                targets[:, None], 1, num_negatives, True, self.text.num_buckets, distortion=0.75,
-                unigrams=self._noise_counts().tolist())
-            return tf.nn.nce_loss(self.output_vectors.value, self.output_bias.value, targets[:, None], hidden,
-                                  num_negatives, self.text.num_buckets, sampled_values=sampled, remove_accidental_hits=True)
+        """Each pair's loss against ``num_negatives`` noise words drawn for it from unigram^0.75.
+
+        Negative sampling scores words by ``u·h``; noise-contrastive estimation
+        by ``u·h + b - log(k q(w))`` (Gutmann & Hyvärinen; Mnih & Teh), which
+        makes the scores estimate log-probabilities. Negative sampling is NCE
+        without that correction (Mikolov et al. 2013).
+        """
         noise = self._noise()
-        negatives = tf.gather(noise, tf.random.uniform([tf.shape(targets)[0], num_negatives], 0, tf.size(noise, tf.int64),
-                                                       dtype=tf.int64))
+        negatives = tf.gather(noise, tf.random.uniform([tf.shape(targets)[0], self.num_negatives], 0,
+                                                       tf.size(noise, tf.int64), dtype=tf.int64))
         table = self.output_vectors.value
         positive = tf.reduce_sum(hidden * tf.nn.embedding_lookup(table, targets), axis=-1)
         negative = tf.einsum("pd,pkd->pk", hidden, tf.nn.embedding_lookup(table, negatives))
+        if self.loss_name == "nce":
+            log_noise = self._log_noise()
+            bias = self.output_bias.value
+            positive += tf.nn.embedding_lookup(bias, targets) - tf.gather(log_noise, targets)
+            negative += tf.nn.embedding_lookup(bias, negatives) - tf.gather(log_noise, negatives)
         # word2vec skips a noise word that is the target itself.
         real = tf.cast(negatives != targets[:, None], hidden.dtype)
         return tf.nn.softplus(-positive) + tf.reduce_sum(tf.nn.softplus(negative) * real, axis=-1)
+
+    def _log_noise(self):
+        """``log(k q(w))`` of every id, q the noise distribution (unigram^0.75)."""
+        if not hasattr(self, "_log_noise_table"):
+            weights = self._noise_counts() ** 0.75
+            with tf.init_scope():
+                self._log_noise_table = tf.constant(np.log(np.maximum(self.num_negatives * weights / weights.sum(), 1e-30)),
+                                                    tf.float32)
+        return self._log_noise_table
 
     def train_step(self, data):
         progress = tf.cast(self.words_done, tf.float32) / tf.cast(self.words_to_train, tf.float32)
@@ -307,7 +333,7 @@ class Word2Vec(keras.Model):
             losses = self._pair_losses(self._inputs(data["inputs"]), data["targets"])
             # word2vec's updates are per pair: the step follows the sum of the pairs' gradients.
             total = tf.reduce_sum(losses)
-        gradients = tape.gradient(total, [v.value for v in variables])
+        gradients = [_summed_rows(g) for g in tape.gradient(total, [v.value for v in variables])]
         self.optimizer.learning_rate.assign(learning_rate)
         self.optimizer.apply_gradients(zip(gradients, variables))
         self.words_done.assign_add(data["words"])
