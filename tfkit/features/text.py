@@ -171,6 +171,9 @@ class TextColumn(SparseColumn):
 
     def transform(self, features, parents, layers):
         values = features[self.key]
+        if isinstance(values, np.ndarray) and values.dtype.kind in "US":
+            values = values.astype(object)  # numpy's fixed-width strings do not convert to tf.string
+        values = tf.convert_to_tensor(values)
         if values.dtype.is_integer:  # already encoded (see encode)
             ids = tf.cast(tf.reshape(values, [tf.shape(values)[0], -1]), tf.int64)
         else:
