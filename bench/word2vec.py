@@ -1,0 +1,75 @@
+"""Words per second of tfkit's Word2Vec against gensim's word2vec, same corpus and settings.
+
+The corpus is the bundled MR sentences (about 210,000 words), repeated
+``--repeat`` times; both train skip-gram with negative sampling (5 noise words),
+window 5, 100-wide vectors, min_count 5, subsampling 1e-3, for ``--epochs``
+epochs, gensim with one worker thread per core. gensim gets the lines split
+the way tfkit splits them (lower-cased, whitespace). Words/second counts the
+corpus words of all epochs over the training time (vocabulary building
+excluded for both). gensim (a C implementation of word2vec's per-pair SGD) is
+the reference; it is not a tfkit dependency: ``pip install gensim``.
+
+Usage: python bench/word2vec.py [--repeat 3] [--epochs 3]
+"""
+
+import argparse
+import gzip
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+
+from tfkit.models import Word2Vec  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SETTINGS = dict(dimension=100, window=5, num_negatives=5, min_count=5, subsample=1e-3)
+
+
+def corpus(repeat):
+    lines = []
+    for name in ("neg", "pos"):
+        with gzip.open(os.path.join(ROOT, "data", "mr", f"rt-polarity.{name}.gz"), "rt", encoding="latin-1") as f:
+            lines += [line.strip().lower() for line in f if line.strip()]
+    return lines * repeat
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="copies of the MR corpus")
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    import gensim
+
+    lines = corpus(args.repeat)
+    words = sum(len(line.split()) for line in lines) * args.epochs
+
+    keras.utils.set_random_seed(0)
+    model = Word2Vec(standardize="lower", **SETTINGS)
+    model.adapt(lines)
+    start = time.perf_counter()
+    model.fit(lines, epochs=args.epochs, verbose=0)
+    tfkit_seconds = time.perf_counter() - start
+
+    tokens = [line.split() for line in lines]
+    reference = gensim.models.Word2Vec(vector_size=SETTINGS["dimension"], window=SETTINGS["window"], sg=1, hs=0,
+                                       negative=SETTINGS["num_negatives"], min_count=SETTINGS["min_count"],
+                                       sample=SETTINGS["subsample"], workers=os.cpu_count(), seed=0)
+    reference.build_vocab(tokens)
+    start = time.perf_counter()
+    reference.train(tokens, total_examples=len(tokens), epochs=args.epochs)
+    gensim_seconds = time.perf_counter() - start
+
+    print(f"corpus: {len(lines):,} lines, {words // args.epochs:,} words x {args.epochs} epochs; "
+          f"vocabulary tfkit {len(model.vocabulary):,}, gensim {len(reference.wv):,}; {os.cpu_count()} cores")
+    print(f"  tfkit : {words / tfkit_seconds:10,.0f} words/s ({tfkit_seconds:.1f}s)")
+    print(f"  gensim: {words / gensim_seconds:10,.0f} words/s ({gensim_seconds:.1f}s)")
+    print(f"  ratio tfkit/gensim words per second: {gensim_seconds / tfkit_seconds:.3f}")
+    probe = "good"
+    print(f"  nearest to {probe!r}: tfkit {[w for w, _ in model.nearby([probe], k=5)[0]]}; "
+          f"gensim {[w for w, _ in reference.wv.most_similar(probe, topn=5)]}")
+
+
+if __name__ == "__main__":
+    main()
