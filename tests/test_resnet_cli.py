@@ -80,7 +80,7 @@ def test_cifar10_config_trains_from_the_python_batches(cifar_folder, tmp_path):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--set", "data.format=cifar100"], "data.format: expected one of csv, cifar10, image_folder, numpy, tfrecord"),
+        (["--set", "data.format=cifar100"], "data.format: expected one of csv, text, cifar10, image_folder, numpy, tfrecord"),
         (["--set", "data.label=income"], "data.label: only csv data has columns"),
         (["--set", "model.depth=21"], "depth must be 6n + 2"),
         (["--set", "model.image_shape=[28, 28, 1]"], "The images are [32, 32, 3] (height, width, channels) but the model takes [28, 28, 1]"),

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfkit.data.skip_grams import corpus_lines, examples
 from tfkit.data.vectors import read_word_vectors, write_word_vectors
 from tfkit.errors import TfkitError
 from tfkit.features.text import FIRST_WORD_ID, TextColumn
@@ -23,22 +24,6 @@ MODES = ("skip_gram", "cbow")
 LOSSES = ("negative_sampling", "nce")
 MAX_SENTENCE_LENGTH = 1000  # word2vec.c's
 _NOISE_TABLE_SIZE = 1_000_000
-
-
-def corpus_lines(corpus):
-    """A ``tf.data`` dataset of the corpus' lines: from a dataset of strings, a list of sentences, or file(s)."""
-    if isinstance(corpus, tf.data.Dataset):
-        return corpus
-    if isinstance(corpus, str) or (isinstance(corpus, (list, tuple)) and corpus and all(
-            isinstance(p, str) and ("/" in p or p.endswith((".txt", ".gz"))) for p in corpus)):
-        from tfkit.data.csv import expand_files, text_lines
-
-        files = expand_files(corpus)
-        return tf.data.Dataset.from_tensor_slices(files).flat_map(text_lines)
-    sentences = [s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in corpus]
-    if not sentences:
-        raise TfkitError("Word2Vec: the corpus is empty.")
-    return tf.data.Dataset.from_tensor_slices(sentences)
 
 
 def _summed_rows(gradient):
@@ -197,8 +182,8 @@ class Word2Vec(keras.Model):
             threshold = self.subsample * total
             keep = np.minimum(1.0, (np.sqrt(counts / threshold) + 1.0) * threshold / np.maximum(counts, 1.0))
         else:
-            keep = np.ones_like(counts)
-        keep = tf.constant(keep, tf.float32)
+            keep = None
+        keep = None if keep is None else tf.constant(keep, tf.float32)
         lookup, tokens = self.lookup, self.text.tokens
 
         def encode(lines):
@@ -214,33 +199,12 @@ class Word2Vec(keras.Model):
         sample = lines.take(1000).batch(1000).map(encode).get_single_element()
         words_per_line = max(1.0, float(tf.reduce_mean(tf.cast(sample.row_lengths(), tf.float32)).numpy() or 1.0))
         lines_per_step = max(1, int(self.batch_words / min(words_per_line, MAX_SENTENCE_LENGTH)))
-        examples = self._examples
 
         return (lines.batch(1024).map(encode, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
                 .filter(lambda ids: tf.size(ids) > 1).flat_map(chunks)
                 .ragged_batch(lines_per_step)
-                .map(lambda ids: examples(ids, keep, seed), num_parallel_calls=tf.data.AUTOTUNE)
+                .map(lambda ids: examples(ids, keep, self.window, self.mode, seed), num_parallel_calls=tf.data.AUTOTUNE)
                 .prefetch(tf.data.AUTOTUNE))
-
-    def _examples(self, ids, keep, seed):
-        words = tf.size(ids.flat_values, tf.int64)
-        flat, row = ids.flat_values, ids.value_rowids()
-        if self.subsample > 0:
-            kept = tf.random.uniform(tf.shape(flat), seed=seed) < tf.gather(keep, flat)
-            flat, row = flat[kept], row[kept]
-        count = tf.size(flat, tf.int64)
-        reach = tf.random.uniform(tf.shape(flat), 1, self.window + 1, dtype=tf.int64, seed=seed)  # word2vec's shrunk window
-        offsets = tf.constant([d for d in range(-self.window, self.window + 1) if d], tf.int64)
-        positions = tf.range(count)[:, None] + offsets[None, :]
-        inside = (positions >= 0) & (positions < count) & (tf.abs(offsets)[None, :] <= reach[:, None])
-        positions = tf.clip_by_value(positions, 0, tf.maximum(count - 1, 0))
-        inside &= tf.gather(row, positions) == row[:, None]  # windows stop at line ends
-        context = tf.gather(flat, positions)
-        if self.mode == "skip_gram":
-            pairs = tf.where(inside)
-            return {"inputs": tf.gather(flat, pairs[:, 0]), "targets": tf.gather_nd(context, pairs), "words": words}
-        has_context = tf.reduce_any(inside, axis=1)
-        return {"inputs": tf.where(inside, context, -1)[has_context], "targets": flat[has_context], "words": words}
 
     # -- training --------------------------------------------------------------------------
     def compile(self, **kwargs):
