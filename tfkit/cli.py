@@ -194,17 +194,13 @@ def _to_tfrecords(args):
 
 def _word2vec(args):
     import keras
-    import tensorflow as tf
 
-    from tfkit.data import expand_files
-    from tfkit.data.csv import text_lines
+    from tfkit.data.csv import file_lines
     from tfkit.models import Word2Vec
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
-    lines = tf.data.Dataset.from_tensor_slices(expand_files(args.corpus)).flat_map(text_lines)
-    if args.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-        lines = lines.map(lambda line: tf.strings.unicode_transcode(line, args.encoding, "UTF-8", errors="replace"))
+    lines = file_lines(args.corpus, args.encoding)
     model = Word2Vec(dimension=args.dimension, mode=args.mode, loss=args.loss, window=args.window,
                      num_negatives=args.num_negatives, subsample=args.subsample, min_count=args.min_count,
                      standardize=None if args.standardize == "none" else args.standardize)

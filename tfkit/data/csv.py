@@ -233,6 +233,21 @@ def text_lines(path):
     return tf.data.TextLineDataset(path, compression_type=tf.where(tf.strings.regex_full_match(path, r".*\.gz"), "GZIP", ""))
 
 
+def _is_utf8(encoding):
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+
+
+def to_utf8(text, encoding):
+    """String tensor ``text`` transcoded from ``encoding`` to UTF-8 (unchanged when it already is UTF-8)."""
+    return text if _is_utf8(encoding) else tf.strings.unicode_transcode(text, encoding, "UTF-8", errors="replace")
+
+
+def file_lines(files, encoding="utf-8"):
+    """Every line of ``files`` (a path, glob or list, see :func:`expand_files`), in UTF-8."""
+    lines = tf.data.Dataset.from_tensor_slices(expand_files(files)).flat_map(text_lines)
+    return lines if _is_utf8(encoding) else lines.map(lambda line: to_utf8(line, encoding))
+
+
 def _lines(path, header):
     lines = text_lines(path)
     first = 1

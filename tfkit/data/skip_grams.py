@@ -11,10 +11,9 @@ def corpus_lines(corpus):
         return corpus
     if isinstance(corpus, str) or (isinstance(corpus, (list, tuple)) and corpus and all(
             isinstance(p, str) and ("/" in p or p.endswith((".txt", ".gz"))) for p in corpus)):
-        from tfkit.data.csv import expand_files, text_lines
+        from tfkit.data.csv import file_lines
 
-        files = expand_files(corpus)
-        return tf.data.Dataset.from_tensor_slices(files).flat_map(text_lines)
+        return file_lines(corpus)
     sentences = [s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in corpus]
     if not sentences:
         raise TfkitError("Word2Vec: the corpus is empty.")

@@ -11,7 +11,7 @@ pipeline with the file and line (see :func:`tfkit.data.explain`).
 
 import tensorflow as tf
 
-from tfkit.data.csv import _label_table, _located, expand_files, holdout_predicate, line_key, text_lines
+from tfkit.data.csv import _is_utf8, _label_table, _located, expand_files, holdout_predicate, line_key, text_lines, to_utf8
 from tfkit.errors import DataError
 from tfkit.features.text import standardize_kim
 
@@ -90,9 +90,8 @@ def read_text(
         return text.enumerate(start=1).map(lambda number, line: (path, number, line, label_id))
 
     dataset = tf.data.Dataset.from_tensor_slices((files, ids)).flat_map(lines)
-    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-        dataset = dataset.map(lambda path, number, line, label_id: (
-            path, number, tf.strings.unicode_transcode(line, encoding, "UTF-8", errors="replace"), label_id))
+    if not _is_utf8(encoding):
+        dataset = dataset.map(lambda path, number, line, label_id: (path, number, to_utf8(line, encoding), label_id))
     dataset = dataset.filter(lambda path, number, line, label_id: tf.strings.length(tf.strings.strip(line)) > 0)
     if holdout is not None:
         keep = holdout_predicate(*holdout)

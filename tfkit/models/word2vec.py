@@ -102,7 +102,7 @@ class Word2Vec(keras.Model):
         if subsample < 0 or (learning_rate is not None and learning_rate <= 0):
             raise TfkitError(f"Word2Vec: subsample must be >= 0 and learning_rate > 0. "
                              f"Received: subsample={subsample!r}, learning_rate={learning_rate!r}")
-        if (vocabulary is None) != (counts is None) and counts is not None:
+        if vocabulary is None and counts is not None:
             raise TfkitError("Word2Vec: counts come with a vocabulary (one count per word).")
         if vocabulary is not None and counts is not None and len(vocabulary) != len(counts):
             raise TfkitError(f"Word2Vec: {len(vocabulary)} words but {len(counts)} counts.")
@@ -178,12 +178,11 @@ class Word2Vec(keras.Model):
         """Batches of training examples: ``{"inputs", "targets", "words"}`` of about ``batch_words`` words each."""
         counts = self._noise_counts()
         total = counts.sum()
+        keep = None  # every word, without subsampling
         if self.subsample > 0:
             threshold = self.subsample * total
-            keep = np.minimum(1.0, (np.sqrt(counts / threshold) + 1.0) * threshold / np.maximum(counts, 1.0))
-        else:
-            keep = None
-        keep = None if keep is None else tf.constant(keep, tf.float32)
+            keep = tf.constant(np.minimum(1.0, (np.sqrt(counts / threshold) + 1.0) * threshold / np.maximum(counts, 1.0)),
+                               tf.float32)
         lookup, tokens = self.lookup, self.text.tokens
 
         def encode(lines):
