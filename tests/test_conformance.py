@@ -29,6 +29,8 @@ LABELS = {
     "binary": np.array([0, 1, 1, 0, 1, 0]),
     "multiclass": np.array([0, 2, 1, 0, 2, 1]),
     "regression": np.array([1.5, -0.5, 2.0, 0.0, 1.0, 0.5], dtype="float32"),
+    # Six curves' values at their seven target points.
+    "gaussian": np.sin(np.linspace(-2, 2, 42, dtype="float32")).reshape(6, 7, 1),
 }
 
 
@@ -66,13 +68,22 @@ MODELS = {
     "text_cnn": lambda: _adapted(M.TextCNN(F.TextColumn("sentence", sequence_length=7, standardize="kim"),
                                            embedding_dimension=6, filter_sizes=[2, 3], num_filters=4,
                                            num_classes=3, label_vocabulary=["neg", "mixed", "pos"]), SENTENCES),
+    "conditional_neural_process": lambda: M.ConditionalNeuralProcess(encoder_sizes=[8, 8], decoder_sizes=[8]),
+    "neural_process": lambda: M.NeuralProcess(latent_encoder_sizes=[8], num_latents=4, deterministic_encoder_sizes=[8],
+                                              decoder_sizes=[8], num_samples=3, seed=1),
+    "attentive_neural_process": lambda: M.AttentiveNeuralProcess(
+        latent_encoder_sizes=[8], num_latents=4, deterministic_encoder_sizes=[8], decoder_sizes=[8],
+        attention_sizes=[8], num_heads=2, num_samples=2),
 }
 
 # Raw inputs of the models that do not read RAW.
 IMAGES = {"image": np.random.default_rng(0).integers(0, 256, (6, 8, 8, 3), dtype="uint8")}
 SENTENCES = {"sentence": np.array(["A gripping film.", "Dull, dull, dull!", "It isn't bad", "fine", "a film of two halves",
                                    "Moving and gripping, but too long to love"], dtype=object)}
-INPUTS = {"resnet_v1": IMAGES, "resnet_v2_bottleneck": IMAGES, "text_cnn": SENTENCES}
+_points = np.linspace(-2, 2, 42, dtype="float32").reshape(6, 7, 1)
+CURVES = {"context_x": _points[:, :4], "context_y": np.sin(_points[:, :4]), "target_x": _points}
+INPUTS = {"resnet_v1": IMAGES, "resnet_v2_bottleneck": IMAGES, "text_cnn": SENTENCES, "conditional_neural_process": CURVES,
+          "neural_process": CURVES, "attentive_neural_process": CURVES}
 
 
 def _adapted(model, inputs):

@@ -35,6 +35,10 @@ def _parser():
     export = with_config("export", "Export the latest checkpoint of a run as a SavedModel taking raw features.")
     export.add_argument("--export-dir", help="where to write the versioned SavedModel (default: JOB_DIR/export)")
 
+    plot = with_config("plot", "Plot a trained neural process's predictions on test curves (needs matplotlib).")
+    plot.add_argument("--output", default=None, help="the PNG to write (default: JOB_DIR/curves.png)")
+    plot.add_argument("--num-curves", type=int, default=3, help="curves of the first test batch to draw (default: 3)")
+
     predict = commands.add_parser(
         "predict",
         help="Predict with an exported SavedModel (needs TensorFlow only).",
@@ -171,6 +175,26 @@ def _export(args):
     print(f"Exported SavedModel: {Run(_load_config(args)).export(args.export_dir)}")
 
 
+def _plot(args):
+    from tfkit.errors import ConfigError
+    from tfkit.plots import plot_curves
+    from tfkit.run import Run
+
+    config = _load_config(args)
+    if config["data"]["format"] != "gp_curves":
+        raise ConfigError(f"data.format: tfkit plot draws curves; it needs gp_curves data, received {config['data']['format']!r}.")
+    run = Run(config)
+    run.restore_trained()
+    dataset = run.test_dataset() or run.validation_dataset()
+    features, target_y = next(iter(dataset.take(1) if dataset is not None else run.train_dataset(training=False)))
+    predictions = run.model.predict(features, verbose=0)
+    output = args.output or os.path.join(config["job_dir"], "curves.png")
+    plot_curves(output, features["target_x"], target_y, features["context_x"], features["context_y"],
+                predictions["mean"], predictions["stddev"], num_curves=args.num_curves,
+                title=f"{run.model.name} after {int(run.epoch.numpy())} epochs")
+    print(f"Wrote {output}")
+
+
 def _predict(args):
     from tfkit.predict import predict_file
 
@@ -222,7 +246,7 @@ def _launch(args):
     return launch(command, num_workers=args.workers, num_ps=args.ps, evaluator=args.evaluator)
 
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "predict": _predict, "to-tfrecords": _to_tfrecords,
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "plot": _plot, "predict": _predict, "to-tfrecords": _to_tfrecords,
              "word2vec": _word2vec, "launch": _launch}
 
 

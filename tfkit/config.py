@@ -45,12 +45,13 @@ _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "tru
 SCHEMA = {
     "job_dir": Field(str, None, "Run directory: checkpoints, logs, metrics.json, export. Default: runs/<config name>."),
     "data": {
-        "format": Field(str, "csv", "csv | text | cifar10 | image_folder | numpy | tfrecord: what train, validation "
-                        "and test are."),
+        "format": Field(str, "csv", "csv | text | cifar10 | image_folder | numpy | tfrecord | gp_curves: what train, "
+                        "validation and test are."),
         "train": Field((str, list, dict), REQUIRED, "Training data: CSV, text or TFRecord file(s) or globs, a CIFAR-10 "
                        "folder or batch files, an image folder, an .npz file; for text, {label: files} for one file "
                        "per class; relative to the config file."),
-        "validation": Field((str, list, dict), None, "Validation data, as train. Default: validation_split of train."),
+        "validation": Field((str, list, dict), None, "Validation data, as train. Default: validation_split of train. "
+                            "For gp_curves, changes to train's curve arguments; default testing curves, 10 batches."),
         "validation_split": Field(float, None, "Fraction of train held out for validation (deterministic)."),
         "test": Field((str, list, dict), None, "Test data, as train, evaluated once at the end (a CIFAR-10 folder: its test batch)."),
         "label": Field(str, None, "Label column (csv)."),
@@ -91,7 +92,7 @@ SCHEMA = {
     "export": Field(bool, True, "Export a SavedModel to job_dir/export at the end."),
 }
 
-DATA_FORMATS = ("csv", "text", "cifar10", "image_folder", "numpy", "tfrecord")
+DATA_FORMATS = ("csv", "text", "cifar10", "image_folder", "numpy", "tfrecord", "gp_curves")
 _EARLY_STOPPING_KEYS = {"monitor", "patience", "mode", "min_delta", "restore_best_weights"}
 
 
@@ -133,9 +134,14 @@ def validate(raw):
     if data["format"] != "csv":
         unused = [k for k in ("label", "label_aliases", "column_names") if data[k] is not None]
         if unused:
-            holds = "labelled sentences" if data["format"] == "text" else "images and class ids"
+            holds = {"text": "labelled sentences", "gp_curves": "curves drawn from a Gaussian process"}.get(
+                data["format"], "images and class ids")
             raise ConfigError(f"data.{unused[0]}: only csv data has columns; {data['format']} data holds {holds}.")
+    if data["format"] == "gp_curves":
+        _validate_curves(config)
     for key in ("train", "validation", "test"):
+        if data["format"] == "gp_curves":
+            continue
         if isinstance(data[key], dict) and data["format"] != "text":
             raise ConfigError(f"data.{key}: {{label: files}} is for text data (one file per class); "
                               f"{data['format']} data takes file(s) or a folder.")
@@ -157,6 +163,35 @@ def validate(raw):
     if "name" not in config["model"]:
         raise ConfigError("model.name: missing; it names the model, e.g. wide_deep.")
     return config
+
+
+def _validate_curves(config):
+    from tfkit.data.gp_curves import GPCurves
+
+    data = config["data"]
+    accepted = [p for p in inspect.signature(GPCurves).parameters if p != "batch_size"]
+    for key in ("train", "validation", "test"):
+        if data[key] is None:
+            continue
+        if not isinstance(data[key], dict):
+            raise ConfigError(f"data.{key}: gp_curves data is drawn, not read: expected a mapping of curve arguments "
+                              f"({', '.join(accepted)}), received {data[key]!r}.")
+        for name in data[key]:
+            if name not in accepted:
+                hint = " (data.batch_size sets it)" if name == "batch_size" else ""
+                raise ConfigError(f"data.{key}.{name}: unknown key{hint}. Expected one of: {', '.join(accepted)}.")
+    if data["train"].get("num_batches") is not None or data["train"].get("testing"):
+        raise ConfigError("data.train: training curves are drawn without end (no num_batches, testing: false); "
+                          "train.steps_per_epoch and train.epochs say how many are used.")
+    if config["train"]["steps_per_epoch"] is None:
+        raise ConfigError("train.steps_per_epoch: missing; gp_curves training data has no end, so an epoch needs "
+                          "a number of steps.")
+    for key in ("validation_split", "label", "label_vocabulary"):
+        if data[key] is not None:
+            raise ConfigError(f"data.{key}: not used by gp_curves data (held-out curves are drawn with a seed "
+                              "of their own; see data.validation and data.test).")
+    if config["train"]["cross_validation"] is not None:
+        raise ConfigError("train.cross_validation: gp_curves data draws fresh curves; there is no fixed set to fold.")
 
 
 def _validate_cross_validation(config):
@@ -231,7 +266,8 @@ def load(path, overrides=()):
     config = validate(raw)
     base = os.path.dirname(os.path.abspath(path))
     for key in ("train", "validation", "test"):
-        config["data"][key] = _resolve_paths(config["data"][key], base)
+        if config["data"]["format"] != "gp_curves":  # curve arguments, not files
+            config["data"][key] = _resolve_paths(config["data"][key], base)
     for entry in config["features"]:
         if entry.get("vocabulary_file"):
             entry["vocabulary_file"] = _resolve_paths(entry["vocabulary_file"], base)

@@ -39,10 +39,11 @@ import yaml
 from tfkit import config as config_lib
 from tfkit import data as data_lib
 from tfkit import distribute
-from tfkit import models  # noqa: F401  (registers the model classes that model.json names)
+from tfkit import models  # also registers the model classes that model.json names
 from tfkit import optimizers
 from tfkit.distribute import cluster
 from tfkit.errors import ClusterError, ConfigError, TfkitError
+from tfkit.checkpoints import Checkpoints, weights_checkpoint
 from tfkit.export import export_saved_model
 from tfkit.features import NumericColumn, closure
 
@@ -76,49 +77,6 @@ def _spread(values):
     mean = sum(values) / len(values)
     std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
     return {"mean": mean, "std": std, "min": min(values), "max": max(values), "folds": values}
-
-
-def weights_checkpoint(model):
-    """A trackable of the model's weights by path.
-
-    Keras 3 layers give TF checkpoints only their direct attributes (not layers
-    held in lists or dicts), so the weights are tracked here by their paths:
-    a checkpoint then restores into any model of the same config, sharded or
-    not, with or without its optimizer.
-    """
-    return tf.train.Checkpoint(**{weight.path: weight for weight in model.weights})
-
-
-class _Checkpoints(keras.callbacks.Callback):
-    """Saves at each epoch's end and, with ``every_steps``, every so many steps.
-
-    Checkpoints are numbered by the run's exact global step (on a parameter
-    server, not the optimizer's ``iterations``, which loses increments there).
-    A run resumed from a checkpoint taken mid-epoch redoes that epoch.
-    """
-
-    def __init__(self, run, every_steps=None):
-        super().__init__()
-        self.run, self.every_steps = run, every_steps
-        self.next_step_save = self._next_multiple(run.global_step)
-
-    def _next_multiple(self, step):
-        return (step // self.every_steps + 1) * self.every_steps if self.every_steps else None
-
-    def on_train_batch_end(self, batch, logs=None):
-        # At multiples of every_steps, whatever the epoch-end saves in between (as the old save_checkpoints_steps).
-        step = self.run.global_step
-        if self.every_steps and step >= self.next_step_save:
-            self.next_step_save = self._next_multiple(step)
-            self._save(step)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.run.epoch.assign(epoch + 1)
-        self._save(self.run.global_step)
-
-    def _save(self, step):
-        # An epoch's end may save the step just saved again: the epoch counter has moved on since.
-        self.run.manager.save(checkpoint_number=step)
 
 
 class Run:
@@ -164,7 +122,7 @@ class Run:
 
     def train_dataset(self, training=True, batch_size=None):
         dataset = self._dataset(self.config["data"]["train"], "train", training, self._split(), batch_size)
-        if training and batch_size is None and int(dataset.cardinality()) < 0:
+        if training and batch_size is None and int(dataset.cardinality()) == tf.data.UNKNOWN_CARDINALITY:
             # Keras' fit, reaching the end of a dataset of unknown length, adds one to the optimizer's
             # step count for a step it does not take: every epoch, which shifts learning-rate schedules
             # and step numbers. A dataset that states its length is never read past its end.
@@ -307,7 +265,7 @@ class Run:
                 print(f"Resuming from {self.manager.latest_checkpoint} (epoch {initial_epoch}, step {self.global_step}).",
                       flush=True)
             validation = self.validation_dataset()
-            callbacks = [_Checkpoints(self, train["checkpoint_steps"])]
+            callbacks = [Checkpoints(self, train["checkpoint_steps"])]
             if self.is_chief:
                 callbacks.append(keras.callbacks.TensorBoard(os.path.join(self.job_dir, "logs"), write_graph=False))
             if train["early_stopping"] is not None:
@@ -374,22 +332,31 @@ class Run:
 
     def evaluate_loaded(self):
         """Metrics of the model as it is, on the validation and test data: ``{split: {metric: value}}``."""
-        results = {}
+        results, baseline = {}, self._exact_gp()
         for name, dataset in (("validation", self.validation_dataset()), ("test", self.test_dataset())):
             if dataset is not None:
                 with data_errors():
                     results[name] = {k: float(v) for k, v in self.model.evaluate(dataset, verbose=0, return_dict=True).items()}
+                if baseline is not None:
+                    results[name]["exact_gp_nll"] = float(baseline.evaluate(dataset, verbose=0, return_dict=True)["nll"])
         return results
+
+    def _exact_gp(self):
+        """On GP curves of one fixed kernel, the exact GP: the best NLL any model can reach, reported alongside."""
+        data = self.config["data"]
+        if data["format"] != "gp_curves" or isinstance(self.model, models.GaussianProcess):
+            return None
+        return models.GaussianProcess.of_curves(data["train"], x_size=self.model.x_size, y_size=self.model.y_size)
 
     def evaluate(self):
         """Evaluates the latest checkpoint on the validation and test data."""
-        self._restore_trained()
+        self.restore_trained()
         return self.evaluate_loaded()
 
     def export(self, export_dir=None):
         """Exports the current (or, when called alone, the latest checkpointed) model."""
         if self.model is None:
-            self._restore_trained()
+            self.restore_trained()
         return export_saved_model(self.model, export_dir or os.path.join(self.job_dir, "export"))
 
     def load_for_evaluation(self):
@@ -411,7 +378,8 @@ class Run:
         tf.train.Checkpoint(weights=weights_checkpoint(self.model), epoch=self.epoch).read(path).expect_partial()
         return int(self.epoch.numpy())
 
-    def _restore_trained(self):
+    def restore_trained(self):
+        """The model of job_dir with the weights of its latest checkpoint, on this device."""
         latest = tf.train.latest_checkpoint(self.checkpoint_dir)
         self.load_for_evaluation()
         if latest is None:

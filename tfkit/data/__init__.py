@@ -1,7 +1,8 @@
-"""tf.data readers for tfkit models: CSV files, labelled sentences, image sets, TFRecords, and word-vector files."""
+"""tf.data readers for tfkit models: CSV files, labelled sentences, image sets, TFRecords, word-vector files, GP curves."""
 
 from tfkit.data.csv import CsvSchema, expand_files, read_csv
 from tfkit.data.csv import explain as _explain_assertion
+from tfkit.data.gp_curves import GPCurves
 from tfkit.data.image_dataset import augment, image_dataset
 from tfkit.data.images import FORMATS as IMAGE_FORMATS
 from tfkit.data.images import ImageSet, read_cifar10, read_image_folder, read_images, read_numpy
@@ -14,6 +15,7 @@ __all__ = [
     "IMAGE_FORMATS",
     "CsvSchema",
     "DataSource",
+    "GPCurves",
     "ImageSet",
     "augment",
     "expand_files",

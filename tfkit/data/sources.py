@@ -1,11 +1,16 @@
 """The dataset a config's ``data`` section describes, in any of its formats."""
 
 from tfkit.data.csv import read_csv
+from tfkit.data.gp_curves import GPCurves
 from tfkit.data.image_dataset import image_dataset
 from tfkit.data.images import read_images
 from tfkit.data.text import read_text
 from tfkit.data.tfrecords import read_tfrecords
 from tfkit.errors import DataError
+
+
+# What validation and test curves are unless their own keys say otherwise.
+HELD_OUT_CURVES = {"testing": True, "num_batches": 10}
 
 
 class DataSource:
@@ -29,6 +34,8 @@ class DataSource:
     def dataset(self, files, split, training=False, holdout=None, batch_size=None, seed=None):
         """Batches of ``(features, labels)`` of ``files`` (the ``split``: train, validation or test)."""
         batch_size = batch_size or self.data["batch_size"]
+        if self.data["format"] == "gp_curves":
+            return self._curves(files, split, batch_size, seed)
         if self.data["format"] == "csv":
             return self._csv(files, training, holdout, batch_size, seed)
         kind = "text" if self.data["format"] == "text" else "image"
@@ -47,6 +54,19 @@ class DataSource:
             augmentation=self.data["augmentation"] if training else None,
             shuffle_buffer_size=self.data["shuffle_buffer_size"], seed=seed, holdout=holdout,
         )
+
+    def _curves(self, arguments, split, batch_size, seed):
+        # Held-out curves: testing batches by default, the training curves' kernel, a seed of their own.
+        if split != "train":
+            seed = None if seed is None else seed + (1 if split == "validation" else 2)
+            arguments = {**self.data["train"], **HELD_OUT_CURVES, "seed": seed, **arguments}
+        source = GPCurves(batch_size=batch_size, **{"seed": seed, **arguments})
+        for key, size in (("context_x", source.x_size), ("context_y", source.y_size)):
+            spec = self.input_specs.get(key)
+            if spec is None or spec.width != size:
+                raise DataError(f"data.{split}: the curves have {key[8:]}_size={size} but the model reads "
+                                f"{key}={spec.width if spec else 'nothing'}; set model.{key[8:]}_size to match.")
+        return source.dataset()
 
     def _image_set(self, files, split):
         key = (tuple(files) if isinstance(files, list) else files, split)

@@ -3,6 +3,7 @@
 from tfkit.layers.dense_features import DenseFeatures
 from tfkit.layers.dnn import DNN
 from tfkit.layers.linear import Linear
+from tfkit.layers.neural_process import DeterministicEncoder, GaussianDecoder, LatentEncoder
 from tfkit.layers.residual import ResidualBlock
 
-__all__ = ["DNN", "DenseFeatures", "Linear", "ResidualBlock"]
+__all__ = ["DNN", "DenseFeatures", "DeterministicEncoder", "GaussianDecoder", "LatentEncoder", "Linear", "ResidualBlock"]

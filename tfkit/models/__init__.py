@@ -2,14 +2,36 @@
 
 from tfkit.errors import TfkitError
 from tfkit.models.base import Model
+from tfkit.models.gaussian_process import GaussianProcess
+from tfkit.models.neural_process import AttentiveNeuralProcess, ConditionalNeuralProcess, NeuralProcess
 from tfkit.models.resnet import ResNet
 from tfkit.models.text_cnn import TextCNN
 from tfkit.models.wide_deep import WideDeep
 from tfkit.models.word2vec import Word2Vec
 
-_MODELS = {"resnet": ResNet, "text_cnn": TextCNN, "wide_deep": WideDeep}
+_MODELS = {
+    "attentive_neural_process": AttentiveNeuralProcess,
+    "conditional_neural_process": ConditionalNeuralProcess,
+    "gaussian_process": GaussianProcess,
+    "neural_process": NeuralProcess,
+    "resnet": ResNet,
+    "text_cnn": TextCNN,
+    "wide_deep": WideDeep,
+}
 
-__all__ = ["Model", "ResNet", "TextCNN", "WideDeep", "Word2Vec", "get", "names"]
+__all__ = [
+    "AttentiveNeuralProcess",
+    "ConditionalNeuralProcess",
+    "GaussianProcess",
+    "Model",
+    "NeuralProcess",
+    "ResNet",
+    "TextCNN",
+    "WideDeep",
+    "Word2Vec",
+    "get",
+    "names",
+]
 
 
 def names():

@@ -1,11 +1,13 @@
 """Heads: what the logits mean (loss, metrics, and the prediction dict served by exports)."""
 
+import math
+
 import keras
 import tensorflow as tf
 
 from tfkit.errors import TfkitError
 
-HEADS = ("binary", "multiclass", "regression")
+HEADS = ("binary", "multiclass", "regression", "gaussian")
 
 
 class Head:
@@ -94,6 +96,55 @@ class RegressionHead(Head):
         return {"predictions": logits}
 
 
+class GaussianHead(Head):
+    """Predictive distributions of y at target points: Gaussians, or an equal mixture of them.
+
+    The model's output is ``[batch, targets, samples, 2 * y_size]``: for each
+    sample (one for a deterministic model, several latent draws for a latent
+    one) a mean and a standard deviation per y dimension. The loss and the
+    ``nll`` metric are the negative log-likelihood per target point of the
+    mixture over samples; predictions are the mixture's ``mean`` and
+    ``stddev`` (its moments).
+    """
+
+    def __init__(self, y_size=1):
+        self.units = 2 * y_size
+
+    def loss(self):
+        return GaussianNegativeLogLikelihood()
+
+    def metrics(self):
+        return [keras.metrics.MeanMetricWrapper(negative_log_likelihood, name="nll")]
+
+    def predictions(self, outputs):
+        means, stddevs = tf.split(outputs, 2, axis=-1)
+        mean = tf.reduce_mean(means, axis=2)
+        second_moment = tf.reduce_mean(tf.square(stddevs) + tf.square(means), axis=2)
+        return {"mean": mean, "stddev": tf.sqrt(tf.maximum(second_moment - tf.square(mean), 1e-12))}
+
+
+@keras.saving.register_keras_serializable(package="tfkit")
+class GaussianNegativeLogLikelihood(keras.losses.Loss):
+    """The loss of :class:`GaussianHead`: :func:`negative_log_likelihood` per curve."""
+
+    def __init__(self, name="nll", reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def call(self, y_true, y_pred):
+        return negative_log_likelihood(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="tfkit")
+def negative_log_likelihood(y_true, outputs):
+    """Per curve, the mean over target points of -log p(y), p the equal mixture over samples. ``[batch]``."""
+    means, stddevs = tf.split(outputs, 2, axis=-1)
+    y_true = tf.cast(y_true, means.dtype)[:, :, None, :]
+    log_density = -0.5 * tf.square((y_true - means) / stddevs) - tf.math.log(stddevs) - 0.5 * math.log(2 * math.pi)
+    per_sample = tf.reduce_sum(log_density, axis=-1)  # [batch, targets, samples]
+    samples = tf.cast(tf.shape(per_sample)[-1], per_sample.dtype)
+    return -tf.reduce_mean(tf.reduce_logsumexp(per_sample, axis=-1) - tf.math.log(samples), axis=-1)
+
+
 def get(head, num_classes=None, label_vocabulary=None):
     """Makes the head named ``head`` ("binary", "multiclass" or "regression")."""
     if label_vocabulary is not None:
@@ -114,4 +165,6 @@ def get(head, num_classes=None, label_vocabulary=None):
         return MultiClassHead(num_classes, label_vocabulary)
     if head == "regression":
         return RegressionHead(num_classes or 1)
+    if head == "gaussian":
+        return GaussianHead(num_classes or 1)
     raise TfkitError(f"Unknown head {head!r}. Expected one of: {', '.join(HEADS)}.")
