@@ -10,11 +10,12 @@ tutorial's squared-exponential kernel, l1 0.4, sigma 1.0):
   step, tfkit over the port).
 * ``nll``: the port's CNP, tfkit's CNP and tfkit's ANP each train the same
   number of steps (Adam 1e-4, the tutorials' rate) on the same curve stream,
-  then the negative log-likelihood per target point on held-out testing
-  curves (400 targets on [-2, 2), seed fixed) is printed next to the exact GP's.
+  from ``--seeds`` initialisations each; the negative log-likelihood per target
+  point on held-out testing curves (400 targets on [-2, 2), seed fixed) is
+  printed (mean, spread, each run) next to the exact GP's.
 
 Usage: python bench/neural_process.py [--rounds 3] [--steps 200]
-       python bench/neural_process.py --mode nll [--steps 4000] [--max-num-context 10]
+       python bench/neural_process.py --mode nll [--steps 5000] [--seeds 3] [--max-num-context 10]
 """
 
 import argparse
@@ -39,12 +40,16 @@ class TutorialCNP(tf.Module):
 
     def __init__(self, seed=0):
         super().__init__()
-        initializer = keras.initializers.GlorotUniform(seed)
+        generator = tf.random.Generator.from_seed(seed)
+
+        def glorot_uniform(shape):  # tf.layers.Dense's default: each layer its own draw
+            limit = math.sqrt(6.0 / sum(shape))
+            return generator.uniform(shape, -limit, limit)
 
         def mlp(sizes, width, prefix):
             layers = []
             for i, size in enumerate(sizes):
-                layers.append((tf.Variable(initializer([width, size]), name=f"{prefix}{i}_w"),
+                layers.append((tf.Variable(glorot_uniform([width, size]), name=f"{prefix}{i}_w"),
                                tf.Variable(tf.zeros([size]), name=f"{prefix}{i}_b")))
                 width = size
             return layers
@@ -53,6 +58,10 @@ class TutorialCNP(tf.Module):
         self.decoder = mlp(DECODER, ENCODER[-1] + 1, "decoder")
         self.optimizer = keras.optimizers.Adam(1e-4)
         self.step = tf.function(self._step, input_signature=[tf.TensorSpec([None, None, 1])] * 4)
+
+    def variables_in_order(self):
+        """Encoder then decoder, kernel then bias of each layer (``trainable_variables`` sorts by name)."""
+        return [variable for layer in self.encoder + self.decoder for variable in layer]
 
     @staticmethod
     def _mlp(layers, x):
@@ -97,53 +106,73 @@ def speed(args):
         pass
 
     def epoch(name):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         if name == "tfkit":
             tfkit_model.fit(data, epochs=1, verbose=0, shuffle=False)
         else:
             port.fit(data, args.steps)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
 
     for name in ("tfkit", "port"):  # warm-up: tracing
         epoch(name)
     counts = {"tfkit": tfkit_model.count_params(), "port": sum(int(tf.size(v)) for v in port.trainable_variables)}
     print(f"{args.steps} steps of batch {args.batch_size} an epoch; parameters tfkit {counts['tfkit']:,}  port {counts['port']:,}")
-    times, ratios = {"tfkit": [], "port": []}, []
+    times, cpu_times, ratios = {"tfkit": [], "port": []}, {"tfkit": [], "port": []}, []
     for _ in range(args.rounds):
         round_times = {"tfkit": 0.0, "port": 0.0}
         for name in ("tfkit", "port", "port", "tfkit"):
-            seconds = epoch(name)
+            seconds, cpu = epoch(name)
             times[name].append(seconds)
+            cpu_times[name].append(cpu)
             round_times[name] += seconds
         ratios.append(round_times["tfkit"] / round_times["port"])
     for name, values in times.items():
-        print(f"  {name:>6}: {args.steps / statistics.median(values):8,.1f} steps/s  (median epoch {statistics.median(values):.2f}s of {len(values)})")
+        print(f"  {name:>6}: {args.steps / statistics.median(values):8,.1f} steps/s  (median epoch {statistics.median(values):.2f}s "
+              f"of {len(values)}; CPU {statistics.median(cpu_times[name]):.2f}s)")
     print(f"  ratio tfkit/port time per step: {statistics.median(ratios):.3f} median of {len(ratios)} paired rounds "
-          f"(range {min(ratios):.3f}-{max(ratios):.3f}); {min(times['tfkit']) / min(times['port']):.3f} of the best epochs")
+          f"(range {min(ratios):.3f}-{max(ratios):.3f}); {min(times['tfkit']) / min(times['port']):.3f} of the best epochs; "
+          f"{statistics.median(cpu_times['tfkit']) / statistics.median(cpu_times['port']):.3f} of median CPU time")
 
 
 def nll(args):
     test = curves(args, seed=12345, testing=True, num_batches=args.test_batches)
     gp = GaussianProcess(l1_scale=0.4, sigma_scale=1.0)
     gp.compile()
-    results = {"exact GP": gp.evaluate(test, verbose=0, return_dict=True)["nll"]}
-    port = TutorialCNP()
-    start = time.perf_counter()
-    port.fit(curves(args, seed=1), args.steps)
-    results["tutorial CNP (port)"] = port.nll(test)
-    seconds = {"tutorial CNP (port)": time.perf_counter() - start}
-    for name, model in (("tfkit CNP", ConditionalNeuralProcess()), ("tfkit ANP", AttentiveNeuralProcess())):
-        keras.utils.set_random_seed(0)
-        model.compile()
+    results, seconds = {"exact GP": [gp.evaluate(test, verbose=0, return_dict=True)["nll"]]}, {}
+
+    def timed(name, train):
         start = time.perf_counter()
+        results.setdefault(name, []).append(train())
+        seconds.setdefault(name, []).append(time.perf_counter() - start)
+
+    def port_run(seed, weights=None):
+        port = TutorialCNP(seed)
+        for variable, value in zip(port.variables_in_order(), weights or []):  # tfkit's order: kernel, bias by layer
+            variable.assign(value)
+        port.fit(curves(args, seed=1), args.steps)
+        return port.nll(test)
+
+    def tfkit_run(model, seed):
+        keras.utils.set_random_seed(seed)
+        model = model()
+        model.compile()
+        model.build()
+        start.append(model.get_weights())
         model.fit(curves(args, seed=1), steps_per_epoch=args.steps, epochs=1, verbose=0, shuffle=False)
-        seconds[name] = time.perf_counter() - start
-        results[name] = model.evaluate(test, verbose=0, return_dict=True)["nll"]
-    print(f"{args.steps} training steps of batch {args.batch_size}, max_num_context {args.max_num_context}; "
-          f"test: {args.test_batches} batches of {args.batch_size} curves, 400 targets each")
-    for name, value in results.items():
-        trained = f"  ({seconds[name]:.0f} s training)" if name in seconds else ""
-        print(f"  {name:>20}: NLL per target point {value:7.4f}{trained}")
+        return model.evaluate(test, verbose=0, return_dict=True)["nll"]
+
+    for seed in range(args.seeds):  # initial weights; every model sees the same curves
+        start = []
+        timed("tfkit CNP", lambda: tfkit_run(ConditionalNeuralProcess, seed))
+        timed("port, tfkit's start", lambda: port_run(seed, start[0]))
+        timed("port, own start", lambda: port_run(seed))
+        timed("tfkit ANP", lambda: tfkit_run(AttentiveNeuralProcess, seed))
+    print(f"{args.steps} training steps of batch {args.batch_size}, max_num_context {args.max_num_context}, "
+          f"{args.seeds} initialisations; test: {args.test_batches} batches of {args.batch_size} curves, 400 targets each")
+    for name, values in results.items():
+        spread = f" ± {statistics.pstdev(values):.4f} ({', '.join(f'{v:.4f}' for v in values)})" if len(values) > 1 else ""
+        trained = f"; {statistics.mean(seconds[name]):.0f} s training each" if name in seconds else ""
+        print(f"  {name:>20}: NLL per target point {statistics.mean(values):7.4f}{spread}{trained}")
 
 
 def main():
@@ -154,9 +183,10 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-num-context", type=int, default=10)
     parser.add_argument("--test-batches", type=int, default=10, help="testing batches (nll)")
+    parser.add_argument("--seeds", type=int, default=3, help="initialisations of each model (nll)")
     args = parser.parse_args()
     if args.steps is None:
-        args.steps = 200 if args.mode == "speed" else 4000
+        args.steps = 200 if args.mode == "speed" else 5000
     keras.utils.set_random_seed(0)
     speed(args) if args.mode == "speed" else nll(args)
 

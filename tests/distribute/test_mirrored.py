@@ -20,6 +20,20 @@ def test_two_replica_mirrored_run_matches_single_device(census_slice):
     assert report["mirrored_loss"] == pytest.approx(report["single_loss"], rel=1e-4)
 
 
+def test_neural_processes_train_mirrored_and_a_cnp_matches_single_device():
+    script = os.path.join(ROOT, "tests", "distribute", "neural_process_mirrored.py")
+    result = run_python(open(script).read())
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["replicas"] == 2
+    assert report["max_weight_change"] > 1e-2
+    assert report["max_weight_difference"] < 1e-4
+    np.testing.assert_allclose(report["mirrored"], report["single"], rtol=1e-4)
+    # The ANP's ELBO (its KL term added by the model) trains on both replicas.
+    assert np.isfinite([report["anp_loss"], report["anp_nll"]]).all() and report["anp_moved"] > 1e-3
+    assert report["anp_stddev_min"] >= 0.1
+
+
 @pytest.mark.slow
 def test_resnet_mirrored_run_follows_the_single_device_trajectory_batch_norm_included():
     script = os.path.join(ROOT, "tests", "distribute", "resnet_mirrored_equivalence.py")

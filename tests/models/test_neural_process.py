@@ -70,10 +70,15 @@ def test_encoder_decoder_and_latent_encoder_bounds():
     x, y = np.random.default_rng(0).normal(size=(2, 3, 4, 1)).astype("float32")
     mean, stddev = LatentEncoder([8], num_latents=3)(x, 50.0 * y)
     assert mean.shape == (3, 3) and np.all(stddev.numpy() >= 0.1) and np.all(stddev.numpy() <= 1.0)
-    _, stddev = GaussianDecoder([8], y_size=2)(np.full([3, 4, 5], -100.0, "float32"), x)
+    _, stddev = GaussianDecoder([8], y_size=2)(x, representation=np.full([3, 5], -100.0, "float32"))
     assert np.all(stddev.numpy() >= 0.1)
-    encoder = DeterministicEncoder([8, 4])
-    assert encoder(x, y, x[:, :2]).shape == (3, 2, 4)
+    # A per-curve representation is the same function as the concatenation the tutorials feed the decoder.
+    decoder, representation = GaussianDecoder([8, 8], y_size=2), np.random.default_rng(1).normal(size=(3, 5)).astype("float32")
+    mean, stddev = decoder(x, representation=representation)
+    tiled = np.tile(representation[:, None], [1, 4, 1])
+    concatenated, _ = decoder(x, target_representation=tiled)
+    np.testing.assert_allclose(mean.numpy(), concatenated.numpy(), rtol=1e-5, atol=1e-6)
+    assert DeterministicEncoder([8, 4])(x, y, x[:, :2]).shape == (3, 4)
     with pytest.raises(TfkitError, match="output_sizes must be a non-empty list of positive layer sizes"):
         DeterministicEncoder([])
     with pytest.raises(TfkitError, match=r"must divide into num_heads=3"):
@@ -173,7 +178,7 @@ def test_a_cnp_learns_gp_curves():
 @pytest.mark.parametrize("arguments, message", [
     ((ConditionalNeuralProcess, {"x_size": 0}), "x_size must be a positive integer. Received: x_size=0"),
     ((NeuralProcess, {"num_samples": 0}), "num_samples must be a positive integer"),
-    ((AttentiveNeuralProcess, {"deterministic_path": False}), "deterministic_path must be true"),
+    ((AttentiveNeuralProcess, {"num_heads": 3}), "must divide into num_heads=3"),
     ((GaussianProcess, {"kernel": "rbf"}), "Unknown kernel 'rbf'"),
     ((GaussianProcess, {"noise_scale": 0}), "noise_scale must be a positive number"),
 ])

@@ -40,7 +40,7 @@ class GaussianProcess(PointSetModel):
     >>> gp.compile()
     >>> context_x = np.array([[[-1.0], [0.0], [1.0]]])
     >>> predictions = gp.predict(context_x, np.array([[[0.5], [0.2], [-0.3]]]), context_x, verbose=0)
-    >>> np.round(predictions["mean"][0, :, 0], 2).tolist()
+    >>> [round(float(v), 2) for v in predictions["mean"][0, :, 0]]
     [0.5, 0.2, -0.3]
     """
 

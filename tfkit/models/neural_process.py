@@ -116,7 +116,7 @@ class ConditionalNeuralProcess(PointSetModel):
 
     def call(self, inputs, training=False):
         context_x, context_y, target_x, mask = self._points(inputs)
-        mean, stddev = self.decoder(self.encoder(context_x, context_y, target_x, mask), target_x)
+        mean, stddev = self.decoder(target_x, representation=self.encoder(context_x, context_y, target_x, mask))
         return tf.concat([mean, stddev], axis=-1)[:, :, None, :]  # one "sample": [batch, targets, 1, 2 * y_size]
 
     def default_optimizer(self):
@@ -204,13 +204,16 @@ class NeuralProcess(PointSetModel):
             z = (prior_mean + prior_stddev * keras.random.normal(tf.shape(prior_mean), seed=self.seed_generator))[:, None, :]
         else:
             z = prior_mean[:, None, :] + prior_stddev[:, None, :] * tf.cast(self.prediction_noise, prior_mean.dtype)
-        num_samples, num_targets = tf.shape(z)[1], tf.shape(target_x)[1]
-        parts = [tf.tile(z[:, :, None, :], [1, 1, num_targets, 1])]
+        num_samples = tf.shape(z)[1]
+        representation, target_representation = z, None  # per curve and sample; per target
         if self.deterministic_path:
-            representation = self.deterministic_encoder(context_x, context_y, target_x, mask)
-            parts.append(tf.tile(representation[:, None], [1, num_samples, 1, 1]))
+            deterministic = self.deterministic_encoder(context_x, context_y, target_x, mask)
+            if deterministic.shape.rank == 2:  # one per curve: joins z
+                representation = tf.concat([z, tf.tile(deterministic[:, None], [1, num_samples, 1])], axis=-1)
+            else:  # one per target (attention)
+                target_representation = tf.tile(deterministic[:, None], [1, num_samples, 1, 1])
         x = tf.tile(target_x[:, None], [1, num_samples, 1, 1])
-        mean, stddev = self.decoder(tf.concat(parts, axis=-1), x)  # [batch, samples, targets, y_size]
+        mean, stddev = self.decoder(x, representation, target_representation)  # [batch, samples, targets, y_size]
         return tf.transpose(tf.concat([mean, stddev], axis=-1), [0, 2, 1, 3])
 
     def default_optimizer(self):
@@ -237,7 +240,8 @@ class AttentiveNeuralProcess(NeuralProcess):
         num_heads: Attention heads (the tutorial's 8).
         attention_sizes: The MLP of x giving keys and queries.
         self_attention: A self-attention layer over the context representations.
-        **kwargs: :class:`NeuralProcess` arguments (the deterministic path is always on).
+
+    The other arguments are :class:`NeuralProcess`'s; the deterministic path is always on.
 
     Example:
 
@@ -249,15 +253,15 @@ class AttentiveNeuralProcess(NeuralProcess):
     (1, 5, 1)
     """
 
-    def __init__(self, x_size=1, y_size=1, num_heads=8, attention_sizes=(128, 128), self_attention=True,
-                 name="attentive_neural_process", **kwargs):
-        if kwargs.get("deterministic_path") is False:
-            raise TfkitError("An AttentiveNeuralProcess attends in its deterministic path: deterministic_path must be true.")
-        kwargs.pop("deterministic_path", None)
+    def __init__(self, x_size=1, y_size=1, latent_encoder_sizes=(128, 128), num_latents=128,
+                 deterministic_encoder_sizes=(128, 128, 128, 128), decoder_sizes=(128, 128), num_heads=8,
+                 attention_sizes=(128, 128), self_attention=True, num_samples=16, seed=None,
+                 name="attentive_neural_process"):
         self.num_heads = num_heads
         self.attention_sizes = list(attention_sizes)
         self.self_attention = self_attention
-        super().__init__(x_size, y_size, deterministic_path=True, name=name, **kwargs)
+        super().__init__(x_size, y_size, latent_encoder_sizes, num_latents, True, deterministic_encoder_sizes,
+                         decoder_sizes, num_samples, seed, name=name)
 
     def _deterministic_encoder(self, sizes):
         return DeterministicEncoder(sizes, attention="multihead", num_heads=self.num_heads,
