@@ -35,6 +35,17 @@ def _parser():
     export = with_config("export", "Export the latest checkpoint of a run as a SavedModel taking raw features.")
     export.add_argument("--export-dir", help="where to write the versioned SavedModel (default: JOB_DIR/export)")
 
+    config_command = commands.add_parser("config", help="Check a config, or show it resolved with every default.",
+                                         description="Check a config, or show it resolved with every default.")
+    config_actions = config_command.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, help_text in (("check", "Validate a config: its keys, types, columns and model; exit 2 naming what is wrong."),
+                              ("show", "Print the resolved config as YAML: paths resolved, defaults filled in.")):
+        parser_of_action = config_actions.add_parser(action, help=help_text, description=help_text)
+        parser_of_action.add_argument("config", help="YAML or JSON run config")
+        parser_of_action.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                                      help="override a config key (repeatable)")
+        parser_of_action.add_argument("--job-dir", help="run directory (default: the config's job_dir)")
+
     plot = with_config("plot", "Plot a trained neural process's predictions on test curves (needs matplotlib).")
     plot.add_argument("--output", default=None, help="the PNG to write (default: JOB_DIR/curves.png)")
     plot.add_argument("--num-curves", type=int, default=3, help="curves of the first test batch to draw (default: 3)")
@@ -175,6 +186,20 @@ def _export(args):
     print(f"Exported SavedModel: {Run(_load_config(args)).export(args.export_dir)}")
 
 
+def _config(args):
+    from tfkit import config as config_lib
+
+    config = _load_config(args)
+    if args.action == "show":
+        import yaml
+
+        print(yaml.safe_dump(config_lib.with_model_defaults(config), sort_keys=False), end="")
+        return
+    columns, model = config_lib.check(config)
+    print(f"{args.config}: OK ({type(model).__name__}, {len(columns)} feature column{'s' * (len(columns) != 1)}, "
+          f"data.format {config['data']['format']})")
+
+
 def _plot(args):
     from tfkit.errors import ConfigError
     from tfkit.plots import plot_curves
@@ -246,7 +271,7 @@ def _launch(args):
     return launch(command, num_workers=args.workers, num_ps=args.ps, evaluator=args.evaluator)
 
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "plot": _plot, "predict": _predict, "to-tfrecords": _to_tfrecords,
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "config": _config, "plot": _plot, "predict": _predict, "to-tfrecords": _to_tfrecords,
              "word2vec": _word2vec, "launch": _launch}
 
 

@@ -399,6 +399,30 @@ def build_model(model_config, columns, data_config):
     return _construct(cls, kwargs, "model")
 
 
+def with_model_defaults(config):
+    """The config with every model constructor argument it leaves out filled in with its default."""
+    from tfkit import models
+
+    try:
+        cls = models.model_class(config["model"]["name"])
+    except TfkitError as error:
+        raise ConfigError(f"model.name: {error}") from None
+    defaults = {
+        name: parameter.default for name, parameter in inspect.signature(cls.__init__).parameters.items()
+        if parameter.default is not inspect.Parameter.empty and name not in ("self", "name")
+    }
+    defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()}
+    if any(key in config["model"] for key in _SHORTHAND):  # the shorthand stands for hidden_units
+        defaults.pop("hidden_units", None)
+    return {**config, "model": {"name": config["model"]["name"], **defaults, **config["model"]}}
+
+
+def check(config):
+    """Builds the columns and the model a validated config describes (no data read, no weights made)."""
+    columns = build_columns(config["features"])
+    return columns, build_model(config["model"], columns, config["data"])
+
+
 def dump(config, path):
     """Writes the resolved config as YAML, atomically."""
     temporary = f"{path}.tmp-{os.getpid()}"
