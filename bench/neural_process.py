@@ -98,6 +98,8 @@ def curves(args, seed, **kwargs):
 
 
 def speed(args):
+    from paired import abba_rounds  # bench/paired.py, beside this script
+
     tfkit_model = ConditionalNeuralProcess(encoder_sizes=ENCODER, decoder_sizes=DECODER[:-1])
     tfkit_model.compile()
     port = TutorialCNP()
@@ -105,27 +107,24 @@ def speed(args):
     for _ in data:  # the curves are drawn once, outside the timings
         pass
 
-    def epoch(name):
-        start, cpu = time.perf_counter(), time.process_time()
-        if name == "tfkit":
-            tfkit_model.fit(data, epochs=1, verbose=0, shuffle=False)
-        else:
-            port.fit(data, args.steps)
-        return time.perf_counter() - start, time.process_time() - cpu
+    cpu_times = {"tfkit": [], "port": []}
 
-    for name in ("tfkit", "port"):  # warm-up: tracing
-        epoch(name)
+    def epoch(model, dataset):
+        start, cpu = time.perf_counter(), time.process_time()
+        if model is port:
+            port.fit(dataset, args.steps)
+        else:
+            model.fit(dataset, epochs=1, verbose=0, shuffle=False)
+        cpu_times["port" if model is port else "tfkit"].append(time.process_time() - cpu)
+        return time.perf_counter() - start
+
+    models = {"tfkit": tfkit_model, "port": port}
+    for model in models.values():  # warm-up: tracing
+        epoch(model, data)
+    cpu_times = {"tfkit": [], "port": []}  # the warm-up epochs do not count
     counts = {"tfkit": tfkit_model.count_params(), "port": sum(int(tf.size(v)) for v in port.trainable_variables)}
     print(f"{args.steps} steps of batch {args.batch_size} an epoch; parameters tfkit {counts['tfkit']:,}  port {counts['port']:,}")
-    times, cpu_times, ratios = {"tfkit": [], "port": []}, {"tfkit": [], "port": []}, []
-    for _ in range(args.rounds):
-        round_times = {"tfkit": 0.0, "port": 0.0}
-        for name in ("tfkit", "port", "port", "tfkit"):
-            seconds, cpu = epoch(name)
-            times[name].append(seconds)
-            cpu_times[name].append(cpu)
-            round_times[name] += seconds
-        ratios.append(round_times["tfkit"] / round_times["port"])
+    times, ratios = abba_rounds(models, data, args.rounds, epoch)
     for name, values in times.items():
         print(f"  {name:>6}: {args.steps / statistics.median(values):8,.1f} steps/s  (median epoch {statistics.median(values):.2f}s "
               f"of {len(values)}; CPU {statistics.median(cpu_times[name]):.2f}s)")

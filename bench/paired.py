@@ -10,19 +10,22 @@ def timed_epoch(model, dataset):
     return time.perf_counter() - start
 
 
-def abba_rounds(models, dataset, rounds):
-    """Trains ``models["tfkit"]`` and ``models["keras"]`` an epoch at a time in ABBA order.
+def abba_rounds(models, dataset, rounds, epoch=timed_epoch):
+    """Trains ``models["tfkit"]`` and the other model (the reference) an epoch at a time in ABBA order.
 
     Whichever model runs second after a switch was measured to gain ~10%, so
-    each goes first half of the time. Returns each model's epoch times and one
-    ratio (tfkit's two epochs over Keras' two) per round.
+    each goes first half of the time. ``epoch(model, dataset)`` trains one
+    epoch and returns its seconds (Keras ``fit`` by default). Returns each
+    model's epoch times and one ratio (tfkit's two epochs over the
+    reference's two) per round.
     """
-    times, ratios = {"tfkit": [], "keras": []}, []
+    reference = next(name for name in models if name != "tfkit")
+    times, ratios = {name: [] for name in models}, []
     for _ in range(rounds):
-        round_times = {"tfkit": 0.0, "keras": 0.0}
-        for name in ("tfkit", "keras", "keras", "tfkit"):
-            seconds = timed_epoch(models[name], dataset)
+        round_times = dict.fromkeys(models, 0.0)
+        for name in ("tfkit", reference, reference, "tfkit"):
+            seconds = epoch(models[name], dataset)
             times[name].append(seconds)
             round_times[name] += seconds
-        ratios.append(round_times["tfkit"] / round_times["keras"])
+        ratios.append(round_times["tfkit"] / round_times[reference])
     return times, ratios
