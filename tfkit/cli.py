@@ -11,6 +11,7 @@ import os
 import sys
 
 EXIT_CLUSTER_FAILURE = 1
+EXIT_NO_TRIAL_COMPLETED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
@@ -34,6 +35,9 @@ def _parser():
     with_config("evaluate", "Evaluate the latest checkpoint of a run on its validation and test data.")
     export = with_config("export", "Export the latest checkpoint of a run as a SavedModel taking raw features.")
     export.add_argument("--export-dir", help="where to write the versioned SavedModel (default: JOB_DIR/export)")
+
+    tune = with_config("tune", "Search hyperparameters: run the trials of the config's tuning section (resumable).")
+    tune.add_argument("--quiet", action="store_true", help="print only the results table, not a line per trial")
 
     config_command = commands.add_parser("config", help="Check a config, or show it resolved with every default.",
                                          description="Check a config, or show it resolved with every default.")
@@ -196,8 +200,30 @@ def _config(args):
         print(yaml.safe_dump(config_lib.with_model_defaults(config), sort_keys=False), end="")
         return
     columns, model = config_lib.check(config)
+    if config["tuning"] is not None:
+        from tfkit.tune.study import check
+
+        check(args.config, args.set, config)
     print(f"{args.config}: OK ({type(model).__name__}, {len(columns)} feature column{'s' * (len(columns) != 1)}, "
           f"data.format {config['data']['format']})")
+
+
+def _tune(args):
+    from tfkit.tune.study import Study, format_table
+
+    study = Study(args.config, args.set, args.job_dir)
+    print(f"Tuning {len(study.params)} parameter(s) of {args.config}: {study.spec['goal'].lower()} validation "
+          f"{study.metric}, {study.spec['max_trials']} trials, {study.spec['max_parallel_trials']} at a time; "
+          f"job_dir: {study.job_dir}", flush=True)
+    rows = study.run(out=(lambda line: None) if args.quiet else (lambda line: print(line, flush=True)))
+    print(format_table(rows, study.metric, study.params))
+    print(f"Results: {os.path.join(study.job_dir, 'results.csv')} and results.json")
+    best = study.best(rows)
+    if best is None:
+        print("No trial completed.", file=sys.stderr)
+        return EXIT_NO_TRIAL_COMPLETED
+    values = ", ".join(f"{p.name}={best[p.name]!r}" for p in study.params)
+    print(f"Best trial {best['trial']}: {study.metric}={best[study.metric]:.4f} with {values}; run: {best['job_dir']}")
 
 
 def _plot(args):
@@ -271,7 +297,7 @@ def _launch(args):
     return launch(command, num_workers=args.workers, num_ps=args.ps, evaluator=args.evaluator)
 
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "config": _config, "plot": _plot, "predict": _predict, "to-tfrecords": _to_tfrecords,
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "config": _config, "tune": _tune, "plot": _plot, "predict": _predict, "to-tfrecords": _to_tfrecords,
              "word2vec": _word2vec, "launch": _launch}
 
 

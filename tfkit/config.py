@@ -15,37 +15,12 @@ import yaml
 
 from tfkit.build import build_columns, build_model, check, with_model_defaults
 from tfkit.errors import ConfigError
+from tfkit.schema import REQUIRED, Field, validate_section
+from tfkit.tune import spec as tuning_spec
 
 # The column and model builders live in tfkit.build; they are part of the config API.
 __all__ = ["DATA_FORMATS", "SCHEMA", "Field", "apply_override", "build_columns", "build_model", "check", "dump", "load",
            "parse_override", "validate", "with_model_defaults"]
-
-REQUIRED = object()
-
-
-class Field:
-    """One config key: accepted types, default, and what it means."""
-
-    def __init__(self, types, default=REQUIRED, doc=""):
-        self.types = types if isinstance(types, tuple) else (types,)
-        self.default = default
-        self.doc = doc
-
-    def check(self, value, path):
-        if value is None and self.default is None:
-            return value
-        for kind in self.types:
-            if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value)
-            if kind is int and isinstance(value, bool):
-                continue
-            if isinstance(value, kind):
-                return value
-        expected = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in self.types)
-        raise ConfigError(f"{path}: expected {expected}, received {_TYPE_NAMES.get(type(value), type(value).__name__)} {value!r}.")
-
-
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list", dict: "a mapping"}
 
 SCHEMA = {
     "job_dir": Field(str, None, "Run directory: checkpoints, logs, metrics.json, export. Default: runs/<config name>."),
@@ -95,36 +70,16 @@ SCHEMA = {
     "strategy": Field((str, dict), "auto", "auto | default | mirrored | multi_worker_mirrored | parameter_server, "
                       "or {name, ...options}; auto reads TF_CONFIG and the visible GPUs."),
     "export": Field(bool, True, "Export a SavedModel to job_dir/export at the end."),
+    "tuning": Field(dict, None, "Hyperparameter search by `tfkit tune` (see the tuning keys); `tfkit train` ignores it."),
 }
 
 DATA_FORMATS = ("csv", "text", "cifar10", "image_folder", "numpy", "tfrecord", "gp_curves")
 _EARLY_STOPPING_KEYS = {"monitor", "patience", "mode", "min_delta", "restore_best_weights"}
 
 
-def _validate(raw, schema, path):
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path or 'config'}: expected a mapping, received {type(raw).__name__} {raw!r}.")
-    unknown = sorted(set(raw) - set(schema), key=str)
-    if unknown:
-        where = f"{path}.{unknown[0]}" if path else str(unknown[0])
-        raise ConfigError(f"{where}: unknown key. Expected one of: {', '.join(schema)}.")
-    resolved = {}
-    for key, spec in schema.items():
-        where = f"{path}.{key}" if path else key
-        if isinstance(spec, dict):
-            resolved[key] = _validate(raw.get(key) or {}, spec, where)
-        elif key in raw:
-            resolved[key] = spec.check(raw[key], where)
-        elif spec.default is REQUIRED:
-            raise ConfigError(f"{where}: missing; it is required ({spec.doc})")
-        else:
-            resolved[key] = copy.deepcopy(spec.default)
-    return resolved
-
-
 def validate(raw):
     """Checks a config dict against the schema and fills in defaults."""
-    config = _validate(raw, SCHEMA, "")
+    config = validate_section(raw, SCHEMA, "")
     stopping = config["train"]["early_stopping"]
     if stopping is not None:
         unknown = sorted(set(stopping) - _EARLY_STOPPING_KEYS)
@@ -167,7 +122,23 @@ def validate(raw):
             raise ConfigError(f"features[{i}]: expected a mapping with 'type' and 'name', received {entry!r}.")
     if "name" not in config["model"]:
         raise ConfigError("model.name: missing; it names the model, e.g. wide_deep.")
+    if config["tuning"] is not None:
+        config["tuning"] = tuning_spec.validate(config["tuning"], config["train"]["seed"])
+        _check_tuned_keys(raw, config["tuning"])
     return config
+
+
+def _check_tuned_keys(raw, tuning):
+    """Every value a search can give each parameter makes a valid config (keys exist, types fit)."""
+    for i, param in enumerate(tuning_spec.params(tuning)):
+        for value in param.extremes():
+            trial = {k: copy.deepcopy(v) for k, v in raw.items() if k != "tuning"}
+            try:
+                for keys, value_of_key in param.overrides(value):
+                    apply_override(trial, keys, value_of_key)
+                validate(trial)
+            except ConfigError as error:
+                raise ConfigError(f"tuning.params[{i}] ({param.name}) = {value!r}: {error}") from None
 
 
 def _validate_curves(config):
@@ -227,23 +198,32 @@ def parse_override(text):
         raise ConfigError(f"--set {key}: cannot parse value {value!r}: {error}") from None
 
 
+def _list_index(items, key, keys):
+    """A list entry by position, or (features) by its ``name``."""
+    if key.isdigit() and int(key) < len(items):
+        return int(key)
+    named = [i for i, item in enumerate(items) if isinstance(item, dict) and item.get("name") == key]
+    if not named:
+        raise ConfigError(f"--set {'.'.join(keys)}: {key!r} is neither an index of the list nor the name of one of its entries.")
+    return named[0]
+
+
 def apply_override(raw, keys, value):
+    """Sets ``raw[keys[0]][keys[1]]...`` to ``value``, making sections on the way; list entries by index or name."""
     node = raw
     for i, key in enumerate(keys[:-1]):
         where = ".".join(keys[: i + 1])
         if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
-                raise ConfigError(f"--set {'.'.join(keys)}: {where} is not an index of the list.")
-            node = node[int(key)]
+            node = node[_list_index(node, key, keys)]
         else:
-            node = node.setdefault(key, {})
+            if node.get(key) is None:  # a missing or empty section
+                node[key] = {}
+            node = node[key]
         if not isinstance(node, (dict, list)):
             raise ConfigError(f"--set {'.'.join(keys)}: {where} is a value, not a section.")
     last = keys[-1]
     if isinstance(node, list):
-        if not last.isdigit() or int(last) >= len(node):
-            raise ConfigError(f"--set {'.'.join(keys)}: {last!r} is not an index of the list.")
-        node[int(last)] = value
+        node[_list_index(node, last, keys)] = value
     else:
         node[last] = value
 
@@ -251,8 +231,22 @@ def apply_override(raw, keys, value):
 def load(path, overrides=()):
     """Reads, overrides, validates and resolves a config file.
 
-    Data and vocabulary paths are made relative to the config file's folder.
+    Data, vocabulary and vector paths are made relative to the folder of the
+    config file that names them. ``base: other.yaml`` at the top level makes
+    the config the other one with this file's keys merged in (mappings key by
+    key, anything else replaced).
     """
+    raw = _read(path, ())
+    for text in overrides:
+        apply_override(raw, *parse_override(text))
+    config = validate(raw)
+    _resolve_config_paths(config, os.path.dirname(os.path.abspath(path)))
+    if config["job_dir"] is None:
+        config["job_dir"] = os.path.join("runs", os.path.splitext(os.path.basename(path))[0])
+    return config
+
+
+def _read(path, including):
     try:
         with open(path, encoding="utf-8") as f:
             raw = yaml.safe_load(f)
@@ -266,30 +260,48 @@ def load(path, overrides=()):
         raise ConfigError(f"{path}: the config is empty.")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level.")
-    for text in overrides:
-        apply_override(raw, *parse_override(text))
-    config = validate(raw)
-    base = os.path.dirname(os.path.abspath(path))
-    for key in ("train", "validation", "test"):
-        if config["data"]["format"] != "gp_curves":  # curve arguments, not files
-            config["data"][key] = _resolve_paths(config["data"][key], base)
-    for entry in config["features"]:
-        if entry.get("vocabulary_file"):
-            entry["vocabulary_file"] = _resolve_paths(entry["vocabulary_file"], base)
-    if isinstance(config["model"].get("vectors"), str):
-        config["model"]["vectors"] = _resolve_paths(config["model"]["vectors"], base)
-    if config["job_dir"] is None:
-        config["job_dir"] = os.path.join("runs", os.path.splitext(os.path.basename(path))[0])
-    return config
+    if "base" not in raw:
+        return raw
+    base = raw.pop("base")
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: base: expected the path of the config this one extends, received {base!r}.")
+    base = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), base))
+    if base in including or base == os.path.abspath(path):
+        raise ConfigError(f"{path}: base: {base} extends itself (through {' -> '.join(including) or 'itself'}).")
+    extended = _read(base, (*including, os.path.abspath(path)))
+    _resolve_config_paths(extended, os.path.dirname(base))
+    return _merge(extended, raw)
+
+
+def _merge(base, changes):
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = _merge(base[key], value) if isinstance(base.get(key), dict) and isinstance(value, dict) else value
+    return merged
+
+
+def _resolve_config_paths(config, folder):
+    """Makes the data, vocabulary and vector paths of a (raw or validated) config absolute, from ``folder``."""
+    data = config.get("data")
+    if isinstance(data, dict) and data.get("format") != "gp_curves":  # curve arguments, not files
+        for key in ("train", "validation", "test"):
+            if key in data:
+                data[key] = _resolve_paths(data[key], folder)
+    for entry in config.get("features") if isinstance(config.get("features"), list) else ():
+        if isinstance(entry, dict) and entry.get("vocabulary_file"):
+            entry["vocabulary_file"] = _resolve_paths(entry["vocabulary_file"], folder)
+    model = config.get("model")
+    if isinstance(model, dict) and isinstance(model.get("vectors"), str):
+        model["vectors"] = _resolve_paths(model["vectors"], folder)
 
 
 def _resolve_paths(value, base):
-    if value is None:
-        return None
     if isinstance(value, dict):
         return {k: _resolve_paths(v, base) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve_paths(v, base) for v in value]
+    if not isinstance(value, str):
+        return value
     return value if os.path.isabs(value) else os.path.normpath(os.path.join(base, value))
 
 

@@ -82,8 +82,10 @@ def _spread(values):
 class Run:
     """One config's run in its job directory. See the module docstring."""
 
-    def __init__(self, config, task=None, fold=None):
+    def __init__(self, config, task=None, fold=None, callbacks=()):
         self.config = config
+        # More Keras callbacks for fit (a tuning trial's reporter); not passed on to cross-validation folds.
+        self.callbacks = list(callbacks)
         # (i, k): this run is fold i of a k-fold cross-validation, holding out the i-th k-th of train.
         self.fold = fold
         self.job_dir = config["job_dir"]
@@ -273,6 +275,7 @@ class Run:
                     raise ConfigError("train.early_stopping needs validation data: set data.validation or data.validation_split.")
                 options = {"monitor": "val_loss", "restore_best_weights": True, **train["early_stopping"]}
                 callbacks.append(keras.callbacks.EarlyStopping(**options))
+            callbacks.extend(self.callbacks)
             with data_errors():
                 result = self.model.fit(
                     self.train_dataset(),

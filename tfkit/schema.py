@@ -1,0 +1,78 @@
+"""Config schemas: typed keys with defaults and docs, checked with errors that name the key path.
+
+A schema is a dict of :class:`Field` (a value) and dicts (a section). The
+config loader (:mod:`tfkit.config`) and the tuning spec (:mod:`tfkit.tune.spec`)
+are written in it, and the configuration reference of the docs is generated
+from it (:func:`reference`), so the three cannot disagree.
+"""
+
+import copy
+
+from tfkit.errors import ConfigError
+
+REQUIRED = object()
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list", dict: "a mapping"}
+
+
+class Field:
+    """One config key: accepted types, default, and what it means."""
+
+    def __init__(self, types, default=REQUIRED, doc=""):
+        self.types = types if isinstance(types, tuple) else (types,)
+        self.default = default
+        self.doc = doc
+
+    def check(self, value, path):
+        if value is None and self.default is None:
+            return value
+        for kind in self.types:
+            if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+            if kind is int and isinstance(value, bool):
+                continue
+            if isinstance(value, kind):
+                return value
+        raise ConfigError(f"{path}: expected {self.type_names()}, received {type_name(value)} {value!r}.")
+
+    def type_names(self):
+        return " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in self.types)
+
+
+def type_name(value):
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def validate_section(raw, schema, path):
+    """``raw`` checked against ``schema``: unknown keys refused, types checked, defaults filled in."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, received {type_name(raw)} {raw!r}.")
+    unknown = sorted(set(raw) - set(schema), key=str)
+    if unknown:
+        where = f"{path}.{unknown[0]}" if path else str(unknown[0])
+        raise ConfigError(f"{where}: unknown key. Expected one of: {', '.join(schema)}.")
+    resolved = {}
+    for key, spec in schema.items():
+        where = f"{path}.{key}" if path else key
+        if isinstance(spec, dict):
+            resolved[key] = validate_section(raw.get(key) or {}, spec, where)
+        elif key in raw:
+            resolved[key] = spec.check(raw[key], where)
+        elif spec.default is REQUIRED:
+            raise ConfigError(f"{where}: missing; it is required ({spec.doc})")
+        else:
+            resolved[key] = copy.deepcopy(spec.default)
+    return resolved
+
+
+def reference(schema, path=""):
+    """Rows ``(key path, types, default, doc)`` of every key of ``schema``, sections flattened in order."""
+    rows = []
+    for key, spec in schema.items():
+        where = f"{path}.{key}" if path else key
+        if isinstance(spec, dict):
+            rows.extend(reference(spec, where))
+        else:
+            default = "required" if spec.default is REQUIRED else repr(spec.default) if spec.default is not None else "none"
+            rows.append((where, spec.type_names(), default, spec.doc))
+    return rows
