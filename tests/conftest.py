@@ -6,6 +6,14 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests are derandomized, so CI sees the same examples every run;
+# `pytest --hypothesis-profile=thorough` searches 400 fresh ones per test.
+settings.register_profile("tfkit", max_examples=40, deadline=None, derandomize=True, database=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.register_profile("thorough", parent=settings.get_profile("tfkit"), max_examples=400, derandomize=False)
+settings.load_profile("tfkit")
 
 # Scripts that tests run in fresh processes (they configure devices at import).
 collect_ignore = [

@@ -55,7 +55,7 @@ def test_overrides_are_parsed_as_yaml_and_type_checked(tmp_path):
         C.load(path, ["train.epochs=many"])
     with pytest.raises(ConfigError, match="expected key.path=value"):
         C.load(path, ["train.epochs"])
-    with pytest.raises(ConfigError, match="is not an index of the list"):
+    with pytest.raises(ConfigError, match="is neither an index of the list"):
         C.load(path, ["features.7.name=x"])
 
 

@@ -24,6 +24,8 @@ def build_columns(entries):
     built, building = {}, set()
 
     def build(name, wanted_by):
+        if not isinstance(name, str):
+            raise ConfigError(f"{wanted_by}: expected a column name, received {name!r}.")
         if name in built:
             return built[name]
         if name not in by_name:
@@ -71,7 +73,7 @@ def _construct(cls, kwargs, where):
         return cls(**kwargs)
     except ConfigError:
         raise
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, TfkitError) as error:
         raise ConfigError(f"{where}: {error}") from None
 
 
@@ -98,7 +100,7 @@ def build_model(model_config, columns, data_config):
                 raise ConfigError(f"model.{key}: expected a list of column names, received {kwargs[key]!r}.")
             resolved = []
             for i, column in enumerate(kwargs[key]):
-                if column not in columns:
+                if not isinstance(column, str) or column not in columns:
                     raise ConfigError(f"model.{key}[{i}]: column {column!r} is not defined. Defined columns: {', '.join(columns)}.")
                 resolved.append(columns[column])
             kwargs[key] = resolved
@@ -112,7 +114,10 @@ def build_model(model_config, columns, data_config):
                 "model: give hidden_units, or all of first_layer_size, num_layers and scale_factor "
                 f"(the census trainer's shorthand). Received: {', '.join(sorted(shorthand + (['hidden_units'] if 'hidden_units' in kwargs else [])))}."
             )
-        kwargs["hidden_units"] = hidden_units_from_shorthand(*(kwargs.pop(k) for k in _SHORTHAND))
+        try:
+            kwargs["hidden_units"] = hidden_units_from_shorthand(*(kwargs.pop(k) for k in _SHORTHAND))
+        except TfkitError as error:
+            raise ConfigError(f"model: {error}") from None
     if "label_vocabulary" not in kwargs and data_config.get("label_vocabulary") is not None:
         kwargs["label_vocabulary"] = data_config["label_vocabulary"]
     return _construct(cls, kwargs, "model")

@@ -120,8 +120,13 @@ def validate(raw):
     for i, entry in enumerate(config["features"]):
         if not isinstance(entry, dict) or "type" not in entry or "name" not in entry:
             raise ConfigError(f"features[{i}]: expected a mapping with 'type' and 'name', received {entry!r}.")
+        for key in ("type", "name"):
+            if not isinstance(entry[key], str):
+                raise ConfigError(f"features[{i}].{key}: expected a string, received {entry[key]!r}.")
     if "name" not in config["model"]:
         raise ConfigError("model.name: missing; it names the model, e.g. wide_deep.")
+    if not isinstance(config["model"]["name"], str):
+        raise ConfigError(f"model.name: expected a string naming the model, received {config['model']['name']!r}.")
     if config["tuning"] is not None:
         config["tuning"] = tuning_spec.validate(config["tuning"], config["train"]["seed"])
         _check_tuned_keys(raw, config["tuning"])
@@ -192,8 +197,11 @@ def parse_override(text):
     if "=" not in text:
         raise ConfigError(f"--set {text!r}: expected key.path=value.")
     key, value = text.split("=", 1)
+    keys = key.strip().split(".")
+    if not all(keys):
+        raise ConfigError(f"--set {text!r}: expected key.path=value, with a key between every two dots.")
     try:
-        return key.strip().split("."), yaml.safe_load(value)
+        return keys, yaml.safe_load(value)
     except yaml.YAMLError as error:
         raise ConfigError(f"--set {key}: cannot parse value {value!r}: {error}") from None
 

@@ -27,7 +27,8 @@ def hidden_units_from_shorthand(first_layer_size, num_layers, scale_factor):
     >>> hidden_units_from_shorthand(100, 4, 0.7)
     [100, 70, 48, 34]
     """
-    if not isinstance(num_layers, int) or num_layers < 1 or first_layer_size < 1 or not 0 < scale_factor <= 1:
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (first_layer_size, scale_factor))
+    if not (numbers and isinstance(num_layers, int) and num_layers >= 1 and first_layer_size >= 1 and 0 < scale_factor <= 1):
         raise TfkitError(
             "The layer-size shorthand needs first_layer_size >= 1, num_layers >= 1 and 0 < scale_factor <= 1. "
             f"Received: first_layer_size={first_layer_size!r}, num_layers={num_layers!r}, scale_factor={scale_factor!r}"
