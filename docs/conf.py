@@ -22,3 +22,26 @@ napoleon_numpy_docstring = False
 
 # Docstring examples run under pytest --doctest-modules; here only the pages' doctest directives.
 doctest_test_doctest_blocks = ""
+
+
+def setup(app):
+    """``.. config-reference:: SECTION`` renders the config schema's keys as a table (tfkit.schema.reference_table)."""
+    from docutils import nodes
+    from docutils.parsers.rst import Directive
+    from docutils.statemachine import StringList
+
+    class ConfigReference(Directive):
+        required_arguments = 1  # config | tuning | tuning.params
+
+        def run(self):
+            from tfkit import config
+            from tfkit.schema import reference_table
+            from tfkit.tune import spec
+
+            schema, path = {"config": (config.SCHEMA, ""), "tuning": (spec.TUNING_SCHEMA, "tuning"),
+                            "tuning.params": (spec.PARAM_SCHEMA, "tuning.params[]")}[self.arguments[0]]
+            container = nodes.container()
+            self.state.nested_parse(StringList(reference_table(schema, path)), self.content_offset, container)
+            return container.children
+
+    app.add_directive("config-reference", ConfigReference)

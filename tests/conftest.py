@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # Property tests are derandomized, so CI sees the same examples every run;
-# `pytest --hypothesis-profile=thorough` searches 400 fresh ones per test.
+# `HYPOTHESIS_PROFILE=thorough python -m pytest tests/test_config_properties.py` searches 400 fresh ones per test.
 settings.register_profile("tfkit", max_examples=40, deadline=None, derandomize=True, database=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture])
 settings.register_profile("thorough", parent=settings.get_profile("tfkit"), max_examples=400, derandomize=False)
-settings.load_profile("tfkit")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "tfkit"))
 
 # Scripts that tests run in fresh processes (they configure devices at import).
 collect_ignore = [

@@ -1,12 +1,13 @@
 """`tfkit config check` and `tfkit config show` on every bundled config, and on broken ones."""
 
 import glob
+import json
 import os
 
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_tfkit
 from tfkit import cli
 
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "*.yaml")))
@@ -50,3 +51,40 @@ def test_show_applies_overrides(capsys):
     shown = yaml.safe_load(capsys.readouterr().out)
     assert shown["train"]["epochs"] == 3 and shown["model"]["x_size"] == 1
     assert shown["data"]["train"]["kernel"] == "squared_exponential"
+
+
+# A few steps of each bundled config, in this process; CIFAR-10 (not bundled) from a generated folder of its format.
+FEW_STEPS = ["train.epochs=1", "train.steps_per_epoch=2", "train.verbose=0", "export=false",
+             "train.cross_validation=null", "train.early_stopping=null"]
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_every_bundled_config_trains_a_few_steps(path, tmp_path, capsys):
+    overrides = list(FEW_STEPS)
+    if os.path.basename(path) == "cifar10_resnet.yaml":
+        from tests.data.test_images import write_cifar_python
+
+        folder = str(tmp_path / "cifar-10-batches-py")
+        write_cifar_python(folder, per_batch=16)
+        overrides += [f"data.train={folder}", f"data.test={folder}", "data.batch_size=8"]
+    if "resnet" in path:
+        overrides.append("model.depth=8")
+    status = cli.main(["train", path, "--job-dir", str(tmp_path / "run"), *(a for o in overrides for a in ("--set", o))])
+    out = capsys.readouterr().out
+    assert status == 0 and "Trained 1 epochs (2 steps)" in out, out
+    metrics = json.load(open(tmp_path / "run" / "metrics.json"))
+    evaluated = [v for split in ("validation", "test") for v in metrics.get(split, {}).values()]
+    assert metrics["steps"] == 2 and all(v == v for v in evaluated + metrics["history"]["loss"])  # no NaN
+
+
+def test_the_bundled_tuning_example_runs_a_trial(tmp_path):
+    result = run_tfkit("tune", os.path.join(ROOT, "configs", "census_tuning.yaml"), "--job-dir", str(tmp_path),
+                       *(a for o in [*FEW_STEPS, "tuning.max_trials=1"] for a in ("--set", o)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Best trial 0: accuracy=" in result.stdout
+    with open(tmp_path / "results.json") as f:
+        best = json.load(f)["best"]
+    assert 50 <= best["model.first_layer_size"] <= 500 and 4 <= best["embedding_size"] <= 16
+    trial = yaml.safe_load(open(tmp_path / "trials" / "0000" / "config.yaml"))
+    dimensions = {f["name"]: f.get("dimension") for f in trial["features"]}
+    assert dimensions["occupation_embedding"] == dimensions["country_embedding"] == best["embedding_size"]

@@ -8,6 +8,8 @@ from it (:func:`reference`), so the three cannot disagree.
 
 import copy
 
+import yaml
+
 from tfkit.errors import ConfigError
 
 REQUIRED = object()
@@ -65,14 +67,28 @@ def validate_section(raw, schema, path):
     return resolved
 
 
+def reference_table(schema, path=""):
+    """The keys of ``schema`` as the lines of a reStructuredText list-table (key, type, default, meaning)."""
+    def text(value):
+        return "".join("\\" + c if c in "\\*|`_" else c for c in value)
+
+    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 22 14 14 50", "",
+             "   * - key", "     - type", "     - default", "     - meaning"]
+    for key, types, default, doc in reference(schema, path):
+        lines += [f"   * - ``{key}``", f"     - {text(types)}", "     - " + (f"``{default}``" if default else "*required*"),
+                  f"     - {text(doc)}"]
+    return lines
+
+
 def reference(schema, path=""):
-    """Rows ``(key path, types, default, doc)`` of every key of ``schema``, sections flattened in order."""
+    """Rows ``(key path, types, default as YAML or None if required, doc)`` of every key, sections flattened."""
     rows = []
     for key, spec in schema.items():
         where = f"{path}.{key}" if path else key
         if isinstance(spec, dict):
             rows.extend(reference(spec, where))
         else:
-            default = "required" if spec.default is REQUIRED else repr(spec.default) if spec.default is not None else "none"
+            default = None if spec.default is REQUIRED else (
+                yaml.safe_dump(spec.default, default_flow_style=True, width=10**6).removesuffix("\n").removesuffix("\n..."))
             rows.append((where, spec.type_names(), default, spec.doc))
     return rows
