@@ -15,6 +15,7 @@ import yaml
 
 from tfkit.build import build_columns, build_model, check, with_model_defaults
 from tfkit.errors import ConfigError
+from tfkit.files import replacing
 from tfkit.schema import REQUIRED, Field, validate_section
 from tfkit.tune import spec as tuning_spec
 
@@ -315,7 +316,5 @@ def _resolve_paths(value, base):
 
 def dump(config, path):
     """Writes the resolved config as YAML, atomically."""
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as f:
+    with replacing(path) as temporary, open(temporary, "w", encoding="utf-8") as f:
         yaml.safe_dump(config, f, sort_keys=False)
-    os.replace(temporary, path)

@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from tfkit.errors import TfkitError
+from tfkit.files import replacing
 
 
 def plot_curves(path, target_x, target_y, context_x, context_y, mean, stddev, num_curves=1, title=None):
@@ -63,11 +64,8 @@ def plot_curves(path, target_x, target_y, context_x, context_y, mean, stddev, nu
     figure.tight_layout()
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}.png")
     try:
-        figure.savefig(temporary, dpi=100)
-        os.replace(temporary, path)
+        with replacing(path) as temporary:
+            figure.savefig(temporary, dpi=100, format="png")
     finally:
         plt.close(figure)
-        if os.path.exists(temporary):
-            os.remove(temporary)

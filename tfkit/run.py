@@ -46,6 +46,7 @@ from tfkit.errors import ClusterError, ConfigError, TfkitError
 from tfkit.checkpoints import Checkpoints, weights_checkpoint
 from tfkit.export import export_saved_model
 from tfkit.features import NumericColumn, closure
+from tfkit.files import write_json
 
 # Validation and test datasets of unknown length: Keras learns their length from the first pass.
 warnings.filterwarnings("ignore", message="Your input ran out of data")
@@ -64,13 +65,6 @@ def data_errors():
         if explained is None:
             raise
         raise explained from None
-
-
-def _write_json(path, value):
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2, sort_keys=True)
-    os.replace(temporary, path)
 
 
 def _spread(values):
@@ -161,7 +155,7 @@ class Run:
                 with data_errors():
                     self.model.adapt(self.train_dataset(training=False, batch_size=4096))
                 if self.is_chief:
-                    _write_json(self.model_path, keras.saving.serialize_keras_object(self.model))
+                    write_json(self.model_path, keras.saving.serialize_keras_object(self.model))
             self.model.compile(optimizer=self._optimizer(), steps_per_execution=self.config["train"]["steps_per_execution"])
             if not self.model.built:
                 self.model.build()
@@ -299,7 +293,7 @@ class Run:
         if self.is_chief:
             if self.config["export"]:
                 summary["export"] = self.export()
-            _write_json(os.path.join(self.job_dir, "metrics.json"), summary)
+            write_json(os.path.join(self.job_dir, "metrics.json"), summary)
         return summary
 
     def cross_validate(self):
@@ -330,7 +324,7 @@ class Run:
                 summary["cross_validation"][split] = {
                     metric: _spread([s[split][metric] for s in summaries]) for metric in summaries[0][split]}
         if self.is_chief:
-            _write_json(os.path.join(self.job_dir, "metrics.json"), summary)
+            write_json(os.path.join(self.job_dir, "metrics.json"), summary)
         return summary
 
     def evaluate_loaded(self):

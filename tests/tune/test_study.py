@@ -15,6 +15,7 @@ import yaml
 
 from tests.conftest import CENSUS_CONFIG, ROOT, run_tfkit
 from tfkit.errors import ConfigError
+from tfkit.tune.study import load_study
 from tfkit.tune.trial import Reporter
 
 PARAMS = [
@@ -61,6 +62,9 @@ def test_a_study_runs_trials_in_parallel_writes_its_table_and_resumes_without_re
     # The two trials overlapped in time: they ran as parallel processes.
     assert "Trial 0 accuracy=" in first.stdout and "Trial 1 accuracy=" in first.stdout
     logs = {row["trial"]: open(os.path.join(row["job_dir"], "log.txt")).read() for row in rows}
+    # Trial processes read the tuning section from the study's record: no early stopping asked, none applied.
+    study, spec = load_study(job_dir)
+    assert isinstance(study.pruner, optuna.pruners.NopPruner) and spec["metric"] == "accuracy"
 
     more = run_tfkit("tune", config, "--job-dir", job_dir, "--set", "tuning.max_trials=4",
                      "--set", "tuning.max_parallel_trials=1")
@@ -87,7 +91,8 @@ def test_a_failed_trial_is_recorded_and_the_study_goes_on(tmp_path, census_slice
     lines[7] = "abc" + lines[7][lines[7].index(","):]  # an age that is not a number, on line 8
     broken.write_text("".join(lines))
     grid = [{"name": "data.train", "type": "CATEGORICAL", "values": [train, str(broken)]}]
-    config = study_config(tmp_path, census_slice, params=grid, algorithm="GRID_SEARCH", max_trials=10)
+    config = study_config(tmp_path, census_slice, params=grid, algorithm="GRID_SEARCH", max_trials=10,
+                          early_stopping=True)
     job_dir = str(tmp_path / "study")
     result = run_tfkit("tune", config, "--job-dir", job_dir)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -96,6 +101,8 @@ def test_a_failed_trial_is_recorded_and_the_study_goes_on(tmp_path, census_slice
     failed = rows[str(broken)]
     assert failed["status"] == "FAIL" and "broken.csv" in failed["message"] and "line 8" in failed["message"]
     assert "failed: trial" in result.stdout
+    study, spec = load_study(job_dir)
+    assert isinstance(study.pruner, optuna.pruners.MedianPruner) and spec["early_stopping"] is True
 
 
 @pytest.mark.slow

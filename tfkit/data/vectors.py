@@ -7,11 +7,11 @@ has, per word, the word, a space and ``d`` little-endian float32 values
 (and Google's pretrained ``GoogleNews-vectors-negative300.bin``).
 """
 
-import os
 
 import numpy as np
 
 from tfkit.errors import DataError
+from tfkit.files import replacing
 
 
 def write_word_vectors(path, words, vectors, binary=False):
@@ -37,19 +37,13 @@ def write_word_vectors(path, words, vectors, binary=False):
     spaced = [w for w in words if not w or any(c.isspace() for c in w)]
     if spaced:
         raise DataError(f"write_word_vectors: words must be non-empty and hold no whitespace; received {spaced[0]!r}.")
-    temporary = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(temporary, "wb") as f:
-            f.write(f"{len(words)} {vectors.shape[1]}\n".encode())
-            for word, vector in zip(words, vectors):
-                if binary:
-                    f.write(word.encode("utf-8") + b" " + vector.astype("<f4").tobytes() + b"\n")
-                else:
-                    f.write((word + " " + " ".join(f"{v:.7g}" for v in vector) + "\n").encode("utf-8"))
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with replacing(path) as temporary, open(temporary, "wb") as f:
+        f.write(f"{len(words)} {vectors.shape[1]}\n".encode())
+        for word, vector in zip(words, vectors):
+            if binary:
+                f.write(word.encode("utf-8") + b" " + vector.astype("<f4").tobytes() + b"\n")
+            else:
+                f.write((word + " " + " ".join(f"{v:.7g}" for v in vector) + "\n").encode("utf-8"))
 
 
 def read_word_vectors(path, vocabulary=None, binary=None):

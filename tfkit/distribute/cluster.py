@@ -17,6 +17,8 @@ import os
 import socket
 import time
 
+from tfkit.files import write_json
+
 ROLES = ("chief", "worker", "ps", "evaluator")
 CHIEF_DONE = "chief_done.json"
 # A marker counts if written after a task started, give or take clock skew between machines.
@@ -153,10 +155,7 @@ def local_cluster(num_workers=2, num_ps=1):
 def mark_chief_done(job_dir):
     """Tells the other tasks (which poll ``job_dir``) that the chief has finished."""
     path = os.path.join(job_dir, CHIEF_DONE)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump({"time": time.time()}, f)
-    os.replace(temporary, path)
+    write_json(path, {"time": time.time()})
 
 
 def chief_done_since(job_dir, started):

@@ -81,7 +81,17 @@ def unit(value, low, high, scale_type):
 
 
 class Param:
-    """One searched parameter (a validated ``tuning.params`` entry)."""
+    """One searched parameter (a validated ``tuning.params`` entry): what the search samples, as a config value.
+
+    Example:
+
+    >>> from tfkit.tune.spec import Param
+    >>> layers = Param("model.num_layers", "INTEGER", min=1, max=15)
+    >>> layers.value(0.0), layers.value(0.5), layers.value(1.0)
+    (1, 8, 15)
+    >>> Param("optimizer", "CATEGORICAL", values=["adam", "sgd"]).value(1)
+    'sgd'
+    """
 
     def __init__(self, name, type, keys=None, min=None, max=None, values=None, scale=None):
         self.name, self.type, self.keys = name, type, keys or [name]

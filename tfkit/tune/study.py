@@ -28,6 +28,7 @@ import time
 
 from tfkit import config as config_lib
 from tfkit.errors import ConfigError, TfkitError
+from tfkit.files import replacing
 from tfkit.tune import spec as tuning_spec
 
 STUDY_NAME = "tfkit"
@@ -50,6 +51,26 @@ def storage(job_dir):
     from optuna.storages.journal import JournalFileBackend
 
     return optuna.storages.JournalStorage(JournalFileBackend(os.path.join(job_dir, "study.journal")))
+
+
+def pruner(spec):
+    """What stops unpromising trials: the median rule with ``early_stopping``, else nothing."""
+    optuna = import_optuna()
+    if not spec["early_stopping"]:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+
+
+def load_study(job_dir):
+    """The study in ``job_dir`` as a trial process sees it: ``(Optuna study with its pruner, tuning section)``.
+
+    The tuning section comes from the study's own record, so a trial stops
+    early exactly when the study that started it would stop it.
+    """
+    study = import_optuna().load_study(study_name=STUDY_NAME, storage=storage(job_dir))
+    spec = study.user_attrs["config"]["tuning"]
+    study.pruner = pruner(spec)
+    return study, spec
 
 
 def trial_overrides(params, values):
@@ -94,7 +115,24 @@ def check(path, overrides, config):
 
 
 class Study:
-    """The study of one config in its job directory. See the module docstring."""
+    """The study of one config's ``tuning`` section in its job directory. See the module docstring.
+
+    Args:
+        path: The config file.
+        overrides: ``key.path=value`` strings, as ``--set`` takes them.
+        job_dir: The study's directory. Default: the config's ``job_dir``.
+
+    Example:
+
+    >>> from tfkit.tune.study import Study
+    >>> study = Study("configs/census_tuning.yaml", ["tuning.max_trials=4"], job_dir="runs/my_study")
+    >>> [param.name for param in study.params]
+    ['model.first_layer_size', 'model.num_layers', 'model.scale_factor', 'embedding_size']
+    >>> study.params[0].value(0.5), round(study.params[2].value(0.5), 3)  # the middle of each scale
+    (275, 0.784)
+
+    ``study.run()`` then runs the trials and returns the results table's rows.
+    """
 
     def __init__(self, path, overrides=(), job_dir=None):
         self.path, self.overrides = path, list(overrides)
@@ -139,7 +177,7 @@ class Study:
         recorded["tuning"] = {k: v for k, v in self.spec.items() if k not in _CONTINUABLE}
         study = optuna.create_study(storage=storage(self.job_dir), study_name=STUDY_NAME, load_if_exists=True,
                                     direction=self.spec["goal"].lower())
-        study.sampler, study.pruner = self._sampler(len(study.trials)), self._pruner()
+        study.sampler, study.pruner = self._sampler(len(study.trials)), pruner(self.spec)
         if "config" in study.user_attrs and study.user_attrs["config"] != json.loads(json.dumps(recorded)):
             before = study.user_attrs["config"]
             changed = [k for k in sorted(set(before) | set(recorded)) if before.get(k) != json.loads(json.dumps(recorded.get(k)))]
@@ -158,12 +196,6 @@ class Study:
         if self.spec["algorithm"] in ("RANDOM_SEARCH", "GRID_SEARCH"):  # a grid's points are enqueued (_grid_point)
             return optuna.samplers.RandomSampler(seed=seed)
         return optuna.samplers.TPESampler(seed=seed)
-
-    def _pruner(self):
-        optuna = import_optuna()
-        if not self.spec["early_stopping"]:
-            return optuna.pruners.NopPruner()
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
 
     def _grid(self):
         """Every point of the grid, in an order shuffled by the seed; [] unless searching a grid."""
@@ -226,8 +258,7 @@ class Study:
         threads = str(max(1, (os.cpu_count() or 1) // self.spec["max_parallel_trials"]))
         env = {**os.environ, "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads,
                "OMP_NUM_THREADS": threads}
-        command = [sys.executable, "-m", "tfkit.tune.trial", path, "--study", self.job_dir, "--number", str(number),
-                   "--metric", self.metric]
+        command = [sys.executable, "-m", "tfkit.tune.trial", path, "--study", self.job_dir, "--number", str(number)]
         with open(os.path.join(directory, "log.txt"), "a", encoding="utf-8") as log:
             # A session of its own: Ctrl-C reaches the study, which stops its trials itself.
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
@@ -324,10 +355,8 @@ def _write_csv(f, columns, rows):
 
 
 def _atomic(path, write):
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8", newline="") as f:
+    with replacing(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as f:
         write(f)
-    os.replace(temporary, path)
 
 
 def _read_json(path):

@@ -1,6 +1,6 @@
 """One trial of a study, run as its own process by :mod:`tfkit.tune.study`: ``tfkit train`` plus reporting.
 
-``python -m tfkit.tune.trial TRIAL_DIR/config.yaml --study JOB_DIR --number N --metric M``
+``python -m tfkit.tune.trial TRIAL_DIR/config.yaml --study JOB_DIR --number N``
 trains the trial's config (resuming from its checkpoints), reports the
 validation metric after every epoch to the study, stops when the study's
 pruner says the trial is not promising, and writes ``TRIAL_DIR/trial.json``:
@@ -8,7 +8,6 @@ pruner says the trial is not promising, and writes ``TRIAL_DIR/trial.json``:
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -16,6 +15,7 @@ import keras
 
 from tfkit import config as config_lib
 from tfkit.errors import ConfigError, TfkitError
+from tfkit.files import write_json
 from tfkit.tune import study as study_lib
 
 
@@ -51,27 +51,23 @@ def main(argv=None):
     parser.add_argument("config")
     parser.add_argument("--study", required=True, help="the study's job directory")
     parser.add_argument("--number", type=int, required=True, help="the trial's number in the study")
-    parser.add_argument("--metric", required=True)
     args = parser.parse_args(argv)
     from tfkit.run import Run
 
     optuna = study_lib.import_optuna()
     try:
         config = config_lib.load(args.config)
-        study = optuna.load_study(study_name=study_lib.STUDY_NAME, storage=study_lib.storage(args.study))
+        study, spec = study_lib.load_study(args.study)
         frozen = study.get_trials(deepcopy=False)[args.number]
-        reporter = Reporter(optuna.trial.Trial(study, frozen._trial_id), args.metric)
+        reporter = Reporter(optuna.trial.Trial(study, frozen._trial_id), spec["metric"])
         summary = Run(config, callbacks=[reporter]).train()
     except TfkitError as error:
         print(f"trial {args.number}: error: {error}", file=sys.stderr)
         return 2
     pruned = reporter.pruned_after is not None
     result = {"state": "PRUNED" if pruned else "COMPLETE", "epochs": summary.get("epochs"),
-              "value": reporter.last_value if pruned else metric_value(summary, args.metric)}
-    path = os.path.join(config["job_dir"], "trial.json")
-    with open(f"{path}.tmp", "w", encoding="utf-8") as f:
-        json.dump(result, f)
-    os.replace(f"{path}.tmp", path)
+              "value": reporter.last_value if pruned else metric_value(summary, spec["metric"])}
+    write_json(os.path.join(config["job_dir"], "trial.json"), result)
     return 0
 
 

@@ -1,0 +1,35 @@
+"""Files written whole or not at all: a reader never sees half of one, an interrupted writer leaves none behind."""
+
+import contextlib
+import json
+import os
+
+
+@contextlib.contextmanager
+def replacing(path):
+    """A temporary path beside ``path`` that replaces ``path`` when the block succeeds and is removed when it fails.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from tfkit.files import replacing
+    >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+    >>> with replacing(path) as temporary, open(temporary, "w") as f:
+    ...     _ = f.write("done")
+    >>> open(path).read(), os.listdir(os.path.dirname(path))
+    ('done', ['notes.txt'])
+    """
+    root, extension = os.path.splitext(path)
+    temporary = f"{root}.tmp-{os.getpid()}{extension}"
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def write_json(path, value):
+    """Writes ``value`` as indented JSON, whole or not at all."""
+    with replacing(path) as temporary, open(temporary, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, sort_keys=True)
