@@ -100,17 +100,8 @@ def validate(raw):
             raise ConfigError(f"data.{unused[0]}: only csv data has columns; {data['format']} data holds {holds}.")
     if data["format"] == "gp_curves":
         _validate_curves(config)
-    for key in ("train", "validation", "test"):
-        if data["format"] == "gp_curves":
-            continue
-        if isinstance(data[key], dict) and data["format"] != "text":
-            raise ConfigError(f"data.{key}: {{label: files}} is for text data (one file per class); "
-                              f"{data['format']} data takes file(s) or a folder.")
-        if data["format"] == "text" and isinstance(data[key], (str, list)) and data["label_vocabulary"] is None:
-            raise ConfigError(f"data.label_vocabulary: missing; text files whose lines start with their label need the "
-                              f"labels in class-id order (or give data.{key} as {{label: files}}).")
-    if data["format"] == "text" and isinstance(data["train"], dict) and data["label_vocabulary"] is None:
-        data["label_vocabulary"] = [str(label) for label in data["train"]]
+    else:
+        _validate_files(data)
     if data["augmentation"] is not None:
         unknown = sorted(set(data["augmentation"]) - {"pad", "flip"})
         if unknown:
@@ -147,6 +138,19 @@ def _check_tuned_keys(raw, tuning):
                 raise ConfigError(f"tuning.params[{i}] ({param.name}) = {value!r}: {error}") from None
 
 
+def _validate_files(data):
+    """train, validation and test name files (by label for text), and text labels are known."""
+    for key in ("train", "validation", "test"):
+        if isinstance(data[key], dict) and data["format"] != "text":
+            raise ConfigError(f"data.{key}: {{label: files}} is for text data (one file per class); "
+                              f"{data['format']} data takes file(s) or a folder.")
+        if data["format"] == "text" and isinstance(data[key], (str, list)) and data["label_vocabulary"] is None:
+            raise ConfigError(f"data.label_vocabulary: missing; text files whose lines start with their label need the "
+                              f"labels in class-id order (or give data.{key} as {{label: files}}).")
+    if data["format"] == "text" and isinstance(data["train"], dict) and data["label_vocabulary"] is None:
+        data["label_vocabulary"] = [str(label) for label in data["train"]]
+
+
 def _validate_curves(config):
     from tfkit.data.gp_curves import GPCurves
 
@@ -168,7 +172,7 @@ def _validate_curves(config):
     if config["train"]["steps_per_epoch"] is None:
         raise ConfigError("train.steps_per_epoch: missing; gp_curves training data has no end, so an epoch needs "
                           "a number of steps.")
-    for key in ("validation_split", "label", "label_vocabulary"):
+    for key in ("validation_split", "label_vocabulary"):  # data.label: refused for every format but csv
         if data[key] is not None:
             raise ConfigError(f"data.{key}: not used by gp_curves data (held-out curves are drawn with a seed "
                               "of their own; see data.validation and data.test).")

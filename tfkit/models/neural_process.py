@@ -194,14 +194,14 @@ class NeuralProcess(PointSetModel):
     def call(self, inputs, training=False):
         context_x, context_y, target_x, mask = self._points(inputs)
         prior_mean, prior_stddev = self.latent_encoder(context_x, context_y, mask)
-        if training and "target_y" in inputs:
-            target_y = tf.cast(inputs["target_y"], self.compute_dtype)
-            mean, stddev = self.latent_encoder(target_x, target_y)
-            self.add_loss(tf.reduce_mean(_kl_divergence(mean, stddev, prior_mean, prior_stddev)
-                                         / tf.cast(tf.shape(target_x)[1], mean.dtype)))
+        if training:
+            # z ~ q(z | targets) with the ELBO's KL term; without targets (a plain Keras loop), from the context alone.
+            mean, stddev = prior_mean, prior_stddev
+            if "target_y" in inputs:
+                mean, stddev = self.latent_encoder(target_x, tf.cast(inputs["target_y"], self.compute_dtype))
+                self.add_loss(tf.reduce_mean(_kl_divergence(mean, stddev, prior_mean, prior_stddev)
+                                             / tf.cast(tf.shape(target_x)[1], mean.dtype)))
             z = (mean + stddev * keras.random.normal(tf.shape(mean), seed=self.seed_generator))[:, None, :]
-        elif training:  # no targets given (a plain Keras loop): z from the context alone
-            z = (prior_mean + prior_stddev * keras.random.normal(tf.shape(prior_mean), seed=self.seed_generator))[:, None, :]
         else:
             z = prior_mean[:, None, :] + prior_stddev[:, None, :] * tf.cast(self.prediction_noise, prior_mean.dtype)
         num_samples = tf.shape(z)[1]

@@ -28,7 +28,7 @@ import time
 
 from tfkit import config as config_lib
 from tfkit.errors import ConfigError, TfkitError
-from tfkit.files import replacing
+from tfkit.files import replacing, write_json
 from tfkit.tune import spec as tuning_spec
 
 STUDY_NAME = "tfkit"
@@ -282,7 +282,7 @@ class Study:
             message = _last_line(os.path.join(self.trial_dir(number), "log.txt")) or f"exit status {process.returncode}"
             result = {"state": "FAIL", "message": message}
         result["seconds"] = round(time.time() - started, 1)
-        _atomic(path, lambda f: json.dump(result, f, indent=2))
+        write_json(path, result)
         state = import_optuna().trial.TrialState[result["state"]]
         self.study.tell(number, result.get("value") if result["state"] == "COMPLETE" else None, state=state)
         self._write_results()
@@ -328,9 +328,14 @@ class Study:
     def _write_results(self):
         rows = self.rows()
         columns = ["trial", "status", self.metric, *(p.name for p in self.params), "seconds", "job_dir", "message"]
-        _atomic(os.path.join(self.job_dir, "results.csv"), lambda f: _write_csv(f, columns, rows))
-        summary = {"goal": self.spec["goal"], "metric": self.metric, "best": self.best(rows), "trials": rows}
-        _atomic(os.path.join(self.job_dir, "results.json"), lambda f: json.dump(summary, f, indent=2))
+        with replacing(os.path.join(self.job_dir, "results.csv")) as temporary:
+            with open(temporary, "w", encoding="utf-8", newline="") as f:
+                writer = csv.DictWriter(f, columns)
+                writer.writeheader()
+                writer.writerows({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
+                                 for row in rows)
+        write_json(os.path.join(self.job_dir, "results.json"),
+                   {"goal": self.spec["goal"], "metric": self.metric, "best": self.best(rows), "trials": rows})
         return rows
 
 
@@ -345,18 +350,6 @@ def _terminate_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _write_csv(f, columns, rows):
-    writer = csv.DictWriter(f, columns)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()})
-
-
-def _atomic(path, write):
-    with replacing(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as f:
-        write(f)
 
 
 def _read_json(path):
