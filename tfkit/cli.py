@@ -23,8 +23,8 @@ def _parser():
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def with_config(name, help_text):
-        command = commands.add_parser(name, help=help_text, description=help_text)
+    def with_config(name, help_text, parent=commands):
+        command = parent.add_parser(name, help=help_text, description=help_text)
         command.add_argument("config", help="YAML or JSON run config")
         command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                              help="override a config key, e.g. --set train.epochs=5 (repeatable)")
@@ -44,11 +44,7 @@ def _parser():
     config_actions = config_command.add_subparsers(dest="action", metavar="ACTION", required=True)
     for action, help_text in (("check", "Validate a config: its keys, types, columns and model; exit 2 naming what is wrong."),
                               ("show", "Print the resolved config as YAML: paths resolved, defaults filled in.")):
-        parser_of_action = config_actions.add_parser(action, help=help_text, description=help_text)
-        parser_of_action.add_argument("config", help="YAML or JSON run config")
-        parser_of_action.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                                      help="override a config key (repeatable)")
-        parser_of_action.add_argument("--job-dir", help="run directory (default: the config's job_dir)")
+        with_config(action, help_text, parent=config_actions)
 
     plot = with_config("plot", "Plot a trained neural process's predictions on test curves (needs matplotlib).")
     plot.add_argument("--output", default=None, help="the PNG to write (default: JOB_DIR/curves.png)")

@@ -278,10 +278,11 @@ def _read(path, including):
     base = raw.pop("base")
     if not isinstance(base, str):
         raise ConfigError(f"{path}: base: expected the path of the config this one extends, received {base!r}.")
-    base = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), base))
-    if base in including or base == os.path.abspath(path):
-        raise ConfigError(f"{path}: base: {base} extends itself (through {' -> '.join(including) or 'itself'}).")
-    extended = _read(base, (*including, os.path.abspath(path)))
+    chain = (*including, os.path.abspath(path))
+    base = os.path.normpath(os.path.join(os.path.dirname(chain[-1]), base))
+    if base in chain:
+        raise ConfigError(f"{path}: base: {base} extends itself (through {' -> '.join(chain)}).")
+    extended = _read(base, chain)
     _resolve_config_paths(extended, os.path.dirname(base))
     return _merge(extended, raw)
 

@@ -7,7 +7,6 @@ has, per word, the word, a space and ``d`` little-endian float32 values
 (and Google's pretrained ``GoogleNews-vectors-negative300.bin``).
 """
 
-
 import numpy as np
 
 from tfkit.errors import DataError

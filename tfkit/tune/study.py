@@ -80,9 +80,12 @@ def trial_overrides(params, values):
 
 
 def trial_config(path, overrides, params, values, job_dir):
-    """The config of the trial with ``values``: the study's config with the values set, no tuning section."""
-    config = config_lib.load(path, [*overrides, *trial_overrides(params, values)])
-    config["tuning"], config["job_dir"] = None, job_dir
+    """The config of the trial with ``values``: the study's config with the values set, no tuning section.
+
+    The tuning section goes before validation: loading the study's config has checked it already.
+    """
+    config = config_lib.load(path, [*overrides, "tuning=null", *trial_overrides(params, values)])
+    config["job_dir"] = job_dir
     return config
 
 
