@@ -15,7 +15,7 @@ from tfkit.features import deserialize, serialize
 from tfkit.layers import DNN, Linear
 from tfkit.layers.transform import ColumnTransform
 from tfkit.models.base import Model
-from tfkit.optimizers import MultiOptimizer
+from tfkit.optimizers import Adagrad, Ftrl, MultiOptimizer
 
 
 def hidden_units_from_shorthand(first_layer_size, num_layers, scale_factor):
@@ -131,9 +131,9 @@ class WideDeep(Model):
     def default_optimizer(self):
         parts = {}
         if self.wide is not None:
-            parts["wide"] = keras.optimizers.Ftrl(learning_rate=min(0.2, 1.0 / math.sqrt(len(self.wide_columns))), name="wide")
+            parts["wide"] = Ftrl(learning_rate=min(0.2, 1.0 / math.sqrt(len(self.wide_columns))), name="wide")
         if self.deep is not None:
-            parts["deep"] = keras.optimizers.Adagrad(learning_rate=0.05, name="deep")
+            parts["deep"] = Adagrad(learning_rate=0.05, name="deep")
         return MultiOptimizer(parts)
 
     def get_config(self):
