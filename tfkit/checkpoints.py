@@ -32,9 +32,11 @@ class Checkpoints(keras.callbacks.Callback):
         return (step // self.every_steps + 1) * self.every_steps if self.every_steps else None
 
     def on_train_batch_end(self, batch, logs=None):
+        if not self.every_steps:
+            return  # reading the step waits for the device: not at every step unless asked to
         # At multiples of every_steps, whatever the epoch-end saves in between (as the old save_checkpoints_steps).
         step = self.run.global_step
-        if self.every_steps and step >= self.next_step_save:
+        if step >= self.next_step_save:
             self.next_step_save = self._next_multiple(step)
             self._save(step)
 

@@ -14,6 +14,7 @@ import os
 import yaml
 
 from tfkit.build import build_columns, build_model, check, with_model_defaults
+from tfkit.data import cache as cache_lib
 from tfkit.errors import ConfigError
 from tfkit.files import replacing
 from tfkit.schema import REQUIRED, Field, validate_section
@@ -44,7 +45,10 @@ SCHEMA = {
         "field_delim": Field(str, ",", "Field delimiter."),
         "encoding": Field(str, "utf-8", "Encoding of text files (utf-8, latin-1, ...)."),
         "batch_size": Field(int, 128, "Examples per batch (global, over all replicas)."),
-        "shuffle_buffer_size": Field(int, 10_000, "Rows in the shuffle buffer."),
+        "shuffle_buffer_size": Field(int, 10_000, "Rows in the shuffle buffer (data not cached in memory)."),
+        "cache": Field(str, "auto", "Where parsed examples are kept after the first pass: auto (memory when the "
+                       "data fits comfortably, see the data guide), memory, none (parse every pass), or a file path "
+                       "prefix for an on-disk cache (relative to the config file)."),
         "image_size": Field(list, None, "[height, width] images of an image folder are resized to."),
         "augmentation": Field(dict, None, "Training-image augmentation in tf.data: {pad: 4, flip: true} pads each side, "
                               "crops back at random and flips left-right at random."),
@@ -64,7 +68,8 @@ SCHEMA = {
                                      "server: per function scheduled on a worker); more means less overhead."),
         "checkpoint_steps": Field(int, None, "Also checkpoint every so many steps (by the exact global step), "
                                   "besides each epoch's end."),
-        "verbose": Field(int, 2, "Keras progress: 0 silent, 1 progress bar, 2 one line per epoch."),
+        "verbose": Field((int, str), "auto", "Keras progress: 0 silent, 1 progress bar, 2 one line per epoch, auto "
+                         "(a progress bar on a terminal, one line per epoch otherwise)."),
         "cross_validation": Field(dict, None, "{folds: k}: k runs, each holding out one k-th of train (a deterministic "
                                   "split by hash) and evaluated on it; metrics.json gives each metric's mean and spread."),
     },
@@ -90,6 +95,10 @@ def validate(raw):
     data = config["data"]
     if data["format"] not in DATA_FORMATS:
         raise ConfigError(f"data.format: expected one of {', '.join(DATA_FORMATS)}, received {data['format']!r}.")
+    if not data["cache"]:
+        raise ConfigError("data.cache: expected auto, memory, none or a file path prefix, received an empty string.")
+    if config["train"]["verbose"] not in (0, 1, 2, "auto"):
+        raise ConfigError(f"train.verbose: expected 0, 1, 2 or auto, received {config['train']['verbose']!r}.")
     if data["format"] == "csv" and data["label"] is None:
         raise ConfigError("data.label: missing; csv data needs the label column's name.")
     if data["format"] != "csv":
@@ -301,6 +310,8 @@ def _resolve_config_paths(config, folder):
         for key in ("train", "validation", "test"):
             if key in data:
                 data[key] = _resolve_paths(data[key], folder)
+    if isinstance(data, dict) and isinstance(data.get("cache"), str) and data["cache"] not in cache_lib.MODES:
+        data["cache"] = _resolve_paths(data["cache"], folder)
     for entry in config.get("features") if isinstance(config.get("features"), list) else ():
         if isinstance(entry, dict) and entry.get("vocabulary_file"):
             entry["vocabulary_file"] = _resolve_paths(entry["vocabulary_file"], folder)

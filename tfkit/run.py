@@ -28,6 +28,7 @@ import copy
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -71,6 +72,13 @@ def _spread(values):
     mean = sum(values) / len(values)
     std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
     return {"mean": mean, "std": std, "min": min(values), "max": max(values), "folds": values}
+
+
+def _verbosity(verbose):
+    """Keras' verbose: ``auto`` is a progress bar on a terminal and one line per epoch in a log."""
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return verbose
 
 
 class Run:
@@ -152,8 +160,7 @@ class Run:
             else:
                 columns = config_lib.build_columns(self.config["features"])
                 self.model = config_lib.build_model(self.config["model"], columns, self.config["data"])
-                with data_errors():
-                    self.model.adapt(self.train_dataset(training=False, batch_size=4096))
+                self._adapt()
                 if self.is_chief:
                     write_json(self.model_path, keras.saving.serialize_keras_object(self.model))
             self.model.compile(optimizer=self._optimizer(), steps_per_execution=self.config["train"]["steps_per_execution"])
@@ -173,6 +180,19 @@ class Run:
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
         return self.model
+
+    def _adapt(self):
+        """The one pass that learns vocabularies, boundaries and statistics, said out loud: it reads all of train."""
+        pending = [c.name for c in closure(self.model.feature_columns()) if c.needs_adapt]
+        started = time.time()
+        if pending and self.is_chief:
+            shown = ", ".join(pending[:6]) + (f" and {len(pending) - 6} more" if len(pending) > 6 else "")
+            print(f"Reading data.train once to learn {len(pending)} columns' vocabularies and statistics ({shown})...", flush=True)
+        with data_errors():
+            self.model.adapt(self.train_dataset(training=False, batch_size=4096))
+        if pending and self.is_chief:
+            print(f"Learned them in {time.time() - started:.1f}s; the parsed data is kept for training "
+                  f"(data.cache: {self.config['data']['cache']}).", flush=True)
 
     def _optimizer(self):
         train = self.config["train"]
@@ -279,7 +299,7 @@ class Run:
                     steps_per_epoch=train["steps_per_epoch"],
                     callbacks=callbacks,
                     shuffle=False,  # the dataset shuffles itself
-                    verbose=train["verbose"] if self.is_chief else 0,
+                    verbose=_verbosity(train["verbose"]) if self.is_chief else 0,
                 )
             history = {k: [float(v) for v in values] for k, values in result.history.items()}
             # Counted, not configured: synchronous replicas share each step's batches.

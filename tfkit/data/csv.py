@@ -1,8 +1,9 @@
 """A tf.data CSV reader with typed columns, missing values, labels and located errors.
 
 Lines are read with ``TextLineDataset`` (gzip by extension), numbered, split
-off into a deterministic validation holdout if asked, shuffled, batched, and
-parsed in parallel. A malformed row stops the pipeline with an error naming
+off into a deterministic validation holdout if asked, parsed in large
+batches in parallel, cached (:mod:`tfkit.data.cache`), then shuffled and
+batched for each pass. A malformed row stops the pipeline with an error naming
 the file and line: a row with the wrong number of fields, a number that is
 not one, a label outside the label vocabulary. Convert the TensorFlow error
 raised while iterating with :func:`explain`.
@@ -18,6 +19,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from tfkit.data import cache as cache_lib
 from tfkit.errors import DataError
 
 DTYPES = ("string", "int64", "int32", "float32", "float64")
@@ -136,9 +138,13 @@ def read_csv(
     num_epochs=1,
     holdout=None,
     drop_remainder=False,
+    cache="auto",
     num_parallel_calls=tf.data.AUTOTUNE,
 ):
     """Reads CSV files into batches of ``(features, label)`` (or ``features`` without a label).
+
+    Each row is parsed once: the parsed rows are cached as ``cache`` says
+    (see :mod:`tfkit.data.cache`) and every later pass reads them from there.
 
     Args:
         file_pattern: A path, glob, or list of them; ``.gz`` files are gunzipped.
@@ -157,13 +163,15 @@ def read_csv(
         na_values: Cell values that mean "missing".
         field_delim: Field delimiter.
         strip: Strip whitespace around string values.
-        shuffle: Shuffle rows (buffered, reshuffled every epoch).
-        shuffle_buffer_size: Rows in the shuffle buffer.
+        shuffle: Shuffle rows, in a new order every pass.
+        shuffle_buffer_size: Rows in the shuffle buffer (when not cached in memory,
+            where every pass is a full permutation).
         seed: Shuffle seed.
         num_epochs: Times to read the data (None: forever).
         holdout: ``("train" | "validation", fraction)``: a deterministic split
             by file name and line number, the same every time the files are read.
         drop_remainder: Drop the last, smaller batch.
+        cache: ``auto``, ``memory``, ``none`` or a file path prefix.
         num_parallel_calls: Parallelism of parsing.
 
     Example:
@@ -175,6 +183,38 @@ def read_csv(
     >>> features, labels = next(iter(read_csv(path, 2, label="income", label_vocabulary=["<=50K", ">50K"])))
     >>> features["age"].numpy().tolist(), features["job"].numpy().tolist(), labels.numpy().tolist()
     ([39, 50], [b'clerk', b''], [0, 1])
+    """
+    files = expand_files(file_pattern)
+    cache = cache_lib.resolve(cache, files)
+    source = cache_lib.cached(csv_examples(
+        files, label, label_vocabulary, label_aliases, select_columns, column_names, header, column_dtypes,
+        column_defaults, na_values, field_delim, strip, holdout, num_parallel_calls), cache)
+    dataset = cache_lib.batches(source, batch_size, cache, shuffle, shuffle_buffer_size, seed, drop_remainder)
+    return dataset.repeat(num_epochs) if num_epochs != 1 else dataset
+
+
+def csv_examples(
+    file_pattern,
+    label=None,
+    label_vocabulary=None,
+    label_aliases=None,
+    select_columns=None,
+    column_names=None,
+    header=True,
+    column_dtypes=None,
+    column_defaults=None,
+    na_values=("?", ""),
+    field_delim=",",
+    strip=True,
+    holdout=None,
+    num_parallel_calls=tf.data.AUTOTUNE,
+    keys=False,
+):
+    """The rows of CSV files, parsed in batches of ``PARSE_BATCH`` in the files' order (see :func:`read_csv`).
+
+    With ``keys``, each batch comes as ``(examples, keys)``: the rows' holdout
+    keys (:func:`line_key`) beside them, to split the parsed rows later
+    (:func:`split`) instead of reading the files again for each part.
     """
     files = expand_files(file_pattern)
     schema = CsvSchema(files, column_names, header, column_dtypes, na_values, field_delim)
@@ -197,11 +237,7 @@ def read_csv(
     if holdout is not None:
         keep = holdout_predicate(*holdout)
         dataset = dataset.filter(lambda path, number, line: keep(line_key(path, number)))
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
-    if num_epochs != 1:
-        dataset = dataset.repeat(num_epochs)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.batch(cache_lib.PARSE_BATCH)
 
     delimiter = re.escape(field_delim)
 
@@ -216,11 +252,10 @@ def read_csv(
             fields = tf.io.decode_csv(lines, record_defaults=[""] * len(names), field_delim=field_delim)
         columns = dict(zip(names, fields))
         features = {name: _column(name, columns[name], schema.dtypes[name], defaults.get(name), schema.na_values, strip, paths, numbers) for name in selected}
-        if label is None:
-            return features
-        return features, _label(columns[label], label_table, label_vocabulary, strip, paths, numbers, label)
+        example = features if label is None else (features, _label(columns[label], label_table, label_vocabulary, strip, paths, numbers, label))
+        return (example, line_key(paths, numbers)) if keys else example
 
-    dataset = dataset.map(parse, num_parallel_calls=num_parallel_calls, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(parse, num_parallel_calls=num_parallel_calls, deterministic=True)
     # Multi-worker strategies shard by batch: sharding by file fails when there are fewer
     # files than workers, and one census file is the common case.
     options = tf.data.Options()
@@ -282,6 +317,14 @@ def holdout_predicate(part, fraction):
         return in_validation if part == "validation" else tf.logical_not(in_validation)
 
     return keep
+
+
+def split(source, holdout=None):
+    """The examples of ``source`` (batches of ``(examples, keys)``) in ``holdout``'s part, or all of them."""
+    if holdout is None:
+        return source.map(lambda examples, keys: examples)
+    keep = holdout_predicate(*holdout)
+    return source.map(lambda examples, keys: tf.nest.map_structure(lambda column: tf.boolean_mask(column, keep(keys)), examples))
 
 
 def _column(name, values, dtype, default, na_values, strip, paths, numbers):

@@ -1,10 +1,15 @@
 """The dataset a config's ``data`` section describes, in any of its formats."""
 
-from tfkit.data.csv import read_csv
+import functools
+import hashlib
+import json
+
+from tfkit.data import cache as cache_lib
+from tfkit.data.csv import csv_examples, expand_files, split
 from tfkit.data.gp_curves import GPCurves
 from tfkit.data.image_dataset import image_dataset
 from tfkit.data.images import read_images
-from tfkit.data.text import read_text
+from tfkit.data.text import text_examples, text_files
 from tfkit.data.tfrecords import read_tfrecords
 from tfkit.errors import DataError
 
@@ -21,15 +26,19 @@ class DataSource:
         input_specs: The model's raw inputs, ``{key: RawInput}``.
         column_defaults: Values of missing numeric CSV cells, by column.
 
-    Image sets read into memory (CIFAR-10, image folders, numpy) are read
-    once and kept for the next dataset of the same files.
+    Each source is read and parsed once: the parsed examples of a set of
+    files (and holdout) are made once, cached as ``data.cache`` says (see
+    :mod:`tfkit.data.cache`), and every dataset of them — the adapt pass,
+    each epoch's shuffled batches, evaluation — reads that one cache. Image
+    sets read into memory (CIFAR-10, image folders, numpy) are read once and
+    kept the same way.
     """
 
     def __init__(self, data, input_specs, column_defaults=None):
         self.data = data
         self.input_specs = input_specs
         self.column_defaults = column_defaults or {}
-        self._image_sets = {}
+        self._sources = {}
 
     def dataset(self, files, split, training=False, holdout=None, batch_size=None, seed=None):
         """Batches of ``(features, labels)`` of ``files`` (the ``split``: train, validation or test)."""
@@ -46,7 +55,11 @@ class DataSource:
         if kind == "text":
             return self._text(files, key, training, holdout, batch_size, seed)
         if self.data["format"] == "tfrecord":
-            source = read_tfrecords(files)
+            def decoded():
+                cache = cache_lib.resolve(self.data["cache"], expand_files(files))
+                return cache_lib.cached(read_tfrecords(files), cache)
+
+            source = self._once(("tfrecord", files), decoded)
         else:
             source = self._image_set(files, "train" if split == "train" else "test")
         return image_dataset(
@@ -68,33 +81,52 @@ class DataSource:
                                 f"{key}={spec.width if spec else 'nothing'}; set model.{key[8:]}_size to match.")
         return source.dataset()
 
+    def _once(self, key, make):
+        """The source ``make()`` gives, made once per ``key`` (any JSON-able value)."""
+        key = json.dumps(key, sort_keys=True, default=str)
+        if key not in self._sources:
+            self._sources[key] = make()
+        return self._sources[key]
+
     def _image_set(self, files, split):
-        key = (tuple(files) if isinstance(files, list) else files, split)
-        if key not in self._image_sets:
-            self._image_sets[key] = read_images(files, self.data["format"], split, self.data["image_size"])
-        return self._image_sets[key]
+        return self._once(("images", files, split), lambda: read_images(files, self.data["format"], split, self.data["image_size"]))
+
+    def _batches(self, key, files, make, holdout, training, batch_size, seed):
+        """Batches of ``holdout``'s part of ``make()``, the parsed rows and keys of ``files`` (a list), parsed
+        and cached once per ``key``: the training and validation parts of a file share one parse."""
+        def cached_source():
+            cache = cache_lib.resolve(self.data["cache"], files)
+            if cache not in cache_lib.MODES:
+                # One cache file per source, named after everything that shapes its examples.
+                shape = json.dumps([key, {k: v for k, v in self.data.items() if k != "cache"},
+                                    sorted((k, spec.dtype) for k, spec in self.input_specs.items())], sort_keys=True, default=str)
+                cache = f"{cache}.{hashlib.sha256(shape.encode()).hexdigest()[:12]}"
+            return cache_lib.cached(make(), cache), cache
+
+        source, cache = self._once(key, cached_source)
+        return cache_lib.batches(split(source, holdout), batch_size, cache, shuffle=training,
+                                 shuffle_buffer_size=self.data["shuffle_buffer_size"], seed=seed)
 
     def _text(self, files, text_key, training, holdout, batch_size, seed):
         # {label: files} is one file (or several) per class; otherwise lines start with their label.
         by_class = isinstance(files, dict)
-        return read_text(
-            None if by_class else files,
-            batch_size=batch_size,
+        make = functools.partial(
+            text_examples,
+            file_pattern=None if by_class else files,
             class_files=files if by_class else None,
             label_vocabulary=self.data["label_vocabulary"],
             text_key=text_key,
             encoding=self.data["encoding"],
-            shuffle=training,
-            shuffle_buffer_size=self.data["shuffle_buffer_size"],
-            seed=seed,
-            holdout=holdout,
+            keys=True,
         )
+        every_file = text_files(None if by_class else files, files if by_class else None)
+        return self._batches(("text", files), every_file, make, holdout, training, batch_size, seed)
 
     def _csv(self, files, training, holdout, batch_size, seed):
         data = self.data
-        return read_csv(
+        make = functools.partial(
+            csv_examples,
             files,
-            batch_size=batch_size,
             label=data["label"],
             label_vocabulary=data["label_vocabulary"],
             label_aliases=data["label_aliases"],
@@ -105,8 +137,6 @@ class DataSource:
             column_defaults=self.column_defaults,
             na_values=data["na_values"],
             field_delim=data["field_delim"],
-            shuffle=training,
-            shuffle_buffer_size=data["shuffle_buffer_size"],
-            seed=seed,
-            holdout=holdout,
+            keys=True,
         )
+        return self._batches(("csv", files), expand_files(files), make, holdout, training, batch_size, seed)

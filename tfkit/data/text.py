@@ -11,6 +11,7 @@ pipeline with the file and line (see :func:`tfkit.data.explain`).
 
 import tensorflow as tf
 
+from tfkit.data import cache as cache_lib
 from tfkit.data.csv import _is_utf8, _label_table, _located, expand_files, holdout_predicate, line_key, text_lines, to_utf8
 from tfkit.errors import DataError
 from tfkit.features.text import standardize_kim
@@ -29,8 +30,12 @@ def read_text(
     seed=None,
     holdout=None,
     drop_remainder=False,
+    cache="auto",
 ):
     """Reads labelled sentences into batches of ``({text_key: string}, int32 label)``.
+
+    Each line is read and parsed once, then cached as ``cache`` says (see
+    :mod:`tfkit.data.cache`).
 
     Args:
         file_pattern: Files (path, glob or list) whose lines are
@@ -44,12 +49,13 @@ def read_text(
         encoding: Encoding of the files (``utf-8``, ``latin-1``, ...); the
             sentences come out as UTF-8.
         standardize: None, or ``"kim"`` for :func:`standardize_kim`.
-        shuffle: Shuffle sentences (buffered, reshuffled every epoch).
-        shuffle_buffer_size: Sentences in the shuffle buffer.
+        shuffle: Shuffle sentences, in a new order every pass.
+        shuffle_buffer_size: Sentences in the shuffle buffer (when not cached in memory).
         seed: Shuffle seed.
         holdout: ``("train" | "validation", fraction)``: a deterministic
             split by file name and line number.
         drop_remainder: Drop the last, smaller batch.
+        cache: ``auto``, ``memory``, ``none`` or a file path prefix.
 
     Example:
 
@@ -62,6 +68,18 @@ def read_text(
     ...     "negative": os.path.join(folder, "neg.txt"), "positive": os.path.join(folder, "pos.txt")})))
     >>> [s.decode() for s in features["sentence"].numpy()], labels.numpy().tolist()
     (['a dull mess', 'a gorgeous film', 'fun !'], [0, 1, 1])
+    """
+    source = text_examples(file_pattern, class_files, label_vocabulary, text_key, encoding, standardize, holdout)
+    cache = cache_lib.resolve(cache, text_files(file_pattern, class_files))
+    return cache_lib.batches(cache_lib.cached(source, cache), batch_size, cache, shuffle, shuffle_buffer_size, seed,
+                             drop_remainder)
+
+
+def text_examples(file_pattern=None, class_files=None, label_vocabulary=None, text_key="sentence", encoding="utf-8",
+                  standardize=None, holdout=None, keys=False):
+    """The labelled sentences of :func:`read_text`, parsed in batches, in the files' order.
+
+    With ``keys``, batches of ``(examples, keys)``, as :func:`tfkit.data.csv.csv_examples` gives.
     """
     if (file_pattern is None) == (class_files is None):
         raise DataError("read_text needs file_pattern (lines 'label<TAB>sentence') or class_files ({label: files}), not both.")
@@ -96,9 +114,7 @@ def read_text(
     if holdout is not None:
         keep = holdout_predicate(*holdout)
         dataset = dataset.filter(lambda path, number, line, label_id: keep(line_key(path, number)))
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.batch(cache_lib.PARSE_BATCH)
 
     def parse(paths, numbers, text, label_ids):
         if table is not None:
@@ -113,6 +129,14 @@ def read_text(
         text = tf.strings.strip(text)
         if standardize == "kim":
             text = standardize_kim(text)
-        return {text_key: text}, tf.cast(label_ids, tf.int32)
+        example = ({text_key: text}, tf.cast(label_ids, tf.int32))
+        return (example, line_key(paths, numbers)) if keys else example
 
-    return dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    return dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def text_files(file_pattern=None, class_files=None):
+    """Every file that :func:`read_text` reads for ``file_pattern`` or ``class_files``."""
+    if class_files is None:
+        return expand_files(file_pattern)
+    return [path for files in class_files.values() for path in expand_files(files)]

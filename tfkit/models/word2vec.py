@@ -19,6 +19,7 @@ from tfkit.data.skip_grams import corpus_lines, examples
 from tfkit.data.vectors import read_word_vectors, write_word_vectors
 from tfkit.errors import TfkitError
 from tfkit.features.text import FIRST_WORD_ID, TextColumn
+from tfkit.optimizers import Adagrad
 
 MODES = ("skip_gram", "cbow")
 LOSSES = ("negative_sampling", "nce")
@@ -217,7 +218,7 @@ class Word2Vec(keras.Model):
         """
         if kwargs.get("optimizer") is not None or kwargs.get("loss") is not None:
             raise TfkitError("Word2Vec trains with word2vec's SGD and its own loss; compile takes no optimizer or loss.")
-        super().compile(optimizer=keras.optimizers.Adagrad(learning_rate=self.starting_learning_rate), **{k: v for k, v in kwargs.items()
+        super().compile(optimizer=Adagrad(learning_rate=self.starting_learning_rate), **{k: v for k, v in kwargs.items()
                                                                              if k not in ("optimizer", "loss")})
 
     def fit(self, corpus, epochs=5, verbose="auto", callbacks=None, seed=None, **kwargs):

@@ -1,0 +1,101 @@
+"""Parse once: cached readers, shuffling after the cache, one parse shared by a run's datasets."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfkit import data
+from tfkit.data import cache as cache_lib
+from tfkit.errors import DataError
+from tfkit.features.base import RawInput
+
+
+def _table(tmp_path, rows=300):
+    path = tmp_path / "table.csv"
+    lines = ["id,word,label"] + [f"{i},w{i % 7},{'yes' if i % 3 == 0 else 'no'}" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _ids(dataset):
+    return [int(i) for features, _ in dataset for i in features["id"].numpy()]
+
+
+def _read(path, **kwargs):
+    return data.read_csv(path, 32, label="label", label_vocabulary=["no", "yes"], **kwargs)
+
+
+def test_a_memory_cache_parses_the_file_once(tmp_path):
+    path = _table(tmp_path)
+    cached, uncached = _read(path, cache="memory"), _read(path, cache="none")
+    assert _ids(cached) == _ids(uncached) == list(range(300))
+    os.remove(path)  # a second pass reads the cache, not the file
+    assert _ids(cached) == list(range(300))
+    with pytest.raises(tf.errors.NotFoundError):
+        _ids(uncached)
+
+
+def test_a_file_cache_is_written_under_its_prefix_and_read_back(tmp_path):
+    path, prefix = _table(tmp_path), str(tmp_path / "cache" / "table")
+    with pytest.raises(DataError, match="does not exist"):
+        _read(path, cache=prefix)
+    os.makedirs(tmp_path / "cache")
+    dataset = _read(path, cache=prefix, shuffle=True, seed=3)
+    first = _ids(dataset)
+    assert glob.glob(prefix + "*")
+    os.remove(path)
+    second = _ids(dataset)
+    assert sorted(first) == sorted(second) == list(range(300)) and first != second
+
+
+def test_cached_shuffling_is_a_new_permutation_every_pass_and_seeded(tmp_path):
+    path = _table(tmp_path)
+    dataset = _read(path, shuffle=True, seed=7)
+    passes = [_ids(dataset) for _ in range(3)]
+    assert all(sorted(p) == list(range(300)) for p in passes)
+    assert len({tuple(p) for p in passes}) == 3
+    # A full permutation, not a buffer's worth: the last rows can come first.
+    assert min(passes[0][:32]) < 100 and max(passes[0][:32]) >= 200
+    again = _read(path, shuffle=True, seed=7)
+    assert [_ids(again) for _ in range(3)] == passes
+    assert _ids(_read(path, shuffle=True, seed=8)) != passes[0]
+    sizes = [len(f["id"]) for f, _ in _read(path, shuffle=True, seed=7, drop_remainder=True)]
+    assert sizes == [32] * 9
+
+
+def test_auto_caches_in_memory_when_the_data_fits(tmp_path, monkeypatch):
+    path = _table(tmp_path)
+    assert cache_lib.resolve("auto", [path]) == "memory"
+    # Four times the text's bytes against a quarter of the memory available.
+    monkeypatch.setattr(cache_lib, "available_memory", lambda: 16 * os.path.getsize(path) - 1)
+    assert cache_lib.resolve("auto", [path]) == "none"
+    monkeypatch.setattr(cache_lib, "available_memory", lambda: 16 * os.path.getsize(path))
+    assert cache_lib.resolve("auto", [path]) == "memory"
+    census = os.path.join(os.path.dirname(__file__), "..", "..", "data", "census", "adult.data.csv.gz")
+    assert cache_lib.text_bytes([census]) > 3 * os.path.getsize(census)  # uncompressed, from the gzip trailer
+    with pytest.raises(DataError, match="cache must be"):
+        cache_lib.resolve("")
+
+
+def test_a_runs_training_and_validation_parts_share_one_parse(tmp_path):
+    path = _table(tmp_path, rows=1000)
+    specs = {"id": RawInput("int64"), "word": RawInput("string")}
+    section = {"format": "csv", "label": "label", "label_vocabulary": ["no", "yes"], "label_aliases": None,
+               "column_names": None, "header": True, "na_values": ["?", ""], "field_delim": ",", "cache": "auto",
+               "shuffle_buffer_size": 100, "batch_size": 32}
+    source = data.DataSource(section, specs)
+    train = source.dataset(path, "train", training=True, holdout=("train", 0.2), seed=1)
+    validation = source.dataset(path, "train", holdout=("validation", 0.2))
+    everything = source.dataset(path, "train", batch_size=4096)
+    assert len(_ids(everything)) == 1000  # this pass fills the cache...
+    os.remove(path)  # ...which both parts read
+    train_ids, validation_ids = _ids(train), _ids(validation)
+    assert sorted(train_ids + validation_ids) == list(range(1000)) and 150 < len(validation_ids) < 250
+    # The same split as the reader's own line holdout.
+    path = _table(tmp_path, rows=1000)
+    expected = _ids(_read(path, holdout=("validation", 0.2), cache="none"))
+    assert validation_ids == expected
+    assert np.all(np.diff(validation_ids) > 0)  # evaluation keeps the files' order

@@ -1,0 +1,145 @@
+"""Parse once: cache a reader's parsed examples, then shuffle and batch them for every pass.
+
+Readers parse text in large fixed batches (``PARSE_BATCH`` rows at a time,
+vectorised), which is where reading costs. :func:`cached` keeps that parsed
+stream — in memory, in files under a path prefix, or not at all — and
+:func:`batches` turns it into the batches a pass needs:
+
+* in memory, a training pass is a fresh permutation of every example (not a
+  buffer's worth), drawn from the seed and the pass number, so each epoch has
+  its own order and a run with a seed repeats itself; batches are gathered
+  from the cached arrays, so a pass costs a copy of the data and nothing per
+  example;
+* otherwise (a file cache, or none) examples are shuffled through a buffer of
+  ``shuffle_buffer_size``, as streaming readers do;
+* evaluation passes keep the files' order.
+
+``cache: auto`` (the default) keeps the stream in memory when it fits
+comfortably, decided from the data's size before reading it (see
+:func:`resolve`), and reads it again each pass otherwise.
+
+A memory cache belongs to one dataset object and the datasets made from it
+(:class:`tfkit.data.DataSource` makes each source once per run), so a run's
+adapt pass, its epochs and its evaluations share one parse. On a
+parameter-server cluster each worker builds and caches its own stream.
+"""
+
+import gzip
+import os
+import struct
+
+import tensorflow as tf
+
+from tfkit.errors import DataError
+
+PARSE_BATCH = 1024
+MODES = ("auto", "memory", "none")
+# Parsed examples take up to this many times their text's bytes (tf.string cells are 32-byte structs).
+_PARSED_BYTES_PER_TEXT_BYTE = 4
+# auto keeps data in memory up to this share of the memory available when the run starts.
+_AUTO_SHARE = 0.25
+
+
+def text_bytes(files):
+    """The bytes of text in ``files``: their size, uncompressed for ``.gz`` (from the gzip trailer)."""
+    total = 0
+    for path in files:
+        if path.endswith(".gz"):
+            with open(path, "rb") as f:
+                f.seek(-4, os.SEEK_END)
+                size = struct.unpack("<I", f.read(4))[0]  # modulo 4 GiB: enough to tell "fits" from "does not"
+            total += max(size, os.path.getsize(path))
+        else:
+            total += os.path.getsize(path)
+    return total
+
+
+def available_memory():
+    """Bytes of memory available now (``MemAvailable``), or None where the system does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def resolve(cache, files=None):
+    """What ``cache`` means for these files: ``"memory"``, ``"none"`` or a file path prefix.
+
+    ``auto`` is ``memory`` when the parsed data — estimated at four times the
+    bytes of the files' text — takes at most a quarter of the memory
+    available now, and ``none`` otherwise (or when there are no files to
+    measure).
+
+    Example:
+
+    >>> from tfkit.data.cache import resolve
+    >>> resolve("memory"), resolve("none"), resolve("/tmp/census-cache")
+    ('memory', 'none', '/tmp/census-cache')
+    """
+    if not isinstance(cache, str) or not cache:
+        raise DataError(f"cache must be auto, memory, none or a file path prefix. Received: cache={cache!r}")
+    if cache != "auto":
+        return cache
+    memory = available_memory()
+    if not files or memory is None:
+        return "none"
+    needed = _PARSED_BYTES_PER_TEXT_BYTE * text_bytes(files)
+    return "memory" if needed <= _AUTO_SHARE * memory else "none"
+
+
+def cached(parsed, cache):
+    """``parsed`` (batches of parsed examples) kept as ``cache`` says (a resolved mode, see :func:`resolve`)."""
+    if cache == "none":
+        return parsed
+    if cache != "memory":
+        directory = os.path.dirname(os.path.abspath(cache))
+        if not os.path.isdir(directory):
+            raise DataError(f"cache: the folder of the cache file prefix {cache!r} does not exist.")
+    return parsed.cache("" if cache == "memory" else cache)
+
+
+def batches(source, batch_size, cache, shuffle=False, shuffle_buffer_size=10_000, seed=None, drop_remainder=False):
+    """Batches of ``batch_size`` examples from ``source``, a (cached) stream of parsed batches.
+
+    Args:
+        source: Dataset of batches of parsed examples, in the files' order.
+        batch_size: Examples per batch.
+        cache: The resolved cache mode of ``source`` (see :func:`resolve`).
+        shuffle: Shuffle the examples, in a new order every pass.
+        shuffle_buffer_size: Examples in the shuffle buffer (streams not in memory).
+        seed: Shuffle seed; None draws a new one each run.
+        drop_remainder: Drop the last, smaller batch.
+    """
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise DataError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
+    if not shuffle:
+        dataset = source.rebatch(batch_size, drop_remainder=drop_remainder)
+    elif cache == "memory":
+        dataset = _permuted(source, batch_size, seed, drop_remainder)
+    else:
+        dataset = source.unbatch().shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _permuted(source, batch_size, seed, drop_remainder):
+    # One element holding every example (a copy of the cached batches, each pass), and a pass's own seed:
+    # a seeded random stream that draws anew for each iterator, i.e. each epoch.
+    everything = source.rebatch(2**62)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+
+    def batches_of(examples, pass_seed):
+        count = tf.shape(tf.nest.flatten(examples)[0], out_type=tf.int64)[0]
+        order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=tf.stack([pass_seed, 0]))
+        num_batches = count // batch_size if drop_remainder else (count + batch_size - 1) // batch_size
+        return tf.data.Dataset.range(num_batches).map(
+            lambda i: tf.nest.map_structure(lambda column: tf.gather(column, order[i * batch_size:(i + 1) * batch_size]), examples))
+
+    return tf.data.Dataset.zip(everything, seeds).flat_map(batches_of)
