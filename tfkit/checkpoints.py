@@ -26,6 +26,8 @@ class Checkpoints(keras.callbacks.Callback):
     def __init__(self, run, every_steps=None):
         super().__init__()
         self.run, self.every_steps = run, every_steps
+        # Without per-step saves the batch hook does nothing, so Keras need not wait for each step to end.
+        self.async_safe = not every_steps
         self.next_step_save = self._next_multiple(run.global_step)
 
     def _next_multiple(self, step):
@@ -33,7 +35,7 @@ class Checkpoints(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if not self.every_steps:
-            return  # reading the step waits for the device: not at every step unless asked to
+            return
         # At multiples of every_steps, whatever the epoch-end saves in between (as the old save_checkpoints_steps).
         step = self.run.global_step
         if step >= self.next_step_save:

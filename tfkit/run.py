@@ -48,6 +48,7 @@ from tfkit.checkpoints import Checkpoints, weights_checkpoint
 from tfkit.export import export_saved_model
 from tfkit.features import NumericColumn, closure
 from tfkit.files import write_json
+from tfkit.summaries import TensorBoard
 
 # Validation and test datasets of unknown length: Keras learns their length from the first pass.
 warnings.filterwarnings("ignore", message="Your input ran out of data")
@@ -283,7 +284,7 @@ class Run:
             validation = self.validation_dataset()
             callbacks = [Checkpoints(self, train["checkpoint_steps"])]
             if self.is_chief:
-                callbacks.append(keras.callbacks.TensorBoard(os.path.join(self.job_dir, "logs"), write_graph=False))
+                callbacks.append(TensorBoard(os.path.join(self.job_dir, "logs"), write_graph=False))
             if train["early_stopping"] is not None:
                 if validation is None:
                     raise ConfigError("train.early_stopping needs validation data: set data.validation or data.validation_split.")

@@ -38,6 +38,8 @@ MODES = ("auto", "memory", "none")
 _PARSED_BYTES_PER_TEXT_BYTE = 4
 # auto keeps data in memory up to this share of the memory available when the run starts.
 _AUTO_SHARE = 0.25
+# A batch size larger than any data set: rebatch joins every example into one element.
+_EVERYTHING = 2**62
 
 
 def text_bytes(files):
@@ -95,21 +97,27 @@ def resolve(cache, files=None):
 
 
 def cached(parsed, cache):
-    """``parsed`` (batches of parsed examples) kept as ``cache`` says (a resolved mode, see :func:`resolve`)."""
+    """``parsed`` (batches of parsed examples) kept as ``cache`` says (a resolved mode, see :func:`resolve`).
+
+    In memory, the cache is one element holding every example: a pass then
+    slices or gathers its batches from it without first joining the pieces.
+    """
     if cache == "none":
         return parsed
+    if cache == "memory":
+        return parsed.rebatch(_EVERYTHING).cache()
     if cache != "memory":
         directory = os.path.dirname(os.path.abspath(cache))
         if not os.path.isdir(directory):
             raise DataError(f"cache: the folder of the cache file prefix {cache!r} does not exist.")
-    return parsed.cache("" if cache == "memory" else cache)
+    return parsed.cache(cache)
 
 
 def batches(source, batch_size, cache, shuffle=False, shuffle_buffer_size=10_000, seed=None, drop_remainder=False):
     """Batches of ``batch_size`` examples from ``source``, a (cached) stream of parsed batches.
 
     Args:
-        source: Dataset of batches of parsed examples, in the files' order.
+        source: Dataset of batches of parsed examples, in the files' order (from :func:`cached`).
         batch_size: Examples per batch.
         cache: The resolved cache mode of ``source`` (see :func:`resolve`).
         shuffle: Shuffle the examples, in a new order every pass.
@@ -129,17 +137,15 @@ def batches(source, batch_size, cache, shuffle=False, shuffle_buffer_size=10_000
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def _permuted(source, batch_size, seed, drop_remainder):
-    # One element holding every example (a copy of the cached batches, each pass), and a pass's own seed:
-    # a seeded random stream that draws anew for each iterator, i.e. each epoch.
-    everything = source.rebatch(2**62)
+def _permuted(everything, batch_size, seed, drop_remainder):
+    # everything: the memory cache's one element. A pass's own seed comes from a seeded random stream
+    # that draws anew for each iterator, i.e. each epoch. One gather of every example, then slices: a
+    # batch-by-batch gather inside a nested dataset costs more to start each epoch than the copy.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
 
-    def batches_of(examples, pass_seed):
+    def shuffled(examples, pass_seed):
         count = tf.shape(tf.nest.flatten(examples)[0], out_type=tf.int64)[0]
         order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=tf.stack([pass_seed, 0]))
-        num_batches = count // batch_size if drop_remainder else (count + batch_size - 1) // batch_size
-        return tf.data.Dataset.range(num_batches).map(
-            lambda i: tf.nest.map_structure(lambda column: tf.gather(column, order[i * batch_size:(i + 1) * batch_size]), examples))
+        return tf.nest.map_structure(lambda column: tf.gather(column, order), examples)
 
-    return tf.data.Dataset.zip(everything, seeds).flat_map(batches_of)
+    return tf.data.Dataset.zip(everything, seeds).map(shuffled).rebatch(batch_size, drop_remainder=drop_remainder)
