@@ -1,19 +1,22 @@
-"""Training throughput of tfkit's WideDeep against a hand-written plain Keras 3 equivalent.
+"""Training throughput of tfkit's WideDeep against hand-written plain Keras 3 and tf_keras equivalents.
 
-Both models take the same raw census features (strings and numbers) from the
-same cached tf.data pipeline, with the same batch size, the same optimizer
-(Adam: plain Keras has no per-part optimizers) and the same architecture:
-the columns of configs/census.yaml, with vocabularies and statistics from
-tfkit's adapt reused by the Keras model. Epochs alternate between the two
+The models take the same raw census features (strings and numbers) from the
+same cached tf.data pipeline, with the same batch size, the same optimizers
+and the same architecture: the columns of configs/census.yaml, with
+vocabularies and statistics from tfkit's adapt reused by the others. The
+classic recipe (the default) trains the wide part with FTRL and the deep part
+with Adagrad; ``--recipe adam`` trains everything with Adam. The tf_keras
+(Keras 2) reference, what estimator users ran, needs ``pip install tf_keras``
+and is skipped with a message without it. Epochs alternate between the two
 models in ABBA order (whichever runs second after a switch was measured to
 gain ~10%, so each model goes first half of the time). Each round gives one
 paired ratio (tfkit's two epochs over Keras' two); the median of those ratios
 is the figure, printed with its range, since a shared 2-core machine drifts
 by more than the difference being measured.
 
-Usage: python bench/wide_deep.py [--rounds 4] [--batch-size 256]
-Prints examples/second for each and the ratio tfkit_time / keras_time
-(<= 1.05 means tfkit is no slower).
+Usage: python bench/wide_deep.py [--rounds 8] [--batch-size 256] [--recipe classic|adam]
+Prints examples/second for each and the ratio tfkit_time / reference_time
+(below 1 means tfkit is faster).
 """
 
 import argparse
@@ -48,52 +51,80 @@ def census_model_and_data(batch_size):
     return model, dataset
 
 
-def plain_keras_equivalent(model):
-    """The same network written with Keras layers only: lookups, crosses, embeddings, Dense."""
+def plain_equivalent(model, K, recipe):
+    """The same network written with the layers of ``K`` only (Keras 3, or tf_keras: Keras 2).
+
+    Lookups, crosses, embeddings and Dense layers, trained with the recipe's
+    optimizers: Adam for every weight, or the classic FTRL (0.05) on the wide
+    embeddings and Adagrad (0.1) on the rest, in a ``train_step`` of its own
+    (neither Keras has per-part optimizers).
+    """
+    cast = keras.ops.cast if K is keras else tf.cast
     specs = model.input_specs()
-    inputs = {k: keras.Input(shape=(), dtype=s.dtype, name=k) for k, s in specs.items()}
+    inputs = {k: K.Input(shape=(), dtype=s.dtype, name=k) for k, s in specs.items()}
 
     def ids(column):
         if isinstance(column, F.CategoricalColumn):
-            lookup = keras.layers.StringLookup(vocabulary=column.vocabulary, num_oov_indices=column.num_oov_buckets)
+            lookup = K.layers.StringLookup(vocabulary=column.vocabulary, num_oov_indices=column.num_oov_buckets)
             return lookup(inputs[column.key]), column.num_buckets
         if isinstance(column, F.BucketizedColumn):
-            x = keras.layers.Reshape((1,))(keras.ops.cast(inputs[column.source.key], "float32"))
-            return keras.layers.Reshape(())(keras.layers.Discretization(bin_boundaries=column.boundaries)(x)), column.num_buckets
+            x = K.layers.Reshape((1,))(cast(inputs[column.source.key], "float32"))
+            return K.layers.Reshape(())(K.layers.Discretization(bin_boundaries=column.boundaries)(x)), column.num_buckets
         if isinstance(column, F.CrossedColumn):
             # HashedCrossing takes exactly two inputs: a three-way cross chains two of them.
             crossed = ids(column.columns[0])[0]
             for parent in column.columns[1:]:
-                crossed = keras.layers.HashedCrossing(num_bins=column.num_buckets)((crossed, ids(parent)[0]))
+                crossed = K.layers.HashedCrossing(num_bins=column.num_buckets)((crossed, ids(parent)[0]))
             return crossed, column.num_buckets
         raise TypeError(column)
 
     def numeric(column):
-        x = keras.layers.Reshape((1,))(keras.ops.cast(inputs[column.key], "float32"))
-        return keras.layers.Normalization(mean=column.mean, variance=column.variance)(x)
+        x = K.layers.Reshape((1,))(cast(inputs[column.key], "float32"))
+        return K.layers.Normalization(mean=column.mean, variance=column.variance)(x)
 
     wide_terms = []
-    for column in model.wide_columns:
+    for i, column in enumerate(model.wide_columns):
         index, size = ids(column)
-        wide_terms.append(keras.layers.Embedding(size, 1, embeddings_initializer="zeros")(index))
-    wide = keras.layers.Add()(wide_terms)
+        wide_terms.append(K.layers.Embedding(size, 1, embeddings_initializer="zeros", name=f"wide_{i}")(index))
+    wide = K.layers.Add()(wide_terms)
     deep_inputs = []
     for column in model.deep_columns:
         if isinstance(column, F.NumericColumn):
             deep_inputs.append(numeric(column))
         elif isinstance(column, F.IndicatorColumn):
             index, size = ids(column.categorical)
-            deep_inputs.append(keras.layers.CategoryEncoding(size, output_mode="one_hot")(index))
+            deep_inputs.append(K.layers.CategoryEncoding(size, output_mode="one_hot")(index))
         else:
             index, size = ids(column.categorical)
-            deep_inputs.append(keras.layers.Embedding(size, column.dimension)(index))
-    x = keras.layers.Concatenate()(deep_inputs)
+            deep_inputs.append(K.layers.Embedding(size, column.dimension)(index))
+    x = K.layers.Concatenate()(deep_inputs)
     for units in model.hidden_units:
-        x = keras.layers.Dense(units, activation="relu")(x)
-    logits = keras.layers.Add()([keras.layers.Dense(1)(x), wide])
-    plain = keras.Model(inputs, logits)
-    plain.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.BinaryAccuracy(threshold=0.0), keras.metrics.AUC(from_logits=True)])
+        x = K.layers.Dense(units, activation="relu")(x)
+    logits = K.layers.Add()([K.layers.Dense(1)(x), wide])
+    loss = K.losses.BinaryCrossentropy(from_logits=True)
+    metrics = [K.metrics.BinaryAccuracy(threshold=0.0), K.metrics.AUC(from_logits=True)]
+    if recipe == "adam":
+        plain = K.Model(inputs, logits)
+        plain.compile(optimizer=K.optimizers.Adam(), loss=loss, metrics=metrics)
+        return plain
+
+    class WideDeepRecipe(K.Model):
+        def train_step(self, data):
+            features, labels = data
+            with tf.GradientTape() as tape:
+                step_loss = loss(tf.cast(labels, tf.float32)[:, None], self(features, training=True))
+            # Keras 3 names a variable after its layer in its path, tf_keras in its name.
+            wide = [v for v in self.trainable_variables if "wide_" in getattr(v, "path", v.name)]
+            deep = [v for v in self.trainable_variables if "wide_" not in getattr(v, "path", v.name)]
+            grads = tape.gradient(step_loss, wide + deep)
+            self.wide_optimizer.apply_gradients(zip(grads[:len(wide)], wide))
+            self.deep_optimizer.apply_gradients(zip(grads[len(wide):], deep))
+            return {"loss": step_loss}
+
+    plain = WideDeepRecipe(inputs, logits)
+    plain.wide_optimizer = K.optimizers.Ftrl(learning_rate=0.05)
+    plain.deep_optimizer = K.optimizers.Adagrad(learning_rate=0.1)
+    plain.compile(optimizer=K.optimizers.Adagrad(), loss=loss)
     return plain
 
 
@@ -101,25 +132,36 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8, help="ABBA rounds: each model trains 2 epochs a round")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--recipe", choices=["classic", "adam"], default="classic",
+                        help="classic: FTRL on the wide part, Adagrad on the deep part; adam: Adam for all")
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
     tfkit_model, dataset = census_model_and_data(args.batch_size)
-    tfkit_model.compile(optimizer="adam")
-    plain = plain_keras_equivalent(tfkit_model)
+    tfkit_model.compile(optimizer="adam" if args.recipe == "adam" else
+                        {"wide": {"name": "ftrl", "learning_rate": 0.05}, "deep": {"name": "adagrad", "learning_rate": 0.1}})
+    references = {"keras": plain_equivalent(tfkit_model, keras, args.recipe)}
+    try:
+        import tf_keras
+    except ImportError:
+        print("tf_keras (Keras 2) is not installed, so that reference is skipped: pip install tf_keras")
+    else:
+        references["tf_keras"] = plain_equivalent(tfkit_model, tf_keras, args.recipe)
     examples = sum(int(tf.shape(y)[0]) for _, y in dataset)
-    models = {"tfkit": tfkit_model, "keras": plain}
-    for model in models.values():  # warm-up: tracing and the cache fill
+    for model in [tfkit_model, *references.values()]:  # warm-up: tracing and the cache fill
         timed_epoch(model, dataset)
-    print(f"trainable parameters: tfkit {tfkit_model.count_params():,}  keras {plain.count_params():,}")
-    times, ratios = abba_rounds(models, dataset, args.rounds)
-    for name, values in times.items():
-        seconds = statistics.median(values)
-        print(f"{name:>6}: {examples / seconds:10,.0f} examples/s  (median epoch {seconds:.3f}s of {len(values)})")
-    print(
-        f"ratio tfkit/keras epoch time: {statistics.median(ratios):.3f} median of {len(ratios)} paired rounds "
-        f"(range {min(ratios):.3f}-{max(ratios):.3f}; batch {args.batch_size}, {examples:,} examples)"
-    )
+    print(f"recipe {args.recipe}; trainable parameters: tfkit {tfkit_model.count_params():,}  "
+          + "  ".join(f"{name} {model.count_params():,}" for name, model in references.items()))
+    for name, reference in references.items():
+        times, ratios = abba_rounds({"tfkit": tfkit_model, name: reference}, dataset, args.rounds)
+        for model_name, values in times.items():
+            seconds = statistics.median(values)
+            print(f"{model_name:>8}: {examples / seconds:10,.0f} examples/s  (median epoch {seconds:.3f}s of {len(values)})")
+        print(
+            f"ratio tfkit/{name} epoch time: {statistics.median(ratios):.3f} median of {len(ratios)} paired rounds "
+            f"(range {min(ratios):.3f}-{max(ratios):.3f}; throughput tfkit/{name} {1 / statistics.median(ratios):.2f}x; "
+            f"batch {args.batch_size}, {examples:,} examples)", flush=True
+        )
 
 
 if __name__ == "__main__":

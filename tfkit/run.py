@@ -26,6 +26,7 @@ done, ``tfkit train`` writes ``job_dir/chief_done.json``, which tells ps and wor
 import contextlib
 import copy
 import json
+import math
 import os
 import shutil
 import sys
@@ -164,7 +165,7 @@ class Run:
                 self._adapt()
                 if self.is_chief:
                     write_json(self.model_path, keras.saving.serialize_keras_object(self.model))
-            self.model.compile(optimizer=self._optimizer(), steps_per_execution=self.config["train"]["steps_per_execution"])
+            self.model.compile(optimizer=self._optimizer(), steps_per_execution=self._steps_per_execution())
             if not self.model.built:
                 self.model.build()
             self.model.optimizer.build(distribute.trainable_variables(self.model))
@@ -194,6 +195,18 @@ class Run:
         if pending and self.is_chief:
             print(f"Learned them in {time.time() - started:.1f}s; the parsed data is kept for training "
                   f"(data.cache: {self.config['data']['cache']}).", flush=True)
+
+    def _steps_per_execution(self):
+        """``train.steps_per_execution``, lowered to divide the steps an epoch and between checkpoints.
+
+        Keras runs whole executions: 16 steps an execution with
+        ``steps_per_epoch: 2`` would take 16 steps an epoch, and a checkpoint
+        every 7 steps would be taken at 16 and 32. Epochs and checkpoints land
+        on their exact steps with the largest number of steps per execution
+        that divides both.
+        """
+        train = self.config["train"]
+        return math.gcd(train["steps_per_execution"], train["steps_per_epoch"] or 0, train["checkpoint_steps"] or 0)
 
     def _optimizer(self):
         train = self.config["train"]
@@ -310,6 +323,8 @@ class Run:
             self.manager.save(checkpoint_number=self.global_step)
         summary = {"epochs": int(self.epoch.numpy()), "steps": self.global_step, "steps_per_epoch": steps_per_epoch,
                    "train_seconds": round(time.time() - started, 1), "history": history}
+        if self.is_chief and self.config["train"]["verbose"]:
+            print("Evaluating the trained model" + (" and exporting it..." if self.config["export"] else "..."), flush=True)
         summary.update(self.evaluate_loaded())
         if self.is_chief:
             if self.config["export"]:

@@ -96,16 +96,18 @@ def resolve(cache, files=None):
     return "memory" if needed <= _AUTO_SHARE * memory else "none"
 
 
-def cached(parsed, cache):
+def cached(parsed, cache, batched=True):
     """``parsed`` (batches of parsed examples) kept as ``cache`` says (a resolved mode, see :func:`resolve`).
 
-    In memory, the cache is one element holding every example: a pass then
-    slices or gathers its batches from it without first joining the pieces.
+    In memory, the cache of batches is one element holding every example: a
+    pass then slices or gathers its batches from it without first joining the
+    pieces. ``batched=False`` caches a stream of single examples as it is
+    (decoded images, which are shuffled one by one).
     """
     if cache == "none":
         return parsed
     if cache == "memory":
-        return parsed.rebatch(_EVERYTHING).cache()
+        return parsed.rebatch(_EVERYTHING).cache() if batched else parsed.cache()
     if cache != "memory":
         directory = os.path.dirname(os.path.abspath(cache))
         if not os.path.isdir(directory):

@@ -57,7 +57,7 @@ class DataSource:
         if self.data["format"] == "tfrecord":
             def decoded():
                 cache = cache_lib.resolve(self.data["cache"], expand_files(files))
-                return cache_lib.cached(read_tfrecords(files), cache)
+                return cache_lib.cached(read_tfrecords(files), cache, batched=False)
 
             source = self._once(("tfrecord", files), decoded)
         else:
