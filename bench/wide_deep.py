@@ -111,20 +111,23 @@ def plain_equivalent(model, K, recipe):
     class WideDeepRecipe(K.Model):
         def train_step(self, data):
             features, labels = data
+            labels = tf.cast(labels, tf.float32)[:, None]
             with tf.GradientTape() as tape:
-                step_loss = loss(tf.cast(labels, tf.float32)[:, None], self(features, training=True))
+                logits = self(features, training=True)
+                step_loss = loss(labels, logits)
             # Keras 3 names a variable after its layer in its path, tf_keras in its name.
             wide = [v for v in self.trainable_variables if "wide_" in getattr(v, "path", v.name)]
             deep = [v for v in self.trainable_variables if "wide_" not in getattr(v, "path", v.name)]
             grads = tape.gradient(step_loss, wide + deep)
             self.wide_optimizer.apply_gradients(zip(grads[:len(wide)], wide))
             self.deep_optimizer.apply_gradients(zip(grads[len(wide):], deep))
-            return {"loss": step_loss}
+            # The metrics tfkit's head computes (accuracy, AUC), as both Keras compute compiled metrics.
+            return {"loss": step_loss, **self.compute_metrics(features, labels, logits, None)}
 
     plain = WideDeepRecipe(inputs, logits)
     plain.wide_optimizer = K.optimizers.Ftrl(learning_rate=0.05)
     plain.deep_optimizer = K.optimizers.Adagrad(learning_rate=0.1)
-    plain.compile(optimizer=K.optimizers.Adagrad(), loss=loss)
+    plain.compile(optimizer=K.optimizers.Adagrad(), loss=loss, metrics=metrics)
     return plain
 
 
