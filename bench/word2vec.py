@@ -9,6 +9,11 @@ corpus words of all epochs over the training time (vocabulary building
 excluded for both). gensim (a C implementation of word2vec's per-pair SGD) is
 the reference; it is not a tfkit dependency: ``pip install gensim``.
 
+Both sets of vectors are scored with the same code (gensim's evaluations, on
+the test data its package ships): Spearman correlation with WordSim-353 and
+SimLex-999 over the pairs in the vocabulary, and accuracy on word2vec's
+analogy questions (``questions-words.txt``) in the vocabulary.
+
 Usage: python bench/word2vec.py [--repeat 3] [--epochs 3]
 """
 
@@ -35,10 +40,24 @@ def corpus(repeat):
     return lines * repeat
 
 
+def score(gensim, vectors):
+    """WordSim-353 and SimLex-999 Spearman (in-vocabulary pairs), and analogy accuracy, with gensim's test data."""
+    data = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data")
+    parts = []
+    for name in ("wordsim353.tsv", "simlex999.txt"):
+        _, spearman, oov = vectors.evaluate_word_pairs(os.path.join(data, name))
+        parts.append(f"{name.split('.')[0]} Spearman {spearman.statistic:.3f} ({100 - oov:.0f}% of pairs in vocabulary)")
+    accuracy, sections = vectors.evaluate_word_analogies(os.path.join(data, "questions-words.txt"))
+    asked = sum(len(section["correct"]) + len(section["incorrect"]) for section in sections if section["section"] == "Total accuracy")
+    parts.append(f"analogies {accuracy:.3f} of {asked} in-vocabulary questions")
+    return "; ".join(parts)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="copies of the MR corpus")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-words", type=int, default=10_000, help="tfkit's corpus words per step")
     args = parser.parse_args()
     import gensim
 
@@ -46,7 +65,7 @@ def main():
     words = sum(len(line.split()) for line in lines) * args.epochs
 
     keras.utils.set_random_seed(0)
-    model = Word2Vec(standardize="lower", **SETTINGS)
+    model = Word2Vec(standardize="lower", batch_words=args.batch_words, **SETTINGS)
     model.adapt(lines)
     start = time.perf_counter()
     model.fit(lines, epochs=args.epochs, verbose=0)
@@ -69,6 +88,12 @@ def main():
     probe = "good"
     print(f"  nearest to {probe!r}: tfkit {[w for w, _ in model.nearby([probe], k=5)[0]]}; "
           f"gensim {[w for w, _ in reference.wv.most_similar(probe, topn=5)]}")
+    # Both scored by the same code: gensim's evaluations over tfkit's vectors loaded into gensim.
+    words, vectors = model.word_vectors()
+    tfkit_vectors = gensim.models.KeyedVectors(vectors.shape[1])
+    tfkit_vectors.add_vectors(words, vectors)
+    for name, vectors in (("tfkit", tfkit_vectors), ("gensim", reference.wv)):
+        print(f"  {name:>6}: {score(gensim, vectors)}")
 
 
 if __name__ == "__main__":
