@@ -193,8 +193,7 @@ class Run:
         with data_errors():
             self.model.adapt(self.train_dataset(training=False, batch_size=4096))
         if pending and self.is_chief:
-            print(f"Learned them in {time.time() - started:.1f}s; the parsed data is kept for training "
-                  f"(data.cache: {self.config['data']['cache']}).", flush=True)
+            print(f"Learned them in {time.time() - started:.1f}s.", flush=True)
 
     def _steps_per_execution(self):
         """``train.steps_per_execution``, lowered to divide the steps an epoch and between checkpoints.
