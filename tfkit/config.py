@@ -66,7 +66,7 @@ SCHEMA = {
         "keep_checkpoints": Field(int, 3, "Checkpoints kept in job_dir/checkpoints."),
         "steps_per_execution": Field(int, 1, "Steps per call of the compiled step function (on a parameter "
                                      "server: per function scheduled on a worker); more means less overhead. Lowered "
-                                     "to divide steps_per_epoch and checkpoint_steps, so both stay exact."),
+                                     "to divide steps_per_epoch and checkpoint_steps, so both stay exact; 1 on multi_worker_mirrored."),
         "checkpoint_steps": Field(int, None, "Also checkpoint every so many steps (by the exact global step), "
                                   "besides each epoch's end."),
         "verbose": Field((int, str), "auto", "Keras progress: 0 silent, 1 progress bar, 2 one line per epoch, auto "

@@ -29,7 +29,6 @@ import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import time
 import warnings
@@ -49,7 +48,7 @@ from tfkit.checkpoints import Checkpoints, weights_checkpoint
 from tfkit.export import export_saved_model
 from tfkit.features import NumericColumn, closure
 from tfkit.files import write_json
-from tfkit.summaries import TensorBoard
+from tfkit.summaries import TensorBoard, verbosity
 
 # Validation and test datasets of unknown length: Keras learns their length from the first pass.
 warnings.filterwarnings("ignore", message="Your input ran out of data")
@@ -74,13 +73,6 @@ def _spread(values):
     mean = sum(values) / len(values)
     std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
     return {"mean": mean, "std": std, "min": min(values), "max": max(values), "folds": values}
-
-
-def _verbosity(verbose):
-    """Keras' verbose: ``auto`` is a progress bar on a terminal and one line per epoch in a log."""
-    if verbose == "auto":
-        return 1 if sys.stdout.isatty() else 2
-    return verbose
 
 
 class Run:
@@ -196,15 +188,12 @@ class Run:
             print(f"Learned them in {time.time() - started:.1f}s.", flush=True)
 
     def _steps_per_execution(self):
-        """``train.steps_per_execution``, lowered to divide the steps an epoch and between checkpoints.
-
-        Keras runs whole executions: 16 steps an execution with
-        ``steps_per_epoch: 2`` would take 16 steps an epoch, and a checkpoint
-        every 7 steps would be taken at 16 and 32. Epochs and checkpoints land
-        on their exact steps with the largest number of steps per execution
-        that divides both.
-        """
+        """``train.steps_per_execution``, lowered to divide ``steps_per_epoch`` and ``checkpoint_steps``
+        (Keras runs whole executions), and 1 on multi-worker mirrored, where Keras' multi-step function fails
+        ("You must feed a value for placeholder tensor")."""
         train = self.config["train"]
+        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return 1
         return math.gcd(train["steps_per_execution"], train["steps_per_epoch"] or 0, train["checkpoint_steps"] or 0)
 
     def _optimizer(self):
@@ -312,7 +301,7 @@ class Run:
                     steps_per_epoch=train["steps_per_epoch"],
                     callbacks=callbacks,
                     shuffle=False,  # the dataset shuffles itself
-                    verbose=_verbosity(train["verbose"]) if self.is_chief else 0,
+                    verbose=verbosity(train["verbose"]) if self.is_chief else 0,
                 )
             history = {k: [float(v) for v in values] for k, values in result.history.items()}
             # Counted, not configured: synchronous replicas share each step's batches.

@@ -1,6 +1,22 @@
-"""TensorBoard summaries of a run: Keras' callback, without waiting for the device at every step."""
+"""What a run reports as it trains: TensorBoard summaries without a wait at every step, and progress."""
+
+import sys
 
 import keras
+
+
+def verbosity(verbose):
+    """Keras' ``verbose`` for ``train.verbose``: ``auto`` is a progress bar on a terminal, one line per epoch in a log.
+
+    Example:
+
+    >>> from tfkit.summaries import verbosity
+    >>> verbosity(0), verbosity(2)
+    (0, 2)
+    """
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return verbose
 
 
 class TensorBoard(keras.callbacks.TensorBoard):
