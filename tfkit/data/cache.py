@@ -24,7 +24,6 @@ adapt pass, its epochs and its evaluations share one parse. On a
 parameter-server cluster each worker builds and caches its own stream.
 """
 
-import gzip
 import os
 import struct
 
@@ -108,10 +107,8 @@ def cached(parsed, cache, batched=True):
         return parsed
     if cache == "memory":
         return parsed.rebatch(_EVERYTHING).cache() if batched else parsed.cache()
-    if cache != "memory":
-        directory = os.path.dirname(os.path.abspath(cache))
-        if not os.path.isdir(directory):
-            raise DataError(f"cache: the folder of the cache file prefix {cache!r} does not exist.")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(cache))):
+        raise DataError(f"cache: the folder of the cache file prefix {cache!r} does not exist.")
     return parsed.cache(cache)
 
 

@@ -55,11 +55,7 @@ class DataSource:
         if kind == "text":
             return self._text(files, key, training, holdout, batch_size, seed)
         if self.data["format"] == "tfrecord":
-            def decoded():
-                cache = cache_lib.resolve(self.data["cache"], expand_files(files))
-                return cache_lib.cached(read_tfrecords(files), cache, batched=False)
-
-            source = self._once(("tfrecord", files), decoded)
+            source, _ = self._cached(("tfrecord", files), expand_files(files), lambda: read_tfrecords(files), batched=False)
         else:
             source = self._image_set(files, "train" if split == "train" else "test")
         return image_dataset(
@@ -91,9 +87,8 @@ class DataSource:
     def _image_set(self, files, split):
         return self._once(("images", files, split), lambda: read_images(files, self.data["format"], split, self.data["image_size"]))
 
-    def _batches(self, key, files, make, holdout, training, batch_size, seed):
-        """Batches of ``holdout``'s part of ``make()``, the parsed rows and keys of ``files`` (a list), parsed
-        and cached once per ``key``: the training and validation parts of a file share one parse."""
+    def _cached(self, key, files, make, batched=True):
+        """``(source, cache mode)``: ``make()``'s examples of ``files`` (a list), made and cached once per ``key``."""
         def cached_source():
             cache = cache_lib.resolve(self.data["cache"], files)
             if cache not in cache_lib.MODES:
@@ -101,9 +96,14 @@ class DataSource:
                 shape = json.dumps([key, {k: v for k, v in self.data.items() if k != "cache"},
                                     sorted((k, spec.dtype) for k, spec in self.input_specs.items())], sort_keys=True, default=str)
                 cache = f"{cache}.{hashlib.sha256(shape.encode()).hexdigest()[:12]}"
-            return cache_lib.cached(make(), cache), cache
+            return cache_lib.cached(make(), cache, batched), cache
 
-        source, cache = self._once(key, cached_source)
+        return self._once(key, cached_source)
+
+    def _batches(self, key, files, make, holdout, training, batch_size, seed):
+        """Batches of ``holdout``'s part of ``make()``, the parsed rows and keys of ``files`` (a list), parsed
+        and cached once per ``key``: the training and validation parts of a file share one parse."""
+        source, cache = self._cached(key, files, make)
         return cache_lib.batches(split(source, holdout), batch_size, cache, shuffle=training,
                                  shuffle_buffer_size=self.data["shuffle_buffer_size"], seed=seed)
 
