@@ -51,7 +51,7 @@ def census_model_and_data(batch_size):
     return model, dataset
 
 
-def plain_equivalent(model, K, recipe):
+def plain_equivalent(model, K, recipe, steps_per_execution=1):
     """The same network written with the layers of ``K`` only (Keras 3, or tf_keras: Keras 2).
 
     Lookups, crosses, embeddings and Dense layers, trained with the recipe's
@@ -105,7 +105,7 @@ def plain_equivalent(model, K, recipe):
     metrics = [K.metrics.BinaryAccuracy(threshold=0.0), K.metrics.AUC(from_logits=True)]
     if recipe == "adam":
         plain = K.Model(inputs, logits)
-        plain.compile(optimizer=K.optimizers.Adam(), loss=loss, metrics=metrics)
+        plain.compile(optimizer=K.optimizers.Adam(), loss=loss, metrics=metrics, steps_per_execution=steps_per_execution)
         return plain
 
     class WideDeepRecipe(K.Model):
@@ -127,7 +127,7 @@ def plain_equivalent(model, K, recipe):
     plain = WideDeepRecipe(inputs, logits)
     plain.wide_optimizer = K.optimizers.Ftrl(learning_rate=0.05)
     plain.deep_optimizer = K.optimizers.Adagrad(learning_rate=0.1)
-    plain.compile(optimizer=K.optimizers.Adagrad(), loss=loss, metrics=metrics)
+    plain.compile(optimizer=K.optimizers.Adagrad(), loss=loss, metrics=metrics, steps_per_execution=steps_per_execution)
     return plain
 
 
@@ -137,20 +137,26 @@ def main():
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--recipe", choices=["classic", "adam"], default="classic",
                         help="classic: FTRL on the wide part, Adagrad on the deep part; adam: Adam for all")
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="Keras steps per compiled execution, the same for every model (configs/census.yaml uses 16)")
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
     tfkit_model, dataset = census_model_and_data(args.batch_size)
     tfkit_model.compile(optimizer="adam" if args.recipe == "adam" else
-                        {"wide": {"name": "ftrl", "learning_rate": 0.05}, "deep": {"name": "adagrad", "learning_rate": 0.1}})
-    references = {"keras": plain_equivalent(tfkit_model, keras, args.recipe)}
+                        {"wide": {"name": "ftrl", "learning_rate": 0.05}, "deep": {"name": "adagrad", "learning_rate": 0.1}},
+                        steps_per_execution=args.steps_per_execution)
+    references = {"keras": plain_equivalent(tfkit_model, keras, args.recipe, args.steps_per_execution)}
     try:
         import tf_keras
     except ImportError:
         print("tf_keras (Keras 2) is not installed, so that reference is skipped: pip install tf_keras")
     else:
-        references["tf_keras"] = plain_equivalent(tfkit_model, tf_keras, args.recipe)
-    examples = sum(int(tf.shape(y)[0]) for _, y in dataset)
+        references["tf_keras"] = plain_equivalent(tfkit_model, tf_keras, args.recipe, args.steps_per_execution)
+    batches = [int(tf.shape(y)[0]) for _, y in dataset]
+    examples = sum(batches)
+    # A known length: tf_keras runs several steps per execution only over data of known size.
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
     for model in [tfkit_model, *references.values()]:  # warm-up: tracing and the cache fill
         timed_epoch(model, dataset)
     print(f"recipe {args.recipe}; trainable parameters: tfkit {tfkit_model.count_params():,}  "

@@ -7,8 +7,11 @@ row's new weight, Adam the moments of every row. A step then costs in
 proportion to the table, not to the batch. These subclasses apply a sparse
 gradient with TensorFlow's fused kernels (``ResourceSparseApplyFtrlV2``,
 ``ResourceSparseApplyAdagradV2``, ``ResourceSparseApplyKerasMomentum``,
-``ResourceScatterAdd``), which read and write the touched rows only, and leave
-dense gradients to Keras' own update. They work on one device, under
+``ResourceScatterAdd``), which read and write the touched rows only. Dense
+gradients get Keras' arithmetic in one fused kernel per variable
+(``ResourceApplyFtrlV2``, ``ResourceApplyAdagradV2``,
+``ResourceApplyKerasMomentum``, ``ResourceApplyAdam``) instead of the five to
+ten ops of Keras' update (Adagrad's epsilon as noted on :class:`Adagrad`). They work on one device, under
 ``MirroredStrategy`` (each replica's update runs on its own copy) and on
 parameter servers (each shard of a sharded table has its own slots).
 
@@ -65,31 +68,36 @@ class Ftrl(keras.optimizers.Ftrl):
     """
 
     def update_step(self, gradient, variable, learning_rate):
-        if not isinstance(gradient, tf.IndexedSlices):
-            return super().update_step(gradient, variable, learning_rate)
-        values, indices = _summed(gradient)
+        sparse = isinstance(gradient, tf.IndexedSlices)
         if self.l2_shrinkage_regularization_strength:
-            # Summed first: Keras squares each slice, which is wrong for a row looked up twice.
-            return super().update_step(tf.IndexedSlices(values, indices, gradient.dense_shape), variable, learning_rate)
+            if sparse:
+                # Summed first: Keras squares each slice, which is wrong for a row looked up twice.
+                gradient = tf.IndexedSlices(*_summed(gradient), gradient.dense_shape)
+            return super().update_step(gradient, variable, learning_rate)
         index = self._get_variable_index(variable)
-        lr = tf.cast(learning_rate, variable.dtype)
-        tf.raw_ops.ResourceSparseApplyFtrlV2(
+        dtype = variable.dtype
+        lr = tf.cast(learning_rate, dtype)
+        arguments = dict(
             var=_handle(variable), accum=_handle(self._accumulators[index]), linear=_handle(self._linears[index]),
-            grad=tf.cast(values, variable.dtype), indices=indices, lr=lr,
-            l1=tf.cast(self.l1_regularization_strength, variable.dtype),
+            lr=lr, l1=tf.cast(self.l1_regularization_strength, dtype),
             # Keras folds beta into the L2 term the same way.
-            l2=tf.cast(self.l2_regularization_strength, variable.dtype) + tf.cast(self.beta, variable.dtype) / (2.0 * lr),
-            l2_shrinkage=tf.constant(0.0, variable.dtype),
-            lr_power=tf.cast(self.learning_rate_power, variable.dtype),
+            l2=tf.cast(self.l2_regularization_strength, dtype) + tf.cast(self.beta, dtype) / (2.0 * lr),
+            l2_shrinkage=tf.constant(0.0, dtype), lr_power=tf.cast(self.learning_rate_power, dtype),
         )
+        if not sparse:
+            tf.raw_ops.ResourceApplyFtrlV2(grad=tf.cast(gradient, dtype), **arguments)
+            return
+        values, indices = _summed(gradient)
+        tf.raw_ops.ResourceSparseApplyFtrlV2(grad=tf.cast(values, dtype), indices=indices, **arguments)
 
 
 @keras.saving.register_keras_serializable(package="tfkit")
 class Adagrad(keras.optimizers.Adagrad):
     """Keras' Adagrad, applying sparse gradients row by row (``ResourceSparseApplyAdagradV2``).
 
-    Takes the arguments of :class:`keras.optimizers.Adagrad`. The fused kernel
-    adds ``epsilon`` after the square root (Keras before it); with the default
+    Dense gradients get the fused ``ResourceApplyAdagradV2``. Takes the
+    arguments of :class:`keras.optimizers.Adagrad`. The fused kernels add
+    ``epsilon`` after the square root (Keras before it); with the default
     ``epsilon=1e-7`` the two differ in the seventh digit.
 
     Example:
@@ -103,14 +111,14 @@ class Adagrad(keras.optimizers.Adagrad):
     """
 
     def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        arguments = dict(var=_handle(variable), accum=_handle(self._accumulators[self._get_variable_index(variable)]),
+                         lr=tf.cast(learning_rate, dtype), epsilon=tf.cast(self.epsilon, dtype))
         if not isinstance(gradient, tf.IndexedSlices):
-            return super().update_step(gradient, variable, learning_rate)
+            tf.raw_ops.ResourceApplyAdagradV2(grad=tf.cast(gradient, dtype), **arguments)
+            return
         values, indices = _summed(gradient)
-        tf.raw_ops.ResourceSparseApplyAdagradV2(
-            var=_handle(variable), accum=_handle(self._accumulators[self._get_variable_index(variable)]),
-            lr=tf.cast(learning_rate, variable.dtype), epsilon=tf.cast(self.epsilon, variable.dtype),
-            grad=tf.cast(values, variable.dtype), indices=indices,
-        )
+        tf.raw_ops.ResourceSparseApplyAdagradV2(grad=tf.cast(values, dtype), indices=indices, **arguments)
 
 
 @keras.saving.register_keras_serializable(package="tfkit")
@@ -132,20 +140,24 @@ class SGD(keras.optimizers.SGD):
     """
 
     def update_step(self, gradient, variable, learning_rate):
-        if not isinstance(gradient, tf.IndexedSlices):
-            return super().update_step(gradient, variable, learning_rate)
-        lr = tf.cast(learning_rate, variable.dtype)
+        dtype = variable.dtype
+        lr = tf.cast(learning_rate, dtype)
+        sparse = isinstance(gradient, tf.IndexedSlices)
         if self.momentum == 0:
-            # Scatter-add sums duplicate indices itself.
-            tf.raw_ops.ResourceScatterAdd(resource=_handle(variable), indices=gradient.indices,
-                                          updates=-lr * tf.cast(gradient.values, variable.dtype))
+            if sparse:
+                # Scatter-add sums duplicate indices itself.
+                tf.raw_ops.ResourceScatterAdd(resource=_handle(variable), indices=gradient.indices,
+                                              updates=-lr * tf.cast(gradient.values, dtype))
+            else:
+                tf.raw_ops.ResourceApplyGradientDescent(var=_handle(variable), alpha=lr, delta=tf.cast(gradient, dtype))
+            return
+        arguments = dict(var=_handle(variable), accum=_handle(self.momentums[self._get_variable_index(variable)]), lr=lr,
+                         momentum=tf.cast(self.momentum, dtype), use_nesterov=self.nesterov)
+        if not sparse:
+            tf.raw_ops.ResourceApplyKerasMomentum(grad=tf.cast(gradient, dtype), **arguments)
             return
         values, indices = _summed(gradient)
-        tf.raw_ops.ResourceSparseApplyKerasMomentum(
-            var=_handle(variable), accum=_handle(self.momentums[self._get_variable_index(variable)]), lr=lr,
-            grad=tf.cast(values, variable.dtype), indices=indices,
-            momentum=tf.cast(self.momentum, variable.dtype), use_nesterov=self.nesterov,
-        )
+        tf.raw_ops.ResourceSparseApplyKerasMomentum(grad=tf.cast(values, dtype), indices=indices, **arguments)
 
 
 @keras.saving.register_keras_serializable(package="tfkit")
@@ -179,13 +191,18 @@ class LazyAdam(keras.optimizers.Adam):
         super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, name=name, **kwargs)
 
     def update_step(self, gradient, variable, learning_rate):
-        if not isinstance(gradient, tf.IndexedSlices):
-            return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
         index = self._get_variable_index(variable)
         momentum, velocity = _handle(self._momentums[index]), _handle(self._velocities[index])
         step = tf.cast(self.iterations + 1, dtype)
         beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        if not isinstance(gradient, tf.IndexedSlices):
+            # Keras' Adam in one fused kernel.
+            tf.raw_ops.ResourceApplyAdam(
+                var=_handle(variable), m=momentum, v=velocity, beta1_power=tf.pow(beta_1, step),
+                beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
+                epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
+            return
         alpha = tf.cast(learning_rate, dtype) * tf.sqrt(1 - tf.pow(beta_2, step)) / (1 - tf.pow(beta_1, step))
         values, indices = _summed(gradient)
         values = tf.cast(values, dtype)
