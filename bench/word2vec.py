@@ -32,10 +32,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETTINGS = dict(dimension=100, window=5, num_negatives=5, min_count=5, subsample=1e-3)
 
 
-def corpus(repeat):
+def corpus(repeat, name="mr"):
+    """The corpus' lines, lower-cased, ``repeat`` times: MR sentences, or gensim's 500 Wikipedia articles."""
     lines = []
-    for name in ("neg", "pos"):
-        with gzip.open(os.path.join(ROOT, "data", "mr", f"rt-polarity.{name}.gz"), "rt", encoding="latin-1") as f:
+    if name == "wiki":
+        import gensim
+
+        path = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data", "head500.noblanks.cor")
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip().lower() for line in f if line.strip()]
+    for part in ("neg", "pos") if name == "mr" else ():
+        with gzip.open(os.path.join(ROOT, "data", "mr", f"rt-polarity.{part}.gz"), "rt", encoding="latin-1") as f:
             lines += [line.strip().lower() for line in f if line.strip()]
     return lines * repeat
 
@@ -57,15 +64,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="copies of the MR corpus")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--corpus", choices=["mr", "wiki"], default="mr",
+                        help="mr: the bundled MR sentences; wiki: 500 Wikipedia articles (331,000 words) from gensim's test data")
     parser.add_argument("--batch-words", type=int, default=10_000, help="tfkit's corpus words per step")
+    parser.add_argument("--learning-rate", type=float, default=None, help="tfkit's starting learning rate (default: its own)")
     args = parser.parse_args()
     import gensim
 
-    lines = corpus(args.repeat)
+    lines = corpus(args.repeat, args.corpus)
     words = sum(len(line.split()) for line in lines) * args.epochs
 
     keras.utils.set_random_seed(0)
-    model = Word2Vec(standardize="lower", batch_words=args.batch_words, **SETTINGS)
+    model = Word2Vec(standardize="lower", batch_words=args.batch_words, learning_rate=args.learning_rate, **SETTINGS)
     model.adapt(lines)
     start = time.perf_counter()
     model.fit(lines, epochs=args.epochs, verbose=0)

@@ -44,7 +44,8 @@ def test_planted_neighbours_and_analogies_are_recovered(mode):
     keras.utils.set_random_seed(0)
     corpus, topics, questions = planted_corpus()
     model = Word2Vec(dimension=32, mode=mode, window=3, min_count=1, subsample=0, batch_words=2000)
-    history = model.fit(corpus, epochs=5, verbose=0)
+    # At 5 epochs analogy accuracy ranged 0.46-0.91 over seeds (either mode), at 10 0.93-1.0.
+    history = model.fit(corpus, epochs=10, verbose=0, seed=0)
     assert history.history["loss"][-1] < 0.9 * history.history["loss"][0]
     # Chance: 5 of 95 other words share a topic (5%), and 1 in 93 analogy answers is right.
     assert topic_neighbour_rate(model, topics) >= 0.95
@@ -59,7 +60,7 @@ def test_nce_recovers_the_topics():
     keras.utils.set_random_seed(0)
     corpus, topics, questions = planted_corpus()
     model = Word2Vec(dimension=32, loss="nce", window=3, min_count=1, subsample=0, batch_words=2000)
-    history = model.fit(corpus, epochs=5, verbose=0)
+    history = model.fit(corpus, epochs=5, verbose=0, seed=0)  # op seeds too: the same examples in any process
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert np.abs(model.output_bias.numpy()).max() > 0
     assert topic_neighbour_rate(model, topics) >= 0.9
@@ -72,7 +73,8 @@ def test_vocabulary_min_count_subsampling_and_line_ends():
     assert model.vocabulary == ["a", "b"] and model.counts == [2, 2]
     model.build()
     batch = next(iter(model.training_data(["a b a", "b c a b"])))
-    pairs = {(model.vocabulary[i - 2], model.vocabulary[j - 2]) for i, j in zip(batch["inputs"].numpy(), batch["targets"].numpy())}
+    pairs = {(model.vocabulary[i - 2], model.vocabulary[target - 2])
+             for window, target in zip(batch["inputs"].numpy(), batch["targets"].numpy()) for i in window if i >= 0}
     # c is dropped before windowing (so a and b of the second line become neighbours); lines do not join.
     assert pairs == {("a", "b"), ("b", "a")}
     assert int(batch["words"]) == 6

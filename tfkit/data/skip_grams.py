@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from tfkit.data.cache import resolve
 from tfkit.errors import TfkitError
 
 
@@ -9,8 +10,7 @@ def corpus_lines(corpus):
     """A ``tf.data`` dataset of the corpus' lines: from a dataset of strings, a list of sentences, or file(s)."""
     if isinstance(corpus, tf.data.Dataset):
         return corpus
-    if isinstance(corpus, str) or (isinstance(corpus, (list, tuple)) and corpus and all(
-            isinstance(p, str) and ("/" in p or p.endswith((".txt", ".gz"))) for p in corpus)):
+    if _is_files(corpus):
         from tfkit.data.csv import file_lines
 
         return file_lines(corpus)
@@ -20,8 +20,41 @@ def corpus_lines(corpus):
     return tf.data.Dataset.from_tensor_slices(sentences)
 
 
-def examples(ids, keep, window, mode, seed=None):
-    """Training examples of a ragged batch of word ids: skip-gram pairs, or CBOW contexts and their word."""
+def chunked(ids, length):
+    """A ragged batch of word ids with every row cut into pieces of at most ``length`` words (empty rows dropped)."""
+    starts = tf.ragged.range(tf.zeros_like(ids.row_lengths()), ids.row_lengths(), length) + ids.row_starts()[:, None]
+    total = tf.size(ids.flat_values, tf.int64)
+    return tf.RaggedTensor.from_row_splits(ids.flat_values, tf.concat([starts.flat_values, [total]], 0))
+
+
+def _is_files(corpus):
+    return isinstance(corpus, str) or (isinstance(corpus, (list, tuple)) and bool(corpus) and all(
+        isinstance(p, str) and ("/" in p or p.endswith((".txt", ".gz"))) for p in corpus))
+
+
+def corpus_cache(corpus, cache="auto"):
+    """Where a corpus' parsed lines are kept (see :func:`tfkit.data.cache.resolve`).
+
+    ``auto``: a list of sentences is in memory already, so its ids are too;
+    files by their size; a dataset of lines is read again each pass.
+    """
+    if cache != "auto" or isinstance(corpus, tf.data.Dataset):
+        return resolve(cache if cache != "auto" else "none")
+    if not _is_files(corpus):
+        return "memory"
+    from tfkit.data.csv import expand_files
+
+    return resolve(cache, expand_files(corpus))
+
+
+def examples(ids, keep, window, seed=None):
+    """Training examples of a ragged batch of word ids: every word with the words of its window.
+
+    Returns ``{"inputs": [words, 2 * window]`` context ids (-1 where the window
+    is shorter), ``"targets": [words]``, ``"words"``: the corpus words the
+    batch covers}`` for the words with at least one context word. Skip-gram
+    takes a pair per context word; CBOW their mean.
+    """
     words = tf.size(ids.flat_values, tf.int64)
     flat, row = ids.flat_values, ids.value_rowids()
     if keep is not None:
@@ -35,8 +68,5 @@ def examples(ids, keep, window, mode, seed=None):
     positions = tf.clip_by_value(positions, 0, tf.maximum(count - 1, 0))
     inside &= tf.gather(row, positions) == row[:, None]  # windows stop at line ends
     context = tf.gather(flat, positions)
-    if mode == "skip_gram":
-        pairs = tf.where(inside)
-        return {"inputs": tf.gather(flat, pairs[:, 0]), "targets": tf.gather_nd(context, pairs), "words": words}
     has_context = tf.reduce_any(inside, axis=1)
     return {"inputs": tf.where(inside, context, -1)[has_context], "targets": flat[has_context], "words": words}

@@ -15,7 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfkit.data.skip_grams import corpus_lines, examples
+from tfkit.data import cache as cache_lib
+from tfkit.data.skip_grams import chunked, corpus_cache, corpus_lines, examples
 from tfkit.data.vectors import read_word_vectors, write_word_vectors
 from tfkit.errors import TfkitError
 from tfkit.features.text import FIRST_WORD_ID, TextColumn
@@ -56,7 +57,8 @@ class Word2Vec(keras.Model):
         standardize: Text standardisation, as in
             :class:`~tfkit.features.TextColumn` (default ``"lower"``).
         learning_rate: Starting learning rate of the Adagrad steps (default
-            0.05), falling linearly to 0.01% of it.
+            0.2, chosen with WordSim-353 and SimLex-999 in
+            ``bench/word2vec.py``), falling linearly to 0.01% of it.
         batch_words: Corpus words per training step.
         vocabulary: The words, most frequent first (learned by ``adapt``).
         counts: Their counts in the corpus (learned by ``adapt``).
@@ -175,8 +177,14 @@ class Word2Vec(keras.Model):
         return np.concatenate([np.zeros(FIRST_WORD_ID), np.asarray(self.counts, dtype=np.float64)])
 
     # -- training examples, in tf.data ------------------------------------------------------
-    def training_data(self, corpus, seed=None):
-        """Batches of training examples: ``{"inputs", "targets", "words"}`` of about ``batch_words`` words each."""
+    def training_data(self, corpus, seed=None, cache="auto"):
+        """Batches of training examples: ``{"inputs", "targets", "words"}`` of about ``batch_words`` words each.
+
+        See :func:`tfkit.data.skip_grams.examples`. ``cache`` keeps the
+        corpus' word ids after the first pass (see :func:`tfkit.data.cache.resolve`;
+        a list of sentences is in memory already, a dataset of lines is read
+        again each epoch unless ``cache`` says otherwise).
+        """
         counts = self._noise_counts()
         total = counts.sum()
         keep = None  # every word, without subsampling
@@ -188,22 +196,17 @@ class Word2Vec(keras.Model):
 
         def encode(lines):
             ids = tf.ragged.map_flat_values(lambda words: tf.cast(lookup(words), tf.int64), tokens(lines))
-            return tf.ragged.boolean_mask(ids, ids >= FIRST_WORD_ID)  # words below min_count go before windowing
-
-        def chunks(ids):
-            starts = tf.range(0, tf.size(ids, tf.int64), MAX_SENTENCE_LENGTH, dtype=tf.int64)
-            splits = tf.concat([starts, [tf.size(ids, tf.int64)]], 0)
-            return tf.data.Dataset.from_tensor_slices(tf.RaggedTensor.from_row_splits(ids, splits))
+            # Words below min_count go before windowing; windows stop every 1,000 words too.
+            return chunked(tf.ragged.boolean_mask(ids, ids >= FIRST_WORD_ID), MAX_SENTENCE_LENGTH)
 
         lines = corpus_lines(corpus)
         sample = lines.take(1000).batch(1000).map(encode).get_single_element()
         words_per_line = max(1.0, float(tf.reduce_mean(tf.cast(sample.row_lengths(), tf.float32)).numpy() or 1.0))
-        lines_per_step = max(1, int(self.batch_words / min(words_per_line, MAX_SENTENCE_LENGTH)))
-
-        return (lines.batch(1024).map(encode, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
-                .filter(lambda ids: tf.size(ids) > 1).flat_map(chunks)
-                .ragged_batch(lines_per_step)
-                .map(lambda ids: examples(ids, keep, self.window, self.mode, seed), num_parallel_calls=tf.data.AUTOTUNE)
+        lines_per_step = max(1, int(self.batch_words / words_per_line))
+        # The corpus is read and looked up once; each epoch subsamples and windows the cached ids anew.
+        encoded = cache_lib.cached(lines.batch(lines_per_step).map(encode, num_parallel_calls=tf.data.AUTOTUNE),
+                                   corpus_cache(corpus, cache), batched=False)
+        return (encoded.map(lambda ids: examples(ids, keep, self.window, seed), num_parallel_calls=tf.data.AUTOTUNE)
                 .prefetch(tf.data.AUTOTUNE))
 
     # -- training --------------------------------------------------------------------------
@@ -221,8 +224,11 @@ class Word2Vec(keras.Model):
         super().compile(optimizer=Adagrad(learning_rate=self.starting_learning_rate), **{k: v for k, v in kwargs.items()
                                                                              if k not in ("optimizer", "loss")})
 
-    def fit(self, corpus, epochs=5, verbose="auto", callbacks=None, seed=None, **kwargs):
-        """Trains on ``corpus`` (file path(s), a list of sentences or a dataset of lines), adapting first if needed."""
+    def fit(self, corpus, epochs=5, verbose="auto", callbacks=None, seed=None, cache="auto", **kwargs):
+        """Trains on ``corpus`` (file path(s), a list of sentences or a dataset of lines), adapting first if needed.
+
+        ``cache`` is as in :meth:`training_data`.
+        """
         if self.vocabulary is None:
             self.adapt(corpus)
         if not self.built:
@@ -234,12 +240,12 @@ class Word2Vec(keras.Model):
         with warnings.catch_warnings():
             # The number of steps is known only by going through the corpus; its end is the end of an epoch.
             warnings.filterwarnings("ignore", message="Your input ran out of data")
-            return super().fit(self.training_data(corpus, seed), epochs=epochs, verbose=verbose, callbacks=callbacks,
+            return super().fit(self.training_data(corpus, seed, cache), epochs=epochs, verbose=verbose, callbacks=callbacks,
                                shuffle=False, **kwargs)
 
     @property
     def starting_learning_rate(self):
-        return 0.05 if self.learning_rate is None else self.learning_rate
+        return 0.2 if self.learning_rate is None else self.learning_rate
 
     def _noise(self):
         if not hasattr(self, "_noise_table"):
@@ -249,16 +255,16 @@ class Word2Vec(keras.Model):
                 self._noise_table = tf.constant(table, tf.int64)
         return self._noise_table
 
-    def _inputs(self, inputs):
-        table = self.input_vectors.value
-        if self.mode == "skip_gram":
-            return tf.nn.embedding_lookup(table, inputs)
-        present = tf.cast(inputs >= 0, table.dtype)[..., None]
-        vectors = tf.nn.embedding_lookup(table, tf.maximum(inputs, 0)) * present
-        return tf.reduce_sum(vectors, axis=1) / tf.maximum(tf.reduce_sum(present, axis=1), 1.0)
+    def _window_losses(self, contexts, targets):
+        """The loss of every (context, target) pair of a batch of windows (CBOW: of every window), and its weight.
 
-    def _pair_losses(self, hidden, targets):
-        """Each pair's loss against ``num_negatives`` noise words drawn for it from unigram^0.75.
+        ``contexts`` are ``[words, 2 * window]`` ids (-1 outside the window).
+        Each target is scored against ``num_negatives`` noise words drawn for
+        it from unigram^0.75, shared by the pairs of its window: every pair of
+        a window then scores the same ``1 + num_negatives`` output rows, one
+        small matrix product per window (Ji et al. 2016, "Parallelizing
+        Word2Vec in Shared and Distributed Memory", as Intel's and Amazon's
+        word2vec do) instead of a gather of noise rows per pair.
 
         Negative sampling scores words by ``u·h``; noise-contrastive estimation
         by ``u·h + b - log(k q(w))`` (Gutmann & Hyvärinen; Mnih & Teh), which
@@ -268,17 +274,21 @@ class Word2Vec(keras.Model):
         noise = self._noise()
         negatives = tf.gather(noise, tf.random.uniform([tf.shape(targets)[0], self.num_negatives], 0,
                                                        tf.size(noise, tf.int64), dtype=tf.int64))
-        table = self.output_vectors.value
-        positive = tf.reduce_sum(hidden * tf.nn.embedding_lookup(table, targets), axis=-1)
-        negative = tf.einsum("pd,pkd->pk", hidden, tf.nn.embedding_lookup(table, negatives))
+        outputs = tf.concat([targets[:, None], negatives], axis=1)
+        inputs = self.input_vectors.value
+        present = tf.cast(contexts >= 0, inputs.dtype)
+        hidden = tf.nn.embedding_lookup(inputs, tf.maximum(contexts, 0))  # [words, contexts, dimension]
+        if self.mode == "cbow":
+            hidden = tf.reduce_sum(hidden * present[..., None], axis=1, keepdims=True)
+            hidden /= tf.maximum(tf.reduce_sum(present, axis=1), 1.0)[:, None, None]
+            present = tf.ones_like(present[:, :1])
+        scores = tf.einsum("wcd,wkd->wck", hidden, tf.nn.embedding_lookup(self.output_vectors.value, outputs))
         if self.loss_name == "nce":
-            log_noise = self._log_noise()
-            bias = self.output_bias.value
-            positive += tf.nn.embedding_lookup(bias, targets) - tf.gather(log_noise, targets)
-            negative += tf.nn.embedding_lookup(bias, negatives) - tf.gather(log_noise, negatives)
+            scores += (tf.nn.embedding_lookup(self.output_bias.value, outputs) - tf.gather(self._log_noise(), outputs))[:, None, :]
         # word2vec skips a noise word that is the target itself.
-        real = tf.cast(negatives != targets[:, None], hidden.dtype)
-        return tf.nn.softplus(-positive) + tf.reduce_sum(tf.nn.softplus(negative) * real, axis=-1)
+        real = tf.cast(negatives != targets[:, None], scores.dtype)[:, None, :]
+        losses = tf.nn.softplus(-scores[..., 0]) + tf.reduce_sum(tf.nn.softplus(scores[..., 1:]) * real, axis=-1)
+        return losses * present, present
 
     def _log_noise(self):
         """``log(k q(w))`` of every id, q the noise distribution (unigram^0.75)."""
@@ -294,14 +304,14 @@ class Word2Vec(keras.Model):
         learning_rate = self.starting_learning_rate * tf.maximum(1e-4, 1.0 - progress)
         variables = [self.input_vectors, self.output_vectors] + ([self.output_bias] if self.output_bias is not None else [])
         with tf.GradientTape() as tape:
-            losses = self._pair_losses(self._inputs(data["inputs"]), data["targets"])
+            losses, present = self._window_losses(data["inputs"], data["targets"])
             # word2vec's updates are per pair: the step follows the sum of the pairs' gradients.
             total = tf.reduce_sum(losses)
         gradients = [_summed_rows(g) for g in tape.gradient(total, [v.value for v in variables])]
         self.optimizer.learning_rate.assign(learning_rate)
         self.optimizer.apply_gradients(zip(gradients, variables))
         self.words_done.assign_add(data["words"])
-        self.loss_tracker.update_state(losses)
+        self.loss_tracker.update_state(losses, sample_weight=present)
         return {"loss": self.loss_tracker.result()}
 
     def call(self, words):
@@ -412,3 +422,4 @@ class Word2Vec(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
