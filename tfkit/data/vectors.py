@@ -74,6 +74,28 @@ def read_word_vectors(path, vocabulary=None, binary=None):
     return words, np.asarray(vectors, dtype=np.float32).reshape(len(words), dimension)
 
 
+def analogy_accuracy(words, unit_vectors, questions):
+    """Accuracy of 3CosAdd over ``unit_vectors`` (rows of ``words``) on analogy questions ``a b c d``.
+
+    ``questions`` is word2vec's ``questions-words.txt`` (a path) or a list of
+    4-tuples; those with a word outside ``words`` are skipped, as word2vec's
+    ``compute-accuracy`` does. Returns ``{"accuracy", "correct", "questions", "skipped"}``.
+    """
+    if isinstance(questions, str):
+        with open(questions, encoding="utf-8") as f:
+            questions = [line.lower().split() for line in f if line.strip() and not line.startswith(":")]
+    index = {word: i for i, word in enumerate(words)}
+    known = [q for q in questions if len(q) == 4 and all(w in index for w in q)]
+    correct = 0
+    if known:
+        ids = np.array([[index[w] for w in q] for q in known])
+        scores = (unit_vectors[ids[:, 1]] - unit_vectors[ids[:, 0]] + unit_vectors[ids[:, 2]]) @ unit_vectors.T
+        np.put_along_axis(scores, ids[:, :3], -np.inf, axis=1)
+        correct = int((scores.argmax(axis=1) == ids[:, 3]).sum())
+    return {"accuracy": correct / len(known) if known else 0.0, "correct": correct, "questions": len(known),
+            "skipped": len(questions) - len(known)}
+
+
 def _looks_binary(f, dimension):
     start = f.tell()
     line = f.readline()

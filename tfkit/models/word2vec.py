@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from tfkit.data import cache as cache_lib
 from tfkit.data.skip_grams import chunked, corpus_cache, corpus_lines, examples
-from tfkit.data.vectors import read_word_vectors, write_word_vectors
+from tfkit.data.vectors import analogy_accuracy, read_word_vectors, write_word_vectors
 from tfkit.errors import TfkitError
 from tfkit.features.text import FIRST_WORD_ID, TextColumn
 from tfkit.optimizers import Adagrad
@@ -372,20 +372,7 @@ class Word2Vec(keras.Model):
         Questions with a word outside the vocabulary are skipped, as word2vec's ``compute-accuracy`` does.
         Returns ``{"accuracy", "correct", "questions", "skipped"}``.
         """
-        if isinstance(questions, str):
-            with open(questions, encoding="utf-8") as f:
-                questions = [line.lower().split() for line in f if line.strip() and not line.startswith(":")]
-        index = {word: i for i, word in enumerate(self.vocabulary)}
-        known = [q for q in questions if len(q) == 4 and all(w in index for w in q)]
-        correct = 0
-        if known:
-            unit = self._unit_vectors()
-            ids = np.array([[index[w] for w in q] for q in known])
-            scores = (unit[ids[:, 1]] - unit[ids[:, 0]] + unit[ids[:, 2]]) @ unit.T
-            np.put_along_axis(scores, ids[:, :3], -np.inf, axis=1)
-            correct = int((scores.argmax(axis=1) == ids[:, 3]).sum())
-        return {"accuracy": correct / len(known) if known else 0.0, "correct": correct, "questions": len(known),
-                "skipped": len(questions) - len(known)}
+        return analogy_accuracy(self.vocabulary, self._unit_vectors(), questions)
 
     # -- files -----------------------------------------------------------------------------
     def save_vectors(self, path, binary=False):
