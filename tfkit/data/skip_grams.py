@@ -38,8 +38,10 @@ def corpus_cache(corpus, cache="auto"):
     ``auto``: a list of sentences is in memory already, so its ids are too;
     files by their size; a dataset of lines is read again each pass.
     """
-    if cache != "auto" or isinstance(corpus, tf.data.Dataset):
-        return resolve(cache if cache != "auto" else "none")
+    if cache != "auto":
+        return resolve(cache)
+    if isinstance(corpus, tf.data.Dataset):
+        return "none"
     if not _is_files(corpus):
         return "memory"
     from tfkit.data.csv import expand_files

@@ -409,4 +409,3 @@ class Word2Vec(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-

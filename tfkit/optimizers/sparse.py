@@ -11,9 +11,10 @@ gradient with TensorFlow's fused kernels (``ResourceSparseApplyFtrlV2``,
 gradients get Keras' arithmetic in one fused kernel per variable
 (``ResourceApplyFtrlV2``, ``ResourceApplyAdagradV2``,
 ``ResourceApplyKerasMomentum``, ``ResourceApplyAdam``) instead of the five to
-ten ops of Keras' update (Adagrad's epsilon as noted on :class:`Adagrad`). They work on one device, under
-``MirroredStrategy`` (each replica's update runs on its own copy) and on
-parameter servers (each shard of a sharded table has its own slots).
+ten ops of Keras' update (Adagrad's epsilon as noted on :class:`Adagrad`).
+They work on one device, under ``MirroredStrategy`` (each replica's update
+runs on its own copy) and on parameter servers (each shard of a sharded table
+has its own slots).
 
 Duplicate indices (a row looked up twice in a batch) are summed first, so a
 row gets one update per step, as it does in Keras' dense update.
