@@ -53,15 +53,28 @@ class CrossedColumn(SparseColumn):
         return list(self.columns)
 
     def transform(self, features, parents, layers):
+        if all(p.ids.shape[-1] == 1 for p in parents):
+            return self._cross_single_valued(parents)
         crossed = tf.sparse.cross_hashed([_to_sparse(p) for p in parents], num_buckets=self.num_buckets)
         # At least one column, so that a batch with nothing to cross still has a row per example.
         shape = tf.stack([crossed.dense_shape[0], tf.maximum(crossed.dense_shape[1], 1)])
         ids = tf.sparse.to_dense(tf.SparseTensor(crossed.indices, crossed.values, shape), default_value=-1)
-        if all(p.ids.shape[-1] == 1 for p in parents):
-            # Single-valued parents make at most one combination: a static width lets
-            # consumers take their one-value fast path.
-            ids = tf.ensure_shape(ids, [None, 1])
         return Ids(tf.maximum(ids, 0), tf.cast(ids >= 0, tf.float32))
+
+    def _cross_single_valued(self, parents):
+        """One id per example, crossed from the dense ``[batch, 1]`` ids with no sparse detour.
+
+        ``cross_hashed`` of dense inputs makes exactly one combination per row, in
+        row order, and hashes it as it would the same ids given sparse. A row with a
+        parent missing (weight 0) gets id 0 and weight 0, as the sparse path gives it.
+        """
+        crossed = tf.sparse.cross_hashed([p.ids for p in parents], num_buckets=self.num_buckets)
+        ids = tf.reshape(crossed.values, [-1, 1])
+        weights = [p.weights for p in parents if p.weights is not None]
+        if not weights:
+            return Ids(ids, None)
+        present = tf.math.reduce_prod(tf.concat(weights, axis=1), axis=1, keepdims=True) > 0
+        return Ids(tf.where(present, ids, tf.zeros_like(ids)), tf.cast(present, tf.float32))
 
     def get_config(self):
         return {"columns": [serialize(c) for c in self.columns], "num_buckets": self.num_buckets, "name": self.name}
