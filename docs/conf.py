@@ -24,8 +24,21 @@ napoleon_numpy_docstring = False
 doctest_test_doctest_blocks = ""
 
 
+def constructor_signature(app, what, name, obj, options, signature, return_annotation):
+    """A Keras class's constructor arguments as its signature: Keras layers define ``__new__(cls, *args, **kwargs)``,
+    which autodoc would show instead."""
+    import inspect
+
+    if what != "class" or signature not in (None, "(*args, **kwargs)") or "__init__" not in vars(obj):
+        return None
+    parameters = list(inspect.signature(obj.__init__).parameters.values())[1:]  # without self
+    return str(inspect.Signature(parameters)), return_annotation
+
+
 def setup(app):
-    """``.. config-reference:: SECTION`` renders the config schema's keys as a table (tfkit.schema.reference_table)."""
+    """``.. config-reference:: SECTION`` renders the config schema's keys as a table (tfkit.schema.reference_table);
+    classes show their constructors' arguments."""
+    app.connect("autodoc-process-signature", constructor_signature)
     from docutils import nodes
     from docutils.parsers.rst import Directive
     from docutils.statemachine import StringList

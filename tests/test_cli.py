@@ -4,14 +4,10 @@ import glob
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
-from tests.conftest import CENSUS_CONFIG, ROOT, run_python, run_tfkit
+from tests.conftest import CENSUS_CONFIG, run_python, run_tfkit
 
 
 def small_run(census_slice, job_dir, *extra):
@@ -142,30 +138,6 @@ def test_evaluate_and_export_use_the_latest_checkpoint(trained, census_slice, tm
     exported = run_tfkit("export", *small_run(census_slice, job_dir, "--set", "train.epochs=2"), "--export-dir", str(tmp_path / "out"))
     assert exported.returncode == 0, exported.stderr
     assert os.path.isfile(os.path.join(exported.stdout.split(": ")[-1].strip(), "saved_model.pb"))
-
-
-def test_killed_run_resumes_from_its_last_checkpoint(census_slice, tmp_path):
-    job_dir = tmp_path / "job"
-    command = [sys.executable, "-m", "tfkit.cli", "train", *small_run(census_slice, job_dir, "--set", "train.epochs=200")]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 240
-        while len(glob.glob(str(job_dir / "checkpoints" / "ckpt-*.index"))) < 2:
-            assert process.poll() is None and time.time() < deadline, "training never reached its second checkpoint"
-            time.sleep(0.2)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    import tensorflow as tf
-
-    last = int(tf.train.load_checkpoint(str(job_dir / "checkpoints")).get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE"))
-    assert last >= 2 and not glob.glob(str(job_dir / "metrics.json"))
-
-    resumed = run_tfkit("train", *small_run(census_slice, job_dir, "--set", f"train.epochs={last + 1}"))
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"(epoch {last}, step " in resumed.stdout
-    metrics = json.loads((job_dir / "metrics.json").read_text())
-    assert metrics["epochs"] == last + 1 and len(metrics["history"]["loss"]) == 1
 
 
 def test_checkpoints_are_numbered_by_step_and_taken_every_checkpoint_steps(census_slice, tmp_path):

@@ -18,6 +18,12 @@ def test_docs_build_without_warnings(tmp_path):
     result = sphinx("html", tmp_path / "html")
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "html" / "feature_columns.html").exists()
+    # Keras-based classes show their constructors' arguments, not Keras' __new__(*args, **kwargs).
+    api = (tmp_path / "html" / "api.html").read_text()
+    assert "*args, **kwargs" not in api
+    for name, argument in (("WideDeep", "wide_columns"), ("ResNet", "depth"), ("TextCNN", "filter_sizes")):
+        start = api.index(f'id="tfkit.models.{name}"')
+        assert argument in api[start:start + 3000], name
 
 
 def test_docs_examples_run(tmp_path):

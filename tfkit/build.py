@@ -141,7 +141,29 @@ def with_model_defaults(config):
     return {**config, "model": {"name": config["model"]["name"], **defaults, **config["model"]}}
 
 
+def build_optimizer(train, model, steps_per_epoch=None):
+    """The optimizer ``train.optimizer`` and ``train.learning_rate_schedule`` describe (without one, the model's
+    default); ``steps_per_epoch`` converts a schedule given in epochs."""
+    from tfkit import optimizers
+
+    spec = train["optimizer"]
+    try:
+        optimizer = model.default_optimizer() if spec is None else optimizers.get(spec)
+    except TfkitError as error:
+        parts = isinstance(spec, dict) and not {"name", "class_name"} & set(spec)
+        raise ConfigError(f"train.optimizer{'.' if parts else ': '}{error}") from None
+    schedule = train["learning_rate_schedule"]
+    if schedule is None:
+        return optimizer
+    try:
+        return optimizers.with_learning_rate(optimizer, optimizers.learning_rate_schedule(schedule, steps_per_epoch))
+    except TfkitError as error:
+        raise ConfigError(f"train.{error}") from None
+
+
 def check(config):
-    """Builds the columns and the model a validated config describes (no data read, no weights made)."""
+    """Builds the columns, the model and the optimizer a validated config describes (no data read, no weights made)."""
     columns = build_columns(config["features"])
-    return columns, build_model(config["model"], columns, config["data"])
+    model = build_model(config["model"], columns, config["data"])
+    build_optimizer(config["train"], model, steps_per_epoch=1)
+    return columns, model

@@ -1,7 +1,24 @@
-"""Checkpoints of a run: the model's weights by path, saved at epoch ends and every so many steps."""
+"""Checkpoints of a run: the model's weights by path, saved at epoch ends and every so many steps.
+
+A run's checkpoints are found from their files, not from TensorFlow's
+``checkpoint`` pointer file: a checkpoint is complete when its index and every
+data shard it names are there, and the newest complete one is the run's
+latest, whatever the pointer says (a process killed while rewriting the
+pointer leaves it naming an older one). The pointer is still written, for
+TensorFlow's own tools.
+"""
+
+import glob
+import os
+import re
+import shutil
 
 import keras
 import tensorflow as tf
+
+from tfkit import faults
+
+_SHARD = re.compile(r"\.data-(\d+)-of-(\d+)$")
 
 
 def weights_checkpoint(model):
@@ -43,9 +60,76 @@ class Checkpoints(keras.callbacks.Callback):
             self._save(step)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.run.history is not None:  # first: an epoch whose checkpoint is missing is dropped on resume
+            self.run.history.record_epoch(epoch + 1, logs)
         self.run.epoch.assign(epoch + 1)
         self._save(self.run.global_step)
 
     def _save(self, step):
         # An epoch's end may save the step just saved again: the epoch counter has moved on since.
         self.run.manager.save(checkpoint_number=step)
+
+
+def complete_checkpoints(directory):
+    """Prefixes of the complete ``ckpt-<step>`` checkpoints in ``directory``, oldest first."""
+    steps = []
+    for index in glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index")):
+        prefix = index[: -len(".index")]
+        step = prefix.rpartition("ckpt-")[2]
+        shards = [_SHARD.search(path) for path in glob.glob(glob.escape(prefix) + ".data-*")]
+        counts = {int(match.group(2)) for match in shards if match}
+        if step.isdigit() and len(counts) == 1 and len(shards) == counts.pop():
+            steps.append(int(step))
+    return [os.path.join(directory, f"ckpt-{step}") for step in sorted(steps)]
+
+
+def latest_checkpoint(directory):
+    """The newest complete checkpoint in ``directory`` (a prefix) whose index reads back, or None."""
+    for prefix in reversed(complete_checkpoints(directory)):
+        try:
+            tf.train.load_checkpoint(prefix)
+            return prefix
+        except (tf.errors.OpError, ValueError):  # an index cut short by a kill
+            continue
+    return None
+
+
+class CheckpointFiles:
+    """Writes ``checkpoint`` as ``directory/ckpt-<step>`` and keeps the newest ``max_to_keep``.
+
+    Like ``tf.train.CheckpointManager``, but it reads the directory instead
+    of trusting the pointer file, and :meth:`clean` removes what killed
+    writes leave behind: TensorFlow's temporary shards and pointer files,
+    data shards without an index.
+    """
+
+    def __init__(self, checkpoint, directory, max_to_keep):
+        self.checkpoint, self.directory, self.max_to_keep = checkpoint, directory, max_to_keep
+
+    @property
+    def latest_checkpoint(self):
+        return latest_checkpoint(self.directory)
+
+    def clean(self):
+        """Removes the leftovers of killed writes; returns their names. Call it while holding the job's lock."""
+        complete = set(complete_checkpoints(self.directory))
+        removed = []
+        for path in glob.glob(os.path.join(glob.escape(self.directory), "*")):
+            name = os.path.basename(path)
+            prefix = re.sub(r"(_temp.*|\.index|\.data-\d+-of-\d+)$", "", path)
+            if name.startswith("checkpoint.tmp") or "_temp" in name or (name.startswith("ckpt-") and prefix not in complete):
+                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+                removed.append(name)
+        return sorted(removed)
+
+    def save(self, checkpoint_number):
+        prefix = os.path.join(self.directory, f"ckpt-{checkpoint_number}")
+        self.checkpoint.write(prefix)
+        faults.point("checkpoint-written")
+        older = [path for path in complete_checkpoints(self.directory) if path != prefix]
+        kept = (older[-(self.max_to_keep - 1):] if self.max_to_keep > 1 else []) + [prefix]
+        tf.compat.v1.train.update_checkpoint_state(self.directory, prefix, all_model_checkpoint_paths=kept)
+        for old in set(complete_checkpoints(self.directory)) - set(kept):
+            for path in glob.glob(glob.escape(old) + ".*"):
+                os.remove(path)
+        return prefix

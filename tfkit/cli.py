@@ -7,13 +7,18 @@ one-paragraph message, no traceback.
 """
 
 import argparse
+import contextlib
 import os
+import re
+import signal
 import sys
+import tempfile
 
 EXIT_CLUSTER_FAILURE = 1
 EXIT_NO_TRIAL_COMPLETED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 def _parser():
@@ -138,7 +143,9 @@ def _train(args):
 
     task = cluster.from_tf_config()
     if task is not None and (task.type == "ps" or (task.type == "worker" and task.num_ps)):
-        # A parameter-server cluster's ps and workers only serve: the chief schedules the work.
+        # A parameter-server cluster's ps and workers only serve: the chief schedules the work. SIGTERM
+        # (tfkit launch stopping the cluster) ends them quietly.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         cluster.serve(task, config["job_dir"])
         sys.stdout.flush()
         os._exit(0)  # the gRPC server cannot be stopped; don't wait for its threads
@@ -147,12 +154,15 @@ def _train(args):
 
         evaluate_continuously(config, task)
         return
+    from tfkit.jobs import job_lock
     from tfkit.run import Run
 
     run = Run(config, task)
-    summary = run.train()
     if not run.is_chief:
+        run.train()
         return
+    with job_lock(config["job_dir"], _command_line(args)):
+        summary = run.train()
     if "cross_validation" in summary:
         print(f"Cross-validated {summary['folds']} folds of {summary['epochs']} epochs in {summary['train_seconds']}s; "
               f"job_dir: {config['job_dir']}")
@@ -163,8 +173,16 @@ def _train(args):
         return
     print(f"Trained {summary['epochs']} epochs ({summary['steps']} steps) in {summary['train_seconds']}s; "
           f"job_dir: {config['job_dir']}")
+    if "best_epoch" in summary:
+        stopping = config["train"]["early_stopping"]
+        stopped = (f"stopped training after epoch {summary['stopped_epoch']}" if "stopped_epoch" in summary
+                   else "did not stop training")
+        print(f"Early stopping {stopped}; the weights are those of epoch {summary['best_epoch']}, the best by "
+              f"{stopping.get('monitor', 'val_loss')}.")
     _print_metrics(summary)
-    if "export" in summary:
+    if summary.get("export_reused"):
+        print(f"SavedModel up to date (nothing trained since): {summary['export']}; `tfkit export` writes a new version.")
+    elif "export" in summary:
         print(f"Exported SavedModel: {summary['export']}")
     if task is not None:
         # Last: once marked, the other tasks exit, and the coordinator's threads would only
@@ -181,9 +199,16 @@ def _evaluate(args):
 
 
 def _export(args):
+    from tfkit.jobs import job_lock
     from tfkit.run import Run
 
-    print(f"Exported SavedModel: {Run(_load_config(args)).export(args.export_dir)}")
+    config = _load_config(args)
+    with job_lock(config["job_dir"], _command_line(args)):
+        print(f"Exported SavedModel: {Run(config).export(args.export_dir)}")
+
+
+def _command_line(args):
+    return " ".join(["tfkit", args.command, args.config, *(f"--set {override}" for override in args.set)])
 
 
 def _config(args):
@@ -195,7 +220,10 @@ def _config(args):
 
         print(yaml.safe_dump(config_lib.with_model_defaults(config), sort_keys=False), end="")
         return
+    from tfkit.data.checks import check_data_files
+
     columns, model = config_lib.check(config)
+    check_data_files(config["data"], model.input_specs())
     if config["tuning"] is not None:
         from tfkit.tune.study import check
 
@@ -297,23 +325,65 @@ _COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "config"
              "word2vec": _word2vec, "launch": _launch}
 
 
+# TensorFlow's start-up lines: absl's banner, INFO and WARNING lines, the CUDA probe's error on a machine without a
+# GPU, and the CPU-feature line's continuation. Written by C++ to file descriptor 2 whatever TF_CPP_MIN_LOG_LEVEL says.
+_START_UP_LINES = re.compile(r"WARNING: All log messages before absl::InitializeLog|[IW]\d{4} \d\d:\d\d:|"
+                             r"E\d{4} .*(cuInit|CUDA|cuda)|To enable the following instructions:")
+
+
+def quiet_tensorflow():
+    """Starts TensorFlow with its start-up lines kept off the terminal; anything else it (or Python) writes to
+    stderr meanwhile is passed on. A user who set ``TF_CPP_MIN_LOG_LEVEL`` keeps their choice and every line."""
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the platforms' probes log here (no logical device is made)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        for line in captured.read().decode("utf-8", errors="replace").splitlines(keepends=True):
+            if not _START_UP_LINES.match(line):
+                sys.stderr.write(line)
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.command != "launch":  # launch runs commands that quiet their own TensorFlow
+        quiet_tensorflow()
     from tfkit.errors import ClusterError, TfkitError
+    from tfkit.jobs import Terminated, terminate_as_interrupt
 
     try:
-        status = _COMMANDS[args.command](args)
+        with contextlib.ExitStack() as stack:
+            if args.command != "launch":  # launch stops its tasks on SIGTERM itself
+                stack.enter_context(terminate_as_interrupt())
+            status = _COMMANDS[args.command](args)
     except ClusterError as error:
         print(f"tfkit {args.command}: error: {error}", file=sys.stderr)
         return EXIT_CLUSTER_FAILURE
     except TfkitError as error:
         print(f"tfkit {args.command}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print(f"tfkit {args.command}: interrupted. Checkpoints already written are intact; "
+    except OSError as error:
+        if error.filename is None:
+            raise
+        # A path the user gave (or a folder they own) cannot be written or read: not a bug of tfkit's.
+        print(f"tfkit {args.command}: error: {error.filename}: {error.strerror}.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt as interrupt:
+        how = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
+        print(f"tfkit {args.command}: {how}. Checkpoints already written are intact; "
               "run the same command again to resume.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
     return status or 0
 
 

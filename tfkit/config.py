@@ -13,7 +13,7 @@ import os
 
 import yaml
 
-from tfkit.build import build_columns, build_model, check, with_model_defaults
+from tfkit.build import build_columns, build_model, build_optimizer, check, with_model_defaults
 from tfkit.data import cache as cache_lib
 from tfkit.errors import ConfigError
 from tfkit.files import replacing
@@ -21,7 +21,7 @@ from tfkit.schema import REQUIRED, Field, validate_section
 from tfkit.tune import spec as tuning_spec
 
 # The column and model builders live in tfkit.build; they are part of the config API.
-__all__ = ["DATA_FORMATS", "SCHEMA", "Field", "apply_override", "build_columns", "build_model", "check", "dump", "load",
+__all__ = ["DATA_FORMATS", "SCHEMA", "Field", "apply_override", "build_columns", "build_model", "build_optimizer", "check", "dump", "load",
            "parse_override", "validate", "with_model_defaults"]
 
 SCHEMA = {
@@ -34,7 +34,8 @@ SCHEMA = {
                        "per class; relative to the config file."),
         "validation": Field((str, list, dict), None, "Validation data, as train. Default: validation_split of train. "
                             "For gp_curves, changes to train's curve arguments; default testing curves, 10 batches."),
-        "validation_split": Field(float, None, "Fraction of train held out for validation (deterministic)."),
+        "validation_split": Field(float, None, "Fraction of train held out for validation (deterministic).",
+                                  minimum=0, maximum=1, exclusive=True),
         "test": Field((str, list, dict), None, "Test data, as train, evaluated once at the end (a CIFAR-10 folder: its test batch)."),
         "label": Field(str, None, "Label column (csv)."),
         "label_vocabulary": Field(list, None, "Label strings in class-id order (classification)."),
@@ -43,9 +44,9 @@ SCHEMA = {
         "header": Field(bool, True, "Files start with a header line."),
         "na_values": Field(list, ["?", ""], "Cell values that mean missing."),
         "field_delim": Field(str, ",", "Field delimiter."),
-        "encoding": Field(str, "utf-8", "Encoding of text files (utf-8, latin-1, ...)."),
-        "batch_size": Field(int, 128, "Examples per batch (global, over all replicas)."),
-        "shuffle_buffer_size": Field(int, 10_000, "Rows in the shuffle buffer (data not cached in memory)."),
+        "encoding": Field(str, "utf-8", "Encoding of the text and CSV files (utf-8, latin-1, ...)."),
+        "batch_size": Field(int, 128, "Examples per batch (global, over all replicas).", minimum=1),
+        "shuffle_buffer_size": Field(int, 10_000, "Rows in the shuffle buffer (data not cached in memory).", minimum=1),
         "cache": Field(str, "auto", "Where parsed examples are kept after the first pass: auto (memory when the "
                        "data fits comfortably, see the data guide), memory, none (parse every pass), or a file path "
                        "prefix for an on-disk cache (relative to the config file)."),
@@ -56,19 +57,19 @@ SCHEMA = {
     "features": Field(list, [], "Feature columns: {type, name, ...constructor arguments}."),
     "model": Field(dict, REQUIRED, "{name: <model>, ...constructor arguments}; columns by name."),
     "train": {
-        "epochs": Field(int, 10, "Maximum number of epochs."),
-        "steps_per_epoch": Field(int, None, "Batches per epoch (default: one pass over train)."),
+        "epochs": Field(int, 10, "Maximum number of epochs.", minimum=1),
+        "steps_per_epoch": Field(int, None, "Batches per epoch (default: one pass over train).", minimum=1),
         "optimizer": Field((str, dict), None, "Optimizer name or {name, ...}; {wide: ..., deep: ...} per part."),
         "learning_rate_schedule": Field(dict, None, "{name: piecewise_constant | exponential_decay | cosine_decay, "
                                         "unit: epochs | steps, ...its arguments}: replaces the optimizer's learning rate."),
         "early_stopping": Field(dict, None, "{monitor, patience, mode, min_delta}: stop on the validation metric."),
         "seed": Field(int, 42, "Random seed (weights, shuffling)."),
-        "keep_checkpoints": Field(int, 3, "Checkpoints kept in job_dir/checkpoints."),
+        "keep_checkpoints": Field(int, 3, "Checkpoints kept in job_dir/checkpoints.", minimum=1),
         "steps_per_execution": Field(int, 1, "Steps per call of the compiled step function (on a parameter "
                                      "server: per function scheduled on a worker); more means less overhead. Lowered "
-                                     "to divide steps_per_epoch and checkpoint_steps, so both stay exact; 1 on multi_worker_mirrored."),
+                                     "to divide steps_per_epoch and checkpoint_steps, so both stay exact; 1 on multi_worker_mirrored.", minimum=1),
         "checkpoint_steps": Field(int, None, "Also checkpoint every so many steps (by the exact global step), "
-                                  "besides each epoch's end."),
+                                  "besides each epoch's end.", minimum=1),
         "verbose": Field((int, str), "auto", "Keras progress: 0 silent, 1 progress bar, 2 one line per epoch, auto "
                          "(a progress bar on a terminal, one line per epoch otherwise)."),
         "cross_validation": Field(dict, None, "{folds: k}: k runs, each holding out one k-th of train (a deterministic "

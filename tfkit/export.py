@@ -7,6 +7,7 @@ and returns the head's predictions: ``probabilities``, ``logits``,
 ``logistic``; ``predictions`` for regression.
 """
 
+import glob
 import os
 import shutil
 import time
@@ -14,7 +15,9 @@ import time
 import keras
 import tensorflow as tf
 
+from tfkit import faults
 from tfkit.distribute import single_device_copy
+from tfkit.files import process_alive
 
 
 def export_saved_model(model, export_dir):
@@ -44,6 +47,7 @@ def export_saved_model(model, export_dir):
     archive.add_endpoint("serving_default", serve)
 
     os.makedirs(export_dir, exist_ok=True)
+    remove_partial_exports(export_dir)
     version = int(time.time())
     while os.path.exists(os.path.join(export_dir, str(version))):
         version += 1
@@ -51,10 +55,22 @@ def export_saved_model(model, export_dir):
     temporary = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
     try:
         archive.write_out(temporary, verbose=False)
+        faults.point("export-written")
         os.rename(temporary, final)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     return final
+
+
+def remove_partial_exports(export_dir):
+    """Removes the temporary directories of exports killed before their rename; returns their names."""
+    leftovers = []
+    for path in sorted(glob.glob(os.path.join(glob.escape(export_dir), ".tmp-*-*"))):
+        pid = path.rpartition("-")[2]
+        if pid.isdigit() and not process_alive(int(pid)):  # another process may be exporting here now
+            shutil.rmtree(path, ignore_errors=True)
+            leftovers.append(os.path.join(os.path.basename(export_dir), os.path.basename(path)))
+    return leftovers
 
 
 def latest_export(export_dir):

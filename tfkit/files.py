@@ -1,6 +1,7 @@
 """Files written whole or not at all: a reader never sees half of one, an interrupted writer leaves none behind."""
 
 import contextlib
+import glob
 import json
 import os
 
@@ -21,12 +22,28 @@ def replacing(path):
     """
     root, extension = os.path.splitext(path)
     temporary = f"{root}.tmp-{os.getpid()}{extension}"
+    for stale in glob.glob(f"{glob.escape(root)}.tmp-*{glob.escape(extension)}"):
+        # Left by a writer that was killed before its rename (a finished or failed one removes its own).
+        pid = stale[len(root) + len(".tmp-"): len(stale) - len(extension)]
+        if pid.isdigit() and not process_alive(int(pid)):
+            os.remove(stale)
     try:
         yield temporary
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def process_alive(pid):
+    """Whether a process ``pid`` runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's
+        return True
+    return True
 
 
 def write_json(path, value):

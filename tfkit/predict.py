@@ -3,6 +3,12 @@
 Like the old ``gcloud ml-engine predict --json-instances``: one JSON object of
 raw features per input line, one JSON object of predictions per output line,
 in the same order. Only TensorFlow is used to load and run the export.
+
+``null`` is a missing value, as an empty cell of a training CSV file is: for
+a string feature it is the empty string (the missing category), for a float
+feature NaN, which the model replaces with the column's ``default_value``.
+Every feature the model reads must be present in each object (``null`` if
+unknown); features it does not read are ignored.
 """
 
 import json
@@ -13,9 +19,11 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from tfkit.data import CsvSchema, expand_files, read_csv
+from tfkit.data import CsvSchema, data_errors, expand_files, read_csv
+from tfkit import faults
 from tfkit.errors import DataError, TfkitError
 from tfkit.export import latest_export
+from tfkit.files import replacing
 
 
 def signature_name(name):
@@ -64,7 +72,8 @@ def _to_tensors(path, batch, specs):
         values = [instance[key] for _, instance in batch]
         try:
             if spec.dtype == tf.string:
-                array = np.array([str(v) for v in values], dtype=object)
+                # null is a missing value, as an empty (or na_values) cell is in training data.
+                array = np.array(["" if v is None else str(v) for v in values], dtype=object)
             else:
                 array = np.array(values, dtype=spec.dtype.as_numpy_dtype)
             tensors[key] = tf.constant(array, dtype=spec.dtype)
@@ -111,23 +120,39 @@ def _plain(value):
 
 
 def predict_file(export_dir, json_instances=None, csv=None, output=None, batch_size=256):
-    """Writes one JSON prediction per instance; returns how many were written."""
+    """Writes one JSON prediction per instance; returns how many were written.
+
+    ``output`` is written whole or not at all: to a temporary name first,
+    renamed into place when every instance has its prediction, so a failed
+    or killed run leaves the previous file (or none) where it was.
+    """
+    if batch_size < 1:
+        raise TfkitError(f"--batch-size: expected an integer >= 1, received {batch_size}.")
+    if json_instances is not None and not os.path.isfile(json_instances):
+        what = "is a folder" if os.path.isdir(json_instances) else "no such file"
+        raise TfkitError(f"--json-instances {json_instances}: {what}.")
+    if output is not None and os.path.isdir(output):
+        raise TfkitError(f"--output {output} is a folder; give the path of the file to write.")
+    if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise TfkitError(f"--output {output}: folder {os.path.dirname(os.path.abspath(output))} does not exist.")
     signature, specs = load_signature(export_dir)
     if json_instances is not None:
         batches = _json_batches(json_instances, specs, batch_size)
     else:
         batches = _csv_batches(csv, specs, batch_size)
-    out = open(output, "w", encoding="utf-8") if output else sys.stdout
-    count = 0
-    try:
-        from tfkit.run import data_errors
+    if output is None:
+        return _write_predictions(signature, batches, sys.stdout)
+    with replacing(output) as temporary, open(temporary, "w", encoding="utf-8") as out:
+        return _write_predictions(signature, batches, out)
 
-        with data_errors():
-            for features in batches:
-                for row in _rows(signature(**features)):
-                    out.write(json.dumps(row) + "\n")
-                    count += 1
-    finally:
-        if output:
-            out.close()
+
+def _write_predictions(signature, batches, out):
+    count = 0
+    with data_errors():
+        for features in batches:
+            for row in _rows(signature(**features)):
+                out.write(json.dumps(row) + "\n")
+                count += 1
+            out.flush()
+            faults.point("predictions-written")
     return count

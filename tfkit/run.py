@@ -23,7 +23,6 @@ done, ``tfkit train`` writes ``job_dir/chief_done.json``, which tells ps and wor
 (:mod:`tfkit.sidecar`) to exit.
 """
 
-import contextlib
 import copy
 import json
 import math
@@ -41,13 +40,16 @@ from tfkit import config as config_lib
 from tfkit import data as data_lib
 from tfkit import distribute
 from tfkit import models  # also registers the model classes that model.json names
-from tfkit import optimizers
 from tfkit.distribute import cluster
 from tfkit.errors import ClusterError, ConfigError, TfkitError
-from tfkit.checkpoints import Checkpoints, weights_checkpoint
-from tfkit.export import export_saved_model
+from tfkit.checkpoints import CheckpointFiles, Checkpoints, latest_checkpoint, weights_checkpoint
+from tfkit.data import data_errors
+from tfkit.data.checks import check_data_files
+from tfkit.export import export_saved_model, latest_export, remove_partial_exports
 from tfkit.features import NumericColumn, closure
+from tfkit.history import History
 from tfkit.files import write_json
+from tfkit.jobs import make_job_dir
 from tfkit.summaries import TensorBoard, verbosity
 
 # Validation and test datasets of unknown length: Keras learns their length from the first pass.
@@ -55,18 +57,6 @@ warnings.filterwarnings("ignore", message="Your input ran out of data")
 
 # Keys whose change makes old checkpoints meaningless for this job_dir.
 _IDENTITY_KEYS = ("features", "model")
-
-
-@contextlib.contextmanager
-def data_errors():
-    """Turns a data-pipeline assertion (bad row, bad label) into a :class:`DataError`."""
-    try:
-        yield
-    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as error:
-        explained = data_lib.explain(error)
-        if explained is None:
-            raise
-        raise explained from None
 
 
 def _spread(values):
@@ -89,7 +79,7 @@ class Run:
         self.is_chief = self.task is None or self.task.is_chief
         # Training resolves the strategy; evaluation and export run on this device.
         self.strategy, self.parameter_server = None, False
-        self.model, self.manager, self.data_source = None, None, None
+        self.model, self.manager, self.data_source, self.history = None, None, None, None
         self._batches_per_pass = None
         self.model_path = os.path.join(self.job_dir, "model.json")
         self.checkpoint_dir = os.path.join(self.job_dir, "checkpoints")
@@ -145,15 +135,17 @@ class Run:
         self.strategy = distribute.get(self.config["strategy"])
         self.parameter_server = distribute.is_parameter_server(self.strategy)
         if self.is_chief:
-            os.makedirs(self.job_dir, exist_ok=True)
+            make_job_dir(self.job_dir)
             self._check_job_dir()
         keras.utils.set_random_seed(self.config["train"]["seed"])
         with self.strategy.scope():
             if os.path.exists(self.model_path):
                 self.model = self._read_model()
+                check_data_files(self.config["data"], self.model.input_specs())
             else:
                 columns = config_lib.build_columns(self.config["features"])
                 self.model = config_lib.build_model(self.config["model"], columns, self.config["data"])
+                check_data_files(self.config["data"], self.model.input_specs())
                 self._adapt()
                 if self.is_chief:
                     write_json(self.model_path, keras.saving.serialize_keras_object(self.model))
@@ -169,11 +161,21 @@ class Run:
         self.checkpoint = tf.train.Checkpoint(weights=weights_checkpoint(self.model), optimizer=self.model.optimizer, **counters)
         # Workers other than the chief must save too (collective ops), but only into a directory of their own.
         directory = self.checkpoint_dir if self.is_chief else tempfile.mkdtemp(prefix="tfkit-worker-checkpoints-")
-        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=self.config["train"]["keep_checkpoints"])
-        latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+        self.checkpoint.save_counter  # made on access: checkpoints then hold it, as tf.train.CheckpointManager's did
+        self.manager = CheckpointFiles(self.checkpoint, directory, self.config["train"]["keep_checkpoints"])
+        if self.is_chief:
+            self._clean_leftovers()
+        latest = latest_checkpoint(self.checkpoint_dir)
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
         return self.model
+
+    def _clean_leftovers(self):
+        """Removes what writes killed before they finished left in job_dir: checkpoint temporaries, exports."""
+        removed = self.manager.clean() if os.path.isdir(self.checkpoint_dir) else []
+        removed += remove_partial_exports(os.path.join(self.job_dir, "export"))
+        if removed:
+            print(f"Removed {len(removed)} file(s) left by an interrupted write: {', '.join(removed)}.", flush=True)
 
     def _adapt(self):
         """The one pass that learns vocabularies, boundaries and statistics, said out loud: it reads all of train."""
@@ -187,6 +189,16 @@ class Run:
         if pending and self.is_chief:
             print(f"Learned them in {time.time() - started:.1f}s.", flush=True)
 
+    def _read_held_out(self, validation):
+        """Reads (and caches) the validation and test data before training: a row that does not parse or a label
+        outside the vocabulary there stops the run now, not after the last epoch."""
+        if self.config["data"]["format"] == "gp_curves":  # drawn, not read
+            return
+        with data_errors():
+            for dataset in (validation, self.test_dataset()):
+                if dataset is not None:
+                    dataset.reduce(0, lambda count, _: count + 1)
+
     def _steps_per_execution(self):
         """``train.steps_per_execution``, lowered to divide ``steps_per_epoch`` and ``checkpoint_steps``
         (Keras runs whole executions), and 1 on multi-worker mirrored, where Keras' multi-step function fails
@@ -197,18 +209,9 @@ class Run:
         return math.gcd(train["steps_per_execution"], train["steps_per_epoch"] or 0, train["checkpoint_steps"] or 0)
 
     def _optimizer(self):
-        train = self.config["train"]
-        optimizer = self.model.default_optimizer() if train["optimizer"] is None else optimizers.get(train["optimizer"])
-        schedule = train["learning_rate_schedule"]
-        if schedule is None:
-            return optimizer
-        try:
-            steps_per_epoch = self.steps_per_epoch() if schedule.get("unit") == "epochs" else None
-            return optimizers.with_learning_rate(optimizer, optimizers.learning_rate_schedule(schedule, steps_per_epoch))
-        except ConfigError:
-            raise
-        except TfkitError as error:
-            raise ConfigError(f"train.{error}") from None
+        schedule = self.config["train"]["learning_rate_schedule"]
+        steps_per_epoch = self.steps_per_epoch() if schedule is not None and schedule.get("unit") == "epochs" else None
+        return config_lib.build_optimizer(self.config["train"], self.model, steps_per_epoch)
 
     def steps_per_epoch(self):
         """``train.steps_per_epoch``, or the batches of one pass over the training data."""
@@ -260,7 +263,7 @@ class Run:
         except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError) as error:
             if self.task is None:
                 raise
-            latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+            latest = latest_checkpoint(self.checkpoint_dir)
             lost = self.task.task_at(error.message or str(error)) or "a task of the cluster"
             raise ClusterError(
                 f"lost {lost} ({type(error).__name__}). Restart it and rerun the same command: training resumes "
@@ -275,7 +278,8 @@ class Run:
         train = self.config["train"]
         initial_epoch = int(self.epoch.numpy())
         started = time.time()
-        history, steps_per_epoch, initial_step = {}, train["steps_per_epoch"], self.global_step
+        steps_per_epoch, initial_step, trained = train["steps_per_epoch"], self.global_step, False
+        self.history = History(self.job_dir, initial_epoch) if self.is_chief else None
         if not self.done.numpy() and initial_epoch < train["epochs"]:
             if self.is_chief:
                 print(f"Training on {distribute.describe(self.strategy)}.", flush=True)
@@ -283,17 +287,19 @@ class Run:
                 print(f"Resuming from {self.manager.latest_checkpoint} (epoch {initial_epoch}, step {self.global_step}).",
                       flush=True)
             validation = self.validation_dataset()
-            callbacks = [Checkpoints(self, train["checkpoint_steps"])]
+            self._read_held_out(validation)
+            callbacks, stopper = [Checkpoints(self, train["checkpoint_steps"])], None
             if self.is_chief:
                 callbacks.append(TensorBoard(os.path.join(self.job_dir, "logs"), write_graph=False))
             if train["early_stopping"] is not None:
                 if validation is None:
                     raise ConfigError("train.early_stopping needs validation data: set data.validation or data.validation_split.")
-                options = {"monitor": "val_loss", "restore_best_weights": True, **train["early_stopping"]}
-                callbacks.append(keras.callbacks.EarlyStopping(**options))
+                stopper = keras.callbacks.EarlyStopping(**{"monitor": "val_loss", "restore_best_weights": True,
+                                                           **train["early_stopping"]})
+                callbacks.append(stopper)
             callbacks.extend(self.callbacks)
             with data_errors():
-                result = self.model.fit(
+                self.model.fit(
                     self.train_dataset(),
                     validation_data=validation,
                     epochs=train["epochs"],
@@ -303,20 +309,26 @@ class Run:
                     shuffle=False,  # the dataset shuffles itself
                     verbose=verbosity(train["verbose"]) if self.is_chief else 0,
                 )
-            history = {k: [float(v) for v in values] for k, values in result.history.items()}
+            trained = True
+            if stopper is not None and self.history is not None:
+                self.history.record_early_stopping(stopper)
             # Counted, not configured: synchronous replicas share each step's batches.
             steps_per_epoch = (self.global_step - initial_step) // max(1, int(self.epoch.numpy()) - initial_epoch)
             # Early stopping ends the run for good; a finished epoch budget may be raised later.
             self.done.assign(bool(self.model.stop_training))
             self.manager.save(checkpoint_number=self.global_step)
         summary = {"epochs": int(self.epoch.numpy()), "steps": self.global_step, "steps_per_epoch": steps_per_epoch,
-                   "train_seconds": round(time.time() - started, 1), "history": history}
+                   "train_seconds": round(time.time() - started, 1),
+                   **(self.history.summary() if self.history is not None else {"history": {}})}
         if self.is_chief and self.config["train"]["verbose"]:
             print("Evaluating the trained model" + (" and exporting it..." if self.config["export"] else "..."), flush=True)
         summary.update(self.evaluate_loaded())
         if self.is_chief:
             if self.config["export"]:
-                summary["export"] = self.export()
+                # A rerun that trained nothing keeps the export it made; `tfkit export` writes another version.
+                previous = None if trained else latest_export(os.path.join(self.job_dir, "export"))
+                summary["export"] = previous or self.export()
+                summary["export_reused"] = previous is not None
             write_json(os.path.join(self.job_dir, "metrics.json"), summary)
         return summary
 
@@ -333,7 +345,7 @@ class Run:
             raise ConfigError("train.cross_validation runs its folds one after another on one machine; "
                               "run it without TF_CONFIG.")
         if self.is_chief:
-            os.makedirs(self.job_dir, exist_ok=True)
+            make_job_dir(self.job_dir)
             self._check_job_dir()
         started, summaries = time.time(), []
         for fold in range(folds):
@@ -401,7 +413,7 @@ class Run:
 
     def restore_trained(self):
         """The model of job_dir with the weights of its latest checkpoint, on this device."""
-        latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+        latest = latest_checkpoint(self.checkpoint_dir)
         self.load_for_evaluation()
         if latest is None:
             raise TfkitError(f"{self.job_dir} has no checkpoint yet: run `tfkit train` first.")

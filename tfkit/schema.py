@@ -20,25 +20,40 @@ _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "tru
 class Field:
     """One config key: accepted types, default, and what it means."""
 
-    def __init__(self, types, default=REQUIRED, doc=""):
+    def __init__(self, types, default=REQUIRED, doc="", minimum=None, maximum=None, exclusive=False):
         self.types = types if isinstance(types, tuple) else (types,)
         self.default = default
         self.doc = doc
+        # Bounds of a number, inclusive unless ``exclusive``.
+        self.minimum, self.maximum, self.exclusive = minimum, maximum, exclusive
 
     def check(self, value, path):
         if value is None and self.default is None:
             return value
         for kind in self.types:
             if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value)
+                return self._in_range(float(value), path)
             if kind is int and isinstance(value, bool):
                 continue
             if isinstance(value, kind):
-                return value
+                return self._in_range(value, path) if kind in (int, float) else value
         raise ConfigError(f"{path}: expected {self.type_names()}, received {type_name(value)} {value!r}.")
 
+    def _in_range(self, value, path):
+        below = self.minimum is not None and (value <= self.minimum if self.exclusive else value < self.minimum)
+        above = self.maximum is not None and (value >= self.maximum if self.exclusive else value > self.maximum)
+        if below or above:
+            raise ConfigError(f"{path}: expected {self.type_names()}, received {value!r}.")
+        return value
+
     def type_names(self):
-        return " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in self.types)
+        names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in self.types)
+        if self.minimum is not None and self.maximum is not None:
+            brackets = "()" if self.exclusive else "[]"
+            return f"{names} in {brackets[0]}{self.minimum}, {self.maximum}{brackets[1]}"
+        if self.minimum is not None:
+            return f"{names} {'>' if self.exclusive else '>='} {self.minimum}"
+        return names
 
 
 def type_name(value):

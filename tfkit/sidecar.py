@@ -16,6 +16,7 @@ import time
 
 import tensorflow as tf
 
+from tfkit.checkpoints import latest_checkpoint
 from tfkit.distribute import cluster
 from tfkit.run import Run
 
@@ -29,7 +30,7 @@ def evaluate_continuously(config, task=None, poll_seconds=1.0):
     while True:
         # Read "done" before looking for checkpoints, so the chief's last one is never missed.
         done = cluster.chief_done_since(job_dir, started)
-        latest = tf.train.latest_checkpoint(run.checkpoint_dir) if os.path.exists(run.model_path) else None
+        latest = latest_checkpoint(run.checkpoint_dir) if os.path.exists(run.model_path) else None
         if latest is not None and latest != evaluated:
             if run.model is None:
                 run.load_for_evaluation()

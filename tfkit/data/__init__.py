@@ -1,5 +1,7 @@
 """tf.data readers for tfkit models: CSV files, labelled sentences, image sets, TFRecords, word-vector files, GP curves."""
 
+import contextlib
+
 from tfkit.data.csv import CsvSchema, expand_files, read_csv
 from tfkit.data.csv import explain as _explain_assertion
 from tfkit.data.gp_curves import GPCurves
@@ -18,6 +20,7 @@ __all__ = [
     "GPCurves",
     "ImageSet",
     "augment",
+    "data_errors",
     "expand_files",
     "explain",
     "image_dataset",
@@ -42,3 +45,17 @@ def explain(error):
     if isinstance(error, tf.errors.DataLossError):
         return explain_data_loss()
     return _explain_assertion(error)
+
+
+@contextlib.contextmanager
+def data_errors():
+    """Turns a data-pipeline assertion raised inside the block (a bad row, a bad label) into its :class:`DataError`."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as error:
+        explained = explain(error)
+        if explained is None:
+            raise
+        raise explained from None

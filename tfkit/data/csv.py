@@ -52,7 +52,7 @@ def _open_text(path):
     return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
 
 
-def _head(path, field_delim, rows):
+def head_rows(path, field_delim, rows):
     try:
         with _open_text(path) as f:
             reader = csv.reader(f, delimiter=field_delim)
@@ -80,13 +80,13 @@ class CsvSchema:
         self.header = header
         self.field_delim = field_delim
         self.na_values = tuple(na_values)
-        sample = _head(files[0], field_delim, _INFER_ROWS + 1)
+        sample = head_rows(files[0], field_delim, _INFER_ROWS + 1)
         if header:
             if not sample:
                 raise DataError(f"{files[0]}: the file is empty, so it has no header line.")
             names = [n.strip() for n in sample[0]]
             for path in files[1:]:
-                other = [n.strip() for n in (_head(path, field_delim, 1) or [[]])[0]]
+                other = [n.strip() for n in (head_rows(path, field_delim, 1) or [[]])[0]]
                 if other != names:
                     raise DataError(f"{path}: header {other} differs from the header of {files[0]}: {names}.")
             sample = sample[1:]
@@ -139,6 +139,7 @@ def read_csv(
     holdout=None,
     drop_remainder=False,
     cache="auto",
+    encoding="utf-8",
     num_parallel_calls=tf.data.AUTOTUNE,
 ):
     """Reads CSV files into batches of ``(features, label)`` (or ``features`` without a label).
@@ -172,6 +173,8 @@ def read_csv(
             by file name and line number, the same every time the files are read.
         drop_remainder: Drop the last, smaller batch.
         cache: ``auto``, ``memory``, ``none`` or a file path prefix.
+        encoding: The files' encoding; other encodings than UTF-8 are
+            transcoded to it. A string cell that is not valid UTF-8 is an error.
         num_parallel_calls: Parallelism of parsing.
 
     Example:
@@ -188,7 +191,7 @@ def read_csv(
     cache = cache_lib.resolve(cache, files)
     source = cache_lib.cached(csv_examples(
         files, label, label_vocabulary, label_aliases, select_columns, column_names, header, column_dtypes,
-        column_defaults, na_values, field_delim, strip, holdout, num_parallel_calls), cache)
+        column_defaults, na_values, field_delim, strip, holdout, num_parallel_calls, encoding=encoding), cache)
     dataset = cache_lib.batches(source, batch_size, cache, shuffle, shuffle_buffer_size, seed, drop_remainder)
     return dataset.repeat(num_epochs) if num_epochs != 1 else dataset
 
@@ -209,6 +212,7 @@ def csv_examples(
     holdout=None,
     num_parallel_calls=tf.data.AUTOTUNE,
     keys=False,
+    encoding="utf-8",
 ):
     """The rows of CSV files, parsed in batches of ``PARSE_BATCH`` in the files' order (see :func:`read_csv`).
 
@@ -229,7 +233,7 @@ def csv_examples(
     label_table = _label_table(label_vocabulary, label_aliases)
 
     dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
-        lambda path: _lines(path, header),
+        lambda path: _lines(path, header, encoding),
         cycle_length=min(len(files), 4),
         **({"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True} if len(files) > 1 else {}),
     )
@@ -283,8 +287,10 @@ def file_lines(files, encoding="utf-8"):
     return lines if _is_utf8(encoding) else lines.map(lambda line: to_utf8(line, encoding))
 
 
-def _lines(path, header):
+def _lines(path, header, encoding="utf-8"):
     lines = text_lines(path)
+    if not _is_utf8(encoding):
+        lines = lines.map(lambda line: to_utf8(line, encoding))
     first = 1
     if header:
         lines, first = lines.skip(1), 2
@@ -334,9 +340,21 @@ def _column(name, values, dtype, default, na_values, strip, paths, numbers):
     for na in na_values:
         missing |= tf.equal(values, na)
     if dtype == "string":
+        values = _check_utf8(name, values, paths, numbers)
         return tf.where(missing, "" if default is None else str(default), values)
     fill = "0" if default is None else repr(default)
     return _numbers(tf.where(missing, fill, values), dtype, f"column {name!r}", paths, numbers)
+
+
+def _check_utf8(name, values, paths, numbers):
+    """Stops at the first cell of a string column that is not valid UTF-8, naming its file and line (read in another
+    encoding, the lines were transcoded to UTF-8 before)."""
+    readable = tf.strings.unicode_transcode(values, "UTF-8", "UTF-8", errors="replace")
+    check = _located(paths, numbers, tf.not_equal(readable, values), lambda i: tf.strings.join(
+        [f"column {name!r}: value '", readable[i], "' is not valid UTF-8; set data.encoding to the file's encoding "
+         "(e.g. latin-1)"]))
+    with tf.control_dependencies([check]):
+        return tf.identity(values)
 
 
 def _numbers(values, dtype, what, paths, numbers):

@@ -21,8 +21,10 @@ class NumericColumn(DenseColumn):
         key: Raw feature to read. Defaults to ``name``.
         shape: Number of values per example.
         dtype: Raw dtype of the feature: float32, float64, int32 or int64.
-        default_value: Value that stands in for a missing one (the CSV reader
-            uses it for empty cells and ``na_values``).
+        default_value: Value that stands in for a missing one: the CSV reader
+            uses it for empty cells and ``na_values``, and the model for NaN
+            (``null`` in ``tfkit predict --json-instances``, a NaN sent to the
+            exported SavedModel).
         normalize: If True, output ``(x - mean) / sqrt(variance)``; both are
             learned by ``adapt`` unless given.
         mean: Learned (or given) mean, one per value.
@@ -105,11 +107,13 @@ class NumericColumn(DenseColumn):
         if self.key not in features:
             raise TfkitError(f"NumericColumn {self.name!r}: input feature {self.key!r} is missing.")
         values = np.asarray(features[self.key], dtype=np.float64)
+        values = np.where(np.isnan(values), self.default_value, values)
         return values.reshape(len(values), self.shape)
 
     def read(self, features):
-        """The raw values as a ``[batch, shape]`` float32 tensor."""
+        """The raw values as a ``[batch, shape]`` float32 tensor, NaN (a missing value) replaced by ``default_value``."""
         values = tf.cast(features[self.key], tf.float32)
+        values = tf.where(tf.math.is_nan(values), self.default_value, values)
         return tf.reshape(values, [-1, self.shape])
 
     def make_layers(self):

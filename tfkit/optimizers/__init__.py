@@ -5,13 +5,15 @@ optimizers (:mod:`tfkit.optimizers.sparse`), which update only the rows of a
 table that a batch touched; every other name gives Keras' optimizer.
 """
 
+import functools
+
 import keras
 
 from tfkit.errors import TfkitError
 from tfkit.optimizers.multi_optimizer import MultiOptimizer
 from tfkit.optimizers.sparse import SGD, Adagrad, Ftrl, LazyAdam, keras_get
 
-__all__ = ["SGD", "Adagrad", "Ftrl", "LazyAdam", "MultiOptimizer", "get", "learning_rate_schedule", "with_learning_rate"]
+__all__ = ["SGD", "Adagrad", "Ftrl", "LazyAdam", "MultiOptimizer", "get", "learning_rate_schedule", "names", "with_learning_rate"]
 
 
 def get(identifier, name=None):
@@ -48,11 +50,30 @@ def get(identifier, name=None):
             raise TfkitError(f"Optimizer {kind!r}: {error}") from None
         # Keras hands back an unknown class name unchanged instead of raising.
         if not isinstance(optimizer, keras.optimizers.Optimizer):
-            raise TfkitError(f"Unknown optimizer {kind!r}.")
+            raise TfkitError(f"unknown optimizer {kind!r}. Expected one of: {', '.join(names())}.")
         return optimizer
     if isinstance(identifier, dict) and identifier:
-        return MultiOptimizer({part: get(value, name=part) for part, value in identifier.items()})
+        parts = {}
+        for part, value in identifier.items():
+            try:
+                parts[part] = get(value, name=part)
+            except TfkitError as error:
+                raise TfkitError(f"{part}: {error}") from None
+        return MultiOptimizer(parts)
     raise TfkitError(f"Cannot make an optimizer from {identifier!r}.")
+
+
+# Keras optimizers that wrap others: not made from a name alone.
+_WRAPPERS = ("Optimizer", "LossScaleOptimizer", "MultiOptimizer")
+
+
+@functools.cache
+def names():
+    """The optimizer names :func:`get` knows: tfkit's sparse-aware ones and the Keras optimizers Keras finds by name."""
+    candidates = {c.__name__.lower() for c in map(functools.partial(getattr, keras.optimizers), dir(keras.optimizers))
+                  if isinstance(c, type) and issubclass(c, keras.optimizers.Optimizer) and c.__name__ not in _WRAPPERS}
+    return sorted(n for n in candidates | {"lazy_adam"}
+                  if isinstance(keras_get({"class_name": n, "config": {}}), keras.optimizers.Optimizer))
 
 
 # Keras schedules by config name, with the arguments that count steps (given in epochs with unit: epochs).

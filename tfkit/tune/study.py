@@ -14,14 +14,11 @@ stopped early or failed) are kept, trials that were running are restarted from
 their last checkpoint, and new ones are drawn until ``max_trials``.
 """
 
-import contextlib
 import csv
-import fcntl
 import itertools
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -29,6 +26,7 @@ import time
 from tfkit import config as config_lib
 from tfkit.errors import ConfigError, TfkitError
 from tfkit.files import replacing, write_json
+from tfkit.jobs import job_lock, terminate_as_interrupt
 from tfkit.tune import spec as tuning_spec
 
 STUDY_NAME = "tfkit"
@@ -109,6 +107,10 @@ def check(path, overrides, config):
                 _, model = config_lib.check(trial_config(path, overrides, params, values, config["job_dir"]))
             except ConfigError as error:
                 raise ConfigError(f"tuning.params[{i}] ({param.name}) = {value!r}: {error}") from None
+    from tfkit.data.checks import check_data_files
+
+    if model is not None:
+        check_data_files(data, model.input_specs())
     head = getattr(model, "head", None)
     if head is not None:
         reported = ["loss", *(metric.name for metric in head.metrics())]
@@ -154,7 +156,7 @@ class Study:
         """Runs trials until ``max_trials`` have finished; returns the results table's rows."""
         check(self.path, self.overrides, self.config)
         os.makedirs(os.path.join(self.job_dir, "trials"), exist_ok=True)
-        with self._lock(), _terminate_as_interrupt():
+        with job_lock(self.job_dir, f"tfkit tune {self.path}"), terminate_as_interrupt():
             self.study = self._open()
             self._write_results()
             try:
@@ -163,16 +165,6 @@ class Study:
                 self._stop_running()
                 rows = self._write_results()
         return rows
-
-    def _lock(self):
-        lock = open(os.path.join(self.job_dir, "study.lock"), "w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            raise TfkitError(f"another `tfkit tune` is running the study in {self.job_dir}; wait for it, or use "
-                             "another --job-dir.") from None
-        return lock
 
     def _open(self):
         optuna = import_optuna()
@@ -340,19 +332,6 @@ class Study:
         write_json(os.path.join(self.job_dir, "results.json"),
                    {"goal": self.spec["goal"], "metric": self.metric, "best": self.best(rows), "trials": rows})
         return rows
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """SIGTERM ends the study as Ctrl-C does: trials stopped, results written, nothing finished lost."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _read_json(path):
