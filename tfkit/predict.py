@@ -69,26 +69,41 @@ def _json_batches(path, specs, batch_size):
 def _to_tensors(path, batch, specs):
     tensors = {}
     for key, spec in specs.items():
-        values = [instance[key] for _, instance in batch]
-        try:
-            if spec.dtype == tf.string:
-                # null is a missing value, as an empty (or na_values) cell is in training data.
-                array = np.array(["" if v is None else str(v) for v in values], dtype=object)
-            else:
-                array = np.array(values, dtype=spec.dtype.as_numpy_dtype)
-            tensors[key] = tf.constant(array, dtype=spec.dtype)
-        except (TypeError, ValueError):
-            first = next(n for n, i in batch if not _fits(i[key], spec.dtype))
-            raise DataError(f"{path}, line {first}: feature {key!r} must be {spec.dtype.name}.") from None
+        width = spec.shape[1:].as_list()  # [] for one value per example, [n] for n
+        rows = []
+        for number, instance in batch:
+            try:
+                row = _values(instance[key], spec.dtype, width)
+            except (TypeError, ValueError, OverflowError):
+                kind = "a string" if spec.dtype == tf.string else f"a number ({spec.dtype.name})"
+                if width:
+                    kind = f"a list of {width[0] or 'any number of'} values, each {kind}"
+                raise DataError(f"{path}, line {number}: feature {key!r} must be {kind} or null; "
+                                f"received {json.dumps(instance[key])[:80]}.") from None
+            rows.append(row)
+        array = np.array(rows, dtype=object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype)
+        tensors[key] = tf.constant(array, dtype=spec.dtype)
     return tensors
 
 
-def _fits(value, dtype):
-    try:
-        np.array(value, dtype=dtype.as_numpy_dtype)
-        return True
-    except (TypeError, ValueError):
-        return False
+def _values(value, dtype, width):
+    """One instance's value of a feature, checked and converted (null: missing), with the signature's width."""
+    if width:
+        if not isinstance(value, list) or (width[0] is not None and len(value) != width[0]):
+            raise ValueError
+        return [_values(v, dtype, width[1:]) for v in value]
+    if isinstance(value, (bool, list, dict)):
+        raise TypeError
+    if dtype == tf.string:
+        return "" if value is None else str(value)
+    if value is None:
+        if not dtype.is_floating:
+            raise ValueError  # an integer has no missing value
+        return float("nan")
+    number = float(value) if dtype.is_floating else int(value) if isinstance(value, int) else int(float(value))
+    if not dtype.is_floating and (float(value) != number or not dtype.min <= number <= dtype.max):
+        raise ValueError
+    return number
 
 
 def _csv_batches(csv, specs, batch_size):
