@@ -31,6 +31,22 @@ def test_docs_examples_run(tmp_path):
     report = (tmp_path / "doctest" / "output.txt").read_text()
     assert result.returncode == 0, report[-3000:]
     assert "0 failures in tests" in report and " tests\n" in report
+    assert "Warning" not in result.stderr, result.stderr[-3000:]
+
+
+def test_the_readme_workflow_runs_without_warnings(tmp_path):
+    """The README's Python example, on the bundled census data, one epoch instead of five."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    code = readme.split("## The workflow", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert "model.fit(train, epochs=5)" in code and 'model.export("export/")' in code
+    code = code.replace("epochs=5", "epochs=1").replace('"export/"', repr(str(tmp_path / "export")))
+    result = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Warning" not in result.stderr and "WARNING" not in result.stderr.replace(
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR", ""), result.stderr
+    assert os.listdir(tmp_path / "export")
 
 
 def test_the_kubernetes_example_runs_the_census_config_in_every_role():

@@ -1,5 +1,8 @@
 """The base of every tfkit model: a Keras model with a head, raw-feature inputs and export."""
 
+import contextlib
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -126,21 +129,27 @@ class Model(keras.Model):
         trainer = self._parameter_server_trainer()
         if trainer is not None:
             return trainer.fit(x, **_parameter_server_arguments("fit", y, args, kwargs))
-        return super().fit(_strings_as_objects(x), y, *args, **kwargs)
+        if not isinstance(x, tf.data.Dataset):
+            return super().fit(_strings_as_objects(x), y, *args, **kwargs)
+        kwargs.setdefault("shuffle", False)  # a dataset shuffles itself (tfkit's readers do, with shuffle=True)
+        with _running_out_is_the_end():
+            return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         trainer = self._parameter_server_trainer()
         if trainer is not None:
             logs = trainer.evaluate(x, **_parameter_server_arguments("evaluate", y, args, kwargs))
             return logs if kwargs.get("return_dict") else self._flatten_metrics_in_order(logs)
-        return super().evaluate(_strings_as_objects(x), y, *args, **kwargs)
+        with _running_out_is_the_end():
+            return super().evaluate(_strings_as_objects(x), y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         """Like Keras ``predict``, but returns the head's dict of predictions as numpy arrays."""
         trainer = self._parameter_server_trainer()
         if trainer is not None:
             return trainer.predict(_strings_as_objects(x), **_parameter_server_arguments("predict", None, args[1:], kwargs, args[:1]))
-        return super().predict(_strings_as_objects(x), *args, **kwargs)
+        with _running_out_is_the_end():
+            return super().predict(_strings_as_objects(x), *args, **kwargs)
 
     def default_optimizer(self):
         return keras.optimizers.Adam()
@@ -206,6 +215,15 @@ def _parameter_server_arguments(method, y, args, kwargs, positional=()):
         raise TfkitError(f"{method} on a parameter-server cluster does not take {', '.join(unsupported)}; "
                          f"it takes {', '.join(supported)}.")
     return {k: v for k, v in arguments.items() if k in supported}
+
+
+@contextlib.contextmanager
+def _running_out_is_the_end():
+    """A dataset of unknown length ends each pass by running out, which is how Keras learns its length: Keras
+    warns about it all the same ("Your input ran out of data"), which is kept quiet here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        yield
 
 
 def _strings_as_objects(x):
