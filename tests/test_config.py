@@ -51,7 +51,7 @@ def test_overrides_are_parsed_as_yaml_and_type_checked(tmp_path):
     assert config["train"]["epochs"] == 3 and config["data"]["batch_size"] == 64
     assert config["features"][1]["normalize"] is True and config["strategy"] == "mirrored"
     assert config["job_dir"] == "runs/config"
-    with pytest.raises(ConfigError, match=r"train.epochs: expected an integer, received a string 'many'"):
+    with pytest.raises(ConfigError, match=r"train.epochs: expected an integer >= 1, received a string 'many'"):
         C.load(path, ["train.epochs=many"])
     with pytest.raises(ConfigError, match="expected key.path=value"):
         C.load(path, ["train.epochs"])
@@ -65,7 +65,7 @@ def test_overrides_are_parsed_as_yaml_and_type_checked(tmp_path):
         ({"trian": {}}, "trian: unknown key. Expected one of: job_dir, data, features"),
         ({"train": {"epoch": 3}}, "train.epoch: unknown key. Expected one of: epochs"),
         ({"data": {"label": "y"}}, "data.train: missing; it is required"),
-        ({"data": {"train": "x.csv", "label": "y", "batch_size": 1.5}}, "data.batch_size: expected an integer, received a number 1.5"),
+        ({"data": {"train": "x.csv", "label": "y", "batch_size": 1.5}}, "data.batch_size: expected an integer >= 1, received a number 1.5"),
         ({"model": {"name": "resnet9000"}}, "model.name: Unknown model 'resnet9000'"),
         ({"model": {"name": "wide_deep", "wide_columns": ["jbo"]}}, "model.wide_columns[0]: column 'jbo' is not defined"),
         ({"model": {"name": "wide_deep", "deep_columns": ["age"], "hiden_units": [3]}}, "model.hiden_units: unknown key for WideDeep"),

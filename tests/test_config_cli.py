@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 
 import pytest
 import yaml
@@ -15,9 +16,19 @@ CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "*.yaml")))
 
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
 def test_every_bundled_config_checks_and_shows_a_config_that_reproduces_itself(path, tmp_path, capsys):
-    assert cli.main(["config", "check", path]) == 0
+    sets = []
+    if os.path.basename(path) == "cifar10_resnet.yaml":
+        # CIFAR-10 is not bundled: the check says so, naming the key and the folder, until it is there.
+        assert cli.main(["config", "check", path]) == 2
+        assert re.search(r"data.train: .*cifar-10-batches-py: no such file or folder", capsys.readouterr().err)
+        from tests.data.test_images import write_cifar_python
+
+        folder = str(tmp_path / "cifar-10-batches-py")
+        write_cifar_python(folder, per_batch=4)
+        sets = ["--set", f"data.train={folder}", "--set", f"data.test={folder}"]
+    assert cli.main(["config", "check", path, *sets]) == 0
     assert capsys.readouterr().out.startswith(f"{path}: OK (")
-    assert cli.main(["config", "show", path]) == 0
+    assert cli.main(["config", "show", path, *sets]) == 0
     shown = yaml.safe_load(capsys.readouterr().out)
     # Defaults are filled in: the schema's and the model constructor's.
     assert shown["train"]["seed"] == 42 and "keep_checkpoints" in shown["train"]
@@ -36,7 +47,7 @@ def test_every_bundled_config_checks_and_shows_a_config_that_reproduces_itself(p
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["--set", "train.epochs=ten"], "train.epochs: expected an integer, received a string 'ten'"),
+    (["--set", "train.epochs=ten"], "train.epochs: expected an integer >= 1, received a string 'ten'"),
     (["--set", "model.hidden_unit=[8]"], "model.hidden_unit: unknown key for WideDeep"),
     (["--set", "features.0.type=numerc"], "features[0] ('age').type: Unknown feature column type 'numerc'"),
     (["--set", "data.format=parquet"], "data.format: expected one of csv, text"),

@@ -18,9 +18,9 @@ def test_names_and_dicts_make_configured_optimizers():
 @pytest.mark.parametrize(
     "identifier, message",
     [
-        ("adamz", "Unknown optimizer 'adamz'"),
+        ("adamz", "unknown optimizer 'adamz'"),
         ({"name": "adam", "learnig_rate": 1}, "Optimizer 'adam': Argument(s) not recognized"),
-        ({"wide": "ftrl", "deep": "nope"}, "Unknown optimizer 'nope'"),
+        ({"wide": "ftrl", "deep": "nope"}, "deep: unknown optimizer 'nope'"),
         ([], "Cannot make an optimizer"),
     ],
 )

@@ -128,7 +128,9 @@ class CheckpointFiles:
         faults.point("checkpoint-written")
         older = [path for path in complete_checkpoints(self.directory) if path != prefix]
         kept = (older[-(self.max_to_keep - 1):] if self.max_to_keep > 1 else []) + [prefix]
-        tf.compat.v1.train.update_checkpoint_state(self.directory, prefix, all_model_checkpoint_paths=kept)
+        # Relative names, as tf.train.CheckpointManager writes them: the folder can move.
+        tf.compat.v1.train.update_checkpoint_state(self.directory, os.path.basename(prefix),
+                                                   all_model_checkpoint_paths=[os.path.basename(p) for p in kept])
         for old in set(complete_checkpoints(self.directory)) - set(kept):
             for path in glob.glob(glob.escape(old) + ".*"):
                 os.remove(path)

@@ -101,6 +101,12 @@ def validate(raw):
         raise ConfigError("data.cache: expected auto, memory, none or a file path prefix, received an empty string.")
     if config["train"]["verbose"] not in (0, 1, 2, "auto"):
         raise ConfigError(f"train.verbose: expected 0, 1, 2 or auto, received {config['train']['verbose']!r}.")
+    # Cells are text: a number in na_values means its spelling (-1 is "-1").
+    data["na_values"] = [str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in data["na_values"]]
+    for key in ("column_names", "na_values"):
+        bad = [i for i, name in enumerate(data[key] or []) if not isinstance(name, str)]
+        if bad:
+            raise ConfigError(f"data.{key}[{bad[0]}]: expected a string, received {data[key][bad[0]]!r}.")
     if data["format"] == "csv" and data["label"] is None:
         raise ConfigError("data.label: missing; csv data needs the label column's name.")
     if data["format"] != "csv":

@@ -28,6 +28,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import tempfile
 import time
 import warnings
@@ -60,9 +61,8 @@ _IDENTITY_KEYS = ("features", "model")
 
 
 def _spread(values):
-    mean = sum(values) / len(values)
-    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
-    return {"mean": mean, "std": std, "min": min(values), "max": max(values), "folds": values}
+    return {"mean": statistics.fmean(values), "std": statistics.pstdev(values), "min": min(values), "max": max(values),
+            "folds": values}
 
 
 class Run:
@@ -192,12 +192,10 @@ class Run:
     def _read_held_out(self, validation):
         """Reads (and caches) the validation and test data before training: a row that does not parse or a label
         outside the vocabulary there stops the run now, not after the last epoch."""
-        if self.config["data"]["format"] == "gp_curves":  # drawn, not read
-            return
+        read = [] if self.config["data"]["format"] == "gp_curves" else [validation, self.test_dataset()]  # curves: drawn
         with data_errors():
-            for dataset in (validation, self.test_dataset()):
-                if dataset is not None:
-                    dataset.reduce(0, lambda count, _: count + 1)
+            for dataset in filter(None, read):
+                dataset.reduce(0, lambda count, _: count + 1)
 
     def _steps_per_execution(self):
         """``train.steps_per_execution``, lowered to divide ``steps_per_epoch`` and ``checkpoint_steps``

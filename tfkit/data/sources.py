@@ -137,7 +137,7 @@ class DataSource:
             column_defaults=self.column_defaults,
             na_values=data["na_values"],
             field_delim=data["field_delim"],
-            encoding=data["encoding"],
+            encoding=data.get("encoding", "utf-8"),
             keys=True,
         )
         return self._batches(("csv", files), expand_files(files), make, holdout, training, batch_size, seed)
