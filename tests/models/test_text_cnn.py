@@ -8,7 +8,7 @@ import tensorflow as tf
 from tfkit.data import write_word_vectors
 from tfkit.errors import TfkitError
 from tfkit.features import TextColumn
-from tfkit.models import TextCNN, Word2Vec
+from tfkit.models import ResNet, TextCNN, Word2Vec
 
 SENTENCES = np.array(["a gripping , moving film", "dull and lifeless", "moving", "a lifeless , dull film",
                       "gripping from start to end", "the end cannot come soon enough"], dtype=object)
@@ -112,3 +112,14 @@ def test_export_takes_raw_sentences(tmp_path):
     assert {"probabilities", "class_ids", "classes"} <= set(served)
     np.testing.assert_allclose(served["probabilities"].numpy(), predicted["probabilities"], atol=1e-6)
     assert [c.decode() for c in served["classes"].numpy().ravel()] == [c.decode() for c in predicted["classes"].ravel()]
+
+
+def test_the_number_of_classes_comes_from_the_labels():
+    labels = ["anger", "fear", "joy", "love", "sadness", "surprise"]
+    assert TextCNN(label_vocabulary=labels).head.units == 6 and TextCNN().head.units == 2
+    assert ResNet(depth=8, label_vocabulary=labels[:3]).head.units == 3 and ResNet(depth=8).head.units == 10
+    rebuilt = TextCNN.from_config(TextCNN(label_vocabulary=labels).get_config())
+    assert rebuilt.head.units == 6 and rebuilt.head.label_vocabulary == labels
+    for model in (TextCNN, lambda **kwargs: ResNet(depth=8, **kwargs)):
+        with pytest.raises(TfkitError, match="label_vocabulary has 6 labels but num_classes=2: leave num_classes out"):
+            model(num_classes=2, label_vocabulary=labels)

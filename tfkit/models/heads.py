@@ -161,7 +161,8 @@ def get(head, num_classes=None, label_vocabulary=None):
         if not isinstance(num_classes, int) or num_classes < 2:
             raise TfkitError(f"A multiclass head needs num_classes >= 2 (or a label_vocabulary). Received: num_classes={num_classes!r}")
         if label_vocabulary is not None and len(label_vocabulary) != num_classes:
-            raise TfkitError(f"label_vocabulary has {len(label_vocabulary)} labels but num_classes={num_classes}.")
+            raise TfkitError(f"label_vocabulary has {len(label_vocabulary)} labels but num_classes={num_classes}: "
+                             "leave num_classes out (it is taken from the labels), or make them agree.")
         return MultiClassHead(num_classes, label_vocabulary)
     if head == "regression":
         return RegressionHead(num_classes or 1)

@@ -36,7 +36,8 @@ class ResNet(Model):
         shortcut: ``"identity"`` (zero-padded, parameter-free: the paper's
             CIFAR option A) or ``"projection"`` where a stage changes shape.
         filters: Filters of the three (or more) stages.
-        num_classes: Number of classes.
+        num_classes: Number of classes: by default the labels of ``label_vocabulary``, or 10
+            without one. A number that contradicts ``label_vocabulary`` is an error.
         label_vocabulary: Class names in class-id order (``classes`` output).
         image_shape: ``[height, width, channels]`` of the raw images.
         image_key: Feature name of the image in a dict of features (and in
@@ -73,7 +74,7 @@ class ResNet(Model):
         bottleneck=False,
         shortcut="identity",
         filters=(16, 32, 64),
-        num_classes=10,
+        num_classes=None,
         label_vocabulary=None,
         image_shape=(32, 32, 3),
         image_key="image",
@@ -87,6 +88,8 @@ class ResNet(Model):
         name="resnet",
         **kwargs,
     ):
+        if num_classes is None and label_vocabulary is None:
+            num_classes = 10
         super().__init__(head=head, num_classes=num_classes, label_vocabulary=label_vocabulary, name=name, **kwargs)
         layers_per_block = 3 if bottleneck else 2
         filters = list(filters)

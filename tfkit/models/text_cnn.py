@@ -44,7 +44,8 @@ class TextCNN(Model):
         dropout: Dropout rate on the pooled features.
         max_norm: Largest L2 norm of each class's weight vector in the output
             layer (rescaled after every step), or None.
-        num_classes: Number of classes.
+        num_classes: Number of classes: by default the labels of ``label_vocabulary``, or 2
+            without one. A number that contradicts ``label_vocabulary`` is an error.
         label_vocabulary: Class names in class-id order.
 
     The default optimizer is Adam (learning rate 0.001): on MR it reaches
@@ -74,12 +75,14 @@ class TextCNN(Model):
         num_filters=100,
         dropout=0.5,
         max_norm=3.0,
-        num_classes=2,
+        num_classes=None,
         label_vocabulary=None,
         head="multiclass",
         name="text_cnn",
         **kwargs,
     ):
+        if num_classes is None and label_vocabulary is None:
+            num_classes = 2
         super().__init__(head=head, num_classes=num_classes, label_vocabulary=label_vocabulary, name=name, **kwargs)
         if isinstance(text, str):
             text = TextColumn(text, standardize="kim")
