@@ -87,7 +87,7 @@ class Run:
     # -- data ---------------------------------------------------------------
     def _dataset(self, files, split, training=False, holdout=None, batch_size=None):
         if self.data_source is None:
-            defaults = {c.key: c.default_value for c in closure(self.model.feature_columns()) if isinstance(c, NumericColumn)}
+            defaults = {c.key: c.missing_default for c in closure(self.model.feature_columns()) if isinstance(c, NumericColumn)}
             self.data_source = data_lib.DataSource(self.config["data"], self.model.input_specs(), defaults)
         # Parameter-server workers each read the whole training set: unseeded, each shuffles its own way.
         seed = None if training and self.parameter_server else self.config["train"]["seed"]

@@ -99,8 +99,8 @@ def test_parameter_server_cluster_runs_the_census_config_end_to_end(cluster_run)
 
 def test_only_the_chief_and_the_evaluator_write_into_the_job_dir(cluster_run):
     job_dir, output = cluster_run
-    assert sorted(os.listdir(job_dir)) == [
-        "checkpoints", "chief_done.json", "config.yaml", "export", "logs", "metrics.json", "model.json"]
+    assert sorted(os.listdir(job_dir)) == [".tfkit.lock", "checkpoints", "chief_done.json", "config.yaml", "export",
+                                           "history.json", "logs", "metrics.json", "model.json"]
     assert sorted(os.listdir(job_dir / "logs")) == ["evaluator_test", "evaluator_validation", "train", "validation"]
     # The evaluator evaluated checkpoints as they appeared, the last one included.
     evaluated = [int(epoch) for epoch in re.findall(r"\[evaluator\] evaluator: epoch (\d+):", output)]
@@ -164,7 +164,7 @@ def test_a_killed_chief_resumes_from_its_last_checkpoint_when_rerun(census_slice
     assert "[launch] chief failed" in output
     assert_no_process_left(output)
     # Nothing half-written: complete checkpoints only, no metrics or export yet.
-    assert sorted(os.listdir(job_dir)) == ["checkpoints", "config.yaml", "logs", "model.json"]
+    assert sorted(os.listdir(job_dir)) == [".tfkit.lock", "checkpoints", "config.yaml", "history.json", "logs", "model.json"]
     assert not [name for name in os.listdir(job_dir / "checkpoints") if "tmp" in name]
 
     status, output = run_launch(census_slice, job_dir, "--workers", "2", "--ps", "1")
@@ -205,7 +205,7 @@ def test_two_process_multi_worker_mirrored_training(census_slice, tmp_path, clus
     assert metrics["epochs"] == EPOCHS and metrics["steps"] == EPOCHS * metrics["steps_per_epoch"]
     assert metrics["test"]["accuracy"] > 0.75 and len(metrics["history"]["val_loss"]) == EPOCHS
     assert "[worker:0]" in output and "[chief] Trained" in output and "[worker:0] Trained" not in output
-    assert sorted(os.listdir(job_dir)) == [
-        "checkpoints", "chief_done.json", "config.yaml", "export", "logs", "metrics.json", "model.json"]
+    assert sorted(os.listdir(job_dir)) == [".tfkit.lock", "checkpoints", "chief_done.json", "config.yaml", "export",
+                                           "history.json", "logs", "metrics.json", "model.json"]
     # The worker saved its checkpoints (collective ops need it to) in a place of its own, then removed it.
     assert set(glob.glob(worker_checkpoints)) == before

@@ -1,4 +1,4 @@
-"""NumericColumn: a real-valued feature, optionally z-score normalised."""
+"""NumericColumn: a real-valued feature, optionally clipped, log-scaled, z-score normalised, with a missing flag."""
 
 import math
 
@@ -26,7 +26,13 @@ class NumericColumn(DenseColumn):
             (``null`` in ``tfkit predict --json-instances``, a NaN sent to the
             exported SavedModel).
         normalize: If True, output ``(x - mean) / sqrt(variance)``; both are
-            learned by ``adapt`` unless given.
+            learned by ``adapt`` unless given (on the clipped, log-scaled values).
+        clip: ``[low, high]``: values are clipped to it (None for no bound).
+        log: If True, ``log(1 + x)`` of the (clipped) values, for skewed
+            non-negative features such as amounts and counts.
+        missing_indicator: If True, a 0/1 "was missing" value follows each
+            value (the CSV reader leaves a missing cell NaN, which becomes
+            ``default_value``); float dtypes only.
         mean: Learned (or given) mean, one per value.
         variance: Learned (or given) variance, one per value.
 
@@ -50,6 +56,9 @@ class NumericColumn(DenseColumn):
         normalize=False,
         mean=None,
         variance=None,
+        clip=None,
+        log=False,
+        missing_indicator=False,
     ):
         super().__init__(name)
         self.key = key or name
@@ -67,10 +76,26 @@ class NumericColumn(DenseColumn):
         self.variance = _as_list(variance, shape, name, "variance")
         if (self.mean is None) != (self.variance is None):
             raise TfkitError(f"NumericColumn {name!r}: give both mean and variance, or neither.")
+        if clip is not None and (not isinstance(clip, (list, tuple)) or len(clip) != 2 or not all(
+                b is None or (isinstance(b, (int, float)) and not isinstance(b, bool)) for b in clip)
+                or None not in clip and clip[0] > clip[1]):
+            raise TfkitError(f"NumericColumn {name!r}: clip must be [low, high] (numbers or null, low <= high). "
+                             f"Received: clip={clip!r}")
+        if missing_indicator and not dtype.startswith("float"):
+            raise TfkitError(f"NumericColumn {name!r}: missing_indicator needs a float dtype (an integer cannot "
+                             f"be NaN). Received: dtype={dtype!r}")
+        self.clip = None if clip is None else [None if b is None else float(b) for b in clip]
+        self.log = bool(log)
+        self.missing_indicator = bool(missing_indicator)
 
     @property
     def output_dim(self):
-        return self.shape
+        return self.shape * (2 if self.missing_indicator else 1)
+
+    @property
+    def missing_default(self):
+        """What the CSV reader gives a missing cell: NaN when the column flags missing values, else the default."""
+        return math.nan if self.missing_indicator else self.default_value
 
     def input_specs(self):
         return {self.key: RawInput(self.dtype, self.shape)}
@@ -83,7 +108,7 @@ class NumericColumn(DenseColumn):
         return {"count": 0, "mean": np.zeros(self.shape), "m2": np.zeros(self.shape)}
 
     def adapt_update(self, accumulator, features):
-        values = self.read_numpy(features).astype(np.float64)
+        values = self._scaled(self.read_numpy(features).astype(np.float64), np)
         if not len(values):
             return
         # Chan et al. parallel merge of (count, mean, M2): exact and stable in one pass.
@@ -125,9 +150,21 @@ class NumericColumn(DenseColumn):
         layer.build((None, self.shape))
         return layer
 
+    def _scaled(self, values, ops):
+        """Clipped, then log-scaled values (numpy or TensorFlow ``ops``)."""
+        if self.clip is not None:
+            low, high = (-math.inf if self.clip[0] is None else self.clip[0]), (math.inf if self.clip[1] is None else self.clip[1])
+            values = ops.minimum(ops.maximum(values, low), high)
+        log1p = tf.math.log1p if ops is tf else np.log1p
+        return log1p(values) if self.log else values
+
     def transform(self, features, parents, layers):
-        values = self.read(features)
-        return layers(values) if layers is not None else values
+        values = self._scaled(self.read(features), tf)
+        values = layers(values) if layers is not None else values
+        if not self.missing_indicator:
+            return values
+        missing = tf.cast(tf.math.is_nan(tf.reshape(tf.cast(features[self.key], tf.float32), [-1, self.shape])), tf.float32)
+        return tf.concat([values, missing], axis=-1)
 
     def get_config(self):
         return {
@@ -139,6 +176,9 @@ class NumericColumn(DenseColumn):
             "normalize": self.normalize,
             "mean": self.mean,
             "variance": self.variance,
+            "clip": self.clip,
+            "log": self.log,
+            "missing_indicator": self.missing_indicator,
         }
 
 
