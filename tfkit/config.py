@@ -39,7 +39,9 @@ SCHEMA = {
         "test": Field((str, list, dict), None, "Test data, as train, evaluated once at the end (a CIFAR-10 folder: its test batch)."),
         "label": Field(str, None, "Label column (csv)."),
         "label_vocabulary": Field(list, None, "Label strings in class-id order (classification)."),
-        "label_aliases": Field(dict, None, "Other spellings of labels, e.g. {'>50K.': '>50K'}."),
+        "label_aliases": Field(dict, None, "Other spellings of labels, e.g. {'>50K.': '>50K'}: raw values mapped to labels."),
+        "label_threshold": Field(float, None, "Binary classes from a numeric label column (csv): rows whose label is >= "
+                                 "this are class 1 (label_vocabulary[1], default '>= <threshold>'), the others class 0."),
         "column_names": Field(list, None, "Column names for files without a header."),
         "header": Field(bool, True, "Files start with a header line."),
         "na_values": Field(list, ["?", ""], "Cell values that mean missing."),
@@ -107,6 +109,8 @@ def validate(raw):
         bad = [i for i, name in enumerate(data[key] or []) if not isinstance(name, str)]
         if bad:
             raise ConfigError(f"data.{key}[{bad[0]}]: expected a string, received {data[key][bad[0]]!r}.")
+    if data["label_threshold"] is not None:
+        _validate_threshold(data)
     if data["format"] == "csv" and data["label"] is None:
         raise ConfigError("data.label: missing; csv data needs the label column's name.")
     if data["format"] != "csv":
@@ -153,6 +157,18 @@ def _check_tuned_keys(raw, tuning):
                 validate(trial)
             except ConfigError as error:
                 raise ConfigError(f"tuning.params[{i}] ({param.name}) = {value!r}: {error}") from None
+
+
+def _validate_threshold(data):
+    threshold = data["label_threshold"]
+    if data["format"] != "csv" or data["label_aliases"] is not None:
+        key = "format" if data["format"] != "csv" else "label_aliases"
+        raise ConfigError(f"data.label_threshold: classifies a numeric csv label column; it cannot be used with data.{key}.")
+    if data["label_vocabulary"] is None:
+        data["label_vocabulary"] = [f"< {threshold:g}", f">= {threshold:g}"]
+    elif len(data["label_vocabulary"]) != 2:
+        raise ConfigError(f"data.label_vocabulary: a label_threshold makes two classes (below it, and from it on); "
+                          f"received {len(data['label_vocabulary'])} labels.")
 
 
 def _validate_files(data):

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import CENSUS_TEST, CENSUS_TRAIN
-from tfkit.data import explain, read_csv
-from tfkit.errors import DataError
+from tfkit.data import data_errors, explain, read_csv
+from tfkit.errors import ConfigError, DataError
 
 CENSUS_LABELS = dict(label="income", label_vocabulary=["<=50K", ">50K"], label_aliases={"<=50K.": "<=50K", ">50K.": ">50K"})
 
@@ -125,3 +125,22 @@ def test_integer_columns_accept_float_spelling(tmp_path):
     features = next(iter(read_csv(str(path), 2, column_dtypes={"a": "int64"})))
     assert features["a"].dtype == tf.int64 and features["a"].numpy().tolist() == [3, 4]
     assert np.issubdtype(features["a"].numpy().dtype, np.integer)
+
+
+def test_a_threshold_makes_a_numeric_label_binary(tmp_path):
+    from tfkit.config import validate
+
+    path = tmp_path / "ratings.csv"
+    path.write_text("words,rating\ngreat,5\nfine,4\nmeh,3.5\nbad,1\n")
+    _, labels = next(iter(read_csv(str(path), 4, label="rating", label_threshold=4)))
+    assert labels.numpy().tolist() == [1, 1, 0, 0]
+    path.write_text("words,rating\ngreat,five\n")
+    with pytest.raises(DataError, match=r"ratings.csv, line 2: label 'rating': value 'five' is not a number"):
+        with data_errors():
+            list(read_csv(str(path), 4, label="rating", label_threshold=4))
+    base = {"data": {"train": "x.csv", "label": "rating", "label_threshold": 4}, "model": {"name": "wide_deep"}}
+    assert validate(base)["data"]["label_vocabulary"] == ["< 4", ">= 4"]
+    for extra, message in (({"label_vocabulary": ["a", "b", "c"]}, "makes two classes"),
+                           ({"label_aliases": {"x": "y"}}, "cannot be used with data.label_aliases")):
+        with pytest.raises(ConfigError, match=message):
+            validate({**base, "data": {**base["data"], **extra}})

@@ -140,6 +140,7 @@ def read_csv(
     drop_remainder=False,
     cache="auto",
     encoding="utf-8",
+    label_threshold=None,
     num_parallel_calls=tf.data.AUTOTUNE,
 ):
     """Reads CSV files into batches of ``(features, label)`` (or ``features`` without a label).
@@ -164,6 +165,8 @@ def read_csv(
         na_values: Cell values that mean "missing".
         field_delim: Field delimiter.
         strip: Strip whitespace around string values.
+        label_threshold: Rows whose (numeric) label is at least this are
+            class 1, the others class 0 (a rating >= 4 as the positive class).
         shuffle: Shuffle rows, in a new order every pass.
         shuffle_buffer_size: Rows in the shuffle buffer (when not cached in memory,
             where every pass is a full permutation).
@@ -191,7 +194,7 @@ def read_csv(
     cache = cache_lib.resolve(cache, files)
     source = cache_lib.cached(csv_examples(
         files, label, label_vocabulary, label_aliases, select_columns, column_names, header, column_dtypes,
-        column_defaults, na_values, field_delim, strip, holdout, num_parallel_calls, encoding=encoding), cache)
+        column_defaults, na_values, field_delim, strip, holdout, num_parallel_calls, encoding=encoding, label_threshold=label_threshold), cache)
     dataset = cache_lib.batches(source, batch_size, cache, shuffle, shuffle_buffer_size, seed, drop_remainder)
     return dataset.repeat(num_epochs) if num_epochs != 1 else dataset
 
@@ -213,6 +216,7 @@ def csv_examples(
     num_parallel_calls=tf.data.AUTOTUNE,
     keys=False,
     encoding="utf-8",
+    label_threshold=None,
 ):
     """The rows of CSV files, parsed in batches of ``PARSE_BATCH`` in the files' order (see :func:`read_csv`).
 
@@ -230,7 +234,7 @@ def csv_examples(
     if missing:
         raise DataError(f"{files[0]}: no column named {', '.join(map(repr, missing))}. Columns: {', '.join(names)}.")
     defaults = dict(column_defaults or {})
-    label_table = _label_table(label_vocabulary, label_aliases)
+    label_table = None if label_threshold is not None else _label_table(label_vocabulary, label_aliases)
 
     dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
         lambda path: _lines(path, header, encoding),
@@ -256,7 +260,7 @@ def csv_examples(
             fields = tf.io.decode_csv(lines, record_defaults=[""] * len(names), field_delim=field_delim)
         columns = dict(zip(names, fields))
         features = {name: _column(name, columns[name], schema.dtypes[name], defaults.get(name), schema.na_values, strip, paths, numbers) for name in selected}
-        example = features if label is None else (features, _label(columns[label], label_table, label_vocabulary, strip, paths, numbers, label))
+        example = features if label is None else (features, _label(columns[label], label_table, label_vocabulary, strip, paths, numbers, label, label_threshold))
         return (example, line_key(paths, numbers)) if keys else example
 
     dataset = dataset.map(parse, num_parallel_calls=num_parallel_calls, deterministic=True)
@@ -381,9 +385,11 @@ def _label_table(vocabulary, aliases):
     return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, np.array(ids, np.int32)), default_value=-1)
 
 
-def _label(values, table, vocabulary, strip, paths, numbers, label):
+def _label(values, table, vocabulary, strip, paths, numbers, label, threshold=None):
     if strip:
         values = tf.strings.strip(values)
+    if threshold is not None:  # a numeric column made binary: class 1 from the threshold on
+        return tf.cast(_numbers(values, "float32", f"label {label!r}", paths, numbers) >= threshold, tf.int32)
     if table is None:
         return _numbers(values, "float32", f"label {label!r}", paths, numbers)
     ids = table.lookup(values)

@@ -138,6 +138,7 @@ class DataSource:
             na_values=data["na_values"],
             field_delim=data["field_delim"],
             encoding=data.get("encoding", "utf-8"),
+            label_threshold=data.get("label_threshold"),
             keys=True,
         )
         return self._batches(("csv", files), expand_files(files), make, holdout, training, batch_size, seed)
