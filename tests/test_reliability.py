@@ -139,6 +139,12 @@ def test_a_read_only_job_dir_exits_2(census_slice, tmp_path):
         pytest.skip(f"this machine allows no private read-only mount: {result.stderr.strip()}")
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "cannot create job_dir" in result.stderr and "Read-only file system" in result.stderr
+    # The job dir itself exists, read-only: also refused before anything is written.
+    existing = subprocess.run(["unshare", "-rm", "sh", "-c", command.replace(str(folder / "job"), str(folder))],
+                              capture_output=True, text=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                              timeout=300)
+    assert existing.returncode == 2 and "cannot write in job_dir" in existing.stderr, existing.stderr
+    assert "Read-only file system" in existing.stderr
 
 
 def tfkit(*args, env=None, timeout=600):

@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 
 from tfkit.errors import TfkitError
@@ -37,8 +38,11 @@ def make_job_dir(job_dir):
         raise TfkitError(f"job_dir {job_dir}: a part of the path is a file, not a folder.") from None
     except OSError as error:
         raise TfkitError(f"cannot create job_dir {job_dir}: {error.strerror}.") from None
-    if not os.access(job_dir, os.W_OK | os.X_OK):
-        raise TfkitError(f"cannot write in job_dir {job_dir}: permission denied.")
+    try:
+        with tempfile.TemporaryFile(dir=job_dir):  # what writing there would meet: permissions, a read-only mount
+            pass
+    except OSError as error:
+        raise TfkitError(f"cannot write in job_dir {job_dir}: {error.strerror}.") from None
 
 
 def _describe(owner):

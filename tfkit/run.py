@@ -8,12 +8,14 @@ directory holding everything the run writes::
       model.json         the model config with everything adapt learned
       checkpoints/       the last ``train.keep_checkpoints`` checkpoints, ``ckpt-<global step>``
       logs/              TensorBoard event files (loss, metrics, learning rate)
+      history.json       every epoch's metrics, across resumes (:mod:`tfkit.history`)
       metrics.json       final evaluation
       export/<version>/  SavedModel taking raw features
 
-Running the same config again resumes from the last checkpoint. Checkpoints,
-metrics and exports are written to temporary names and renamed into place,
-so an interrupted run never leaves a half-written one.
+Running the same config again resumes from the newest complete checkpoint
+(:mod:`tfkit.checkpoints`). Checkpoints, metrics and exports are written to
+temporary names and renamed into place, so an interrupted run never leaves a
+half-written one, and what a killed write leaves is removed on the next run.
 
 In a cluster (``TF_CONFIG``) only the chief writes into ``job_dir``; other
 multi-worker tasks checkpoint into a temporary directory of their own (the
@@ -48,8 +50,8 @@ from tfkit.data import data_errors
 from tfkit.data.checks import check_data_files
 from tfkit.export import export_saved_model, latest_export, remove_partial_exports
 from tfkit.features import NumericColumn, closure
-from tfkit.history import History
 from tfkit.files import write_json
+from tfkit.history import History
 from tfkit.jobs import make_job_dir
 from tfkit.summaries import TensorBoard, verbosity
 
@@ -190,8 +192,7 @@ class Run:
             print(f"Learned them in {time.time() - started:.1f}s.", flush=True)
 
     def _read_held_out(self, validation):
-        """Reads (and caches) the validation and test data before training: a row that does not parse or a label
-        outside the vocabulary there stops the run now, not after the last epoch."""
+        """Reads (and caches) validation and test data before training: a bad row there stops the run now, not at the end."""
         read = [] if self.config["data"]["format"] == "gp_curves" else [validation, self.test_dataset()]  # curves: drawn
         with data_errors():
             for dataset in filter(None, read):
