@@ -42,3 +42,18 @@ def test_a_missing_csv_cell_reaches_the_column_as_nan(tmp_path):
 def test_bad_transforms_are_refused(kwargs, message):
     with pytest.raises(TfkitError, match=message):
         NumericColumn("x", **kwargs)
+
+
+def test_a_small_integer_feature_is_one_hot_from_one_config_entry():
+    from tfkit.build import build_columns
+    from tfkit.errors import ConfigError
+    from tfkit.features import IndicatorColumn
+
+    columns = build_columns([{"type": "indicator", "name": "rooms", "num_buckets": 6}])
+    rooms = columns["rooms"]
+    # Its only parent reads the raw integers of the feature "rooms".
+    assert rooms.output_dim == 6 and rooms.parents == [rooms.categorical]
+    assert list(rooms.categorical.input_specs()) == ["rooms"] and rooms.categorical.num_buckets == 6
+    assert IndicatorColumn.from_config(rooms.get_config()).get_config() == rooms.get_config()
+    with pytest.raises(ConfigError, match="give categorical .* or num_buckets"):
+        build_columns([{"type": "indicator", "name": "rooms"}])

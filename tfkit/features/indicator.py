@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfkit.errors import TfkitError
 from tfkit.features.base import DenseColumn, SparseColumn, deserialize, register, serialize
+from tfkit.features.categorical import IdentityColumn
 
 # A dense indicator of a huge cross is the mistake the linear layer exists to avoid.
 MAX_INDICATOR_BUCKETS = 100_000
@@ -21,9 +22,25 @@ class IndicatorColumn(DenseColumn):
     >>> ids = genre.transform({"genre": ["Drama|Comedy", "Comedy"]}, [], genre.make_layers())
     >>> hot.transform({}, [ids], None).numpy().tolist()
     [[1.0, 1.0], [0.0, 1.0]]
+
+    A small-integer feature (a 0/1 flag, a count of rooms) needs no column of
+    its own: ``num_buckets`` alone one-hot encodes the raw integers
+    ``0 .. num_buckets - 1`` of the feature ``name`` (or ``key``):
+
+    >>> rooms = IndicatorColumn(name="rooms", num_buckets=4)
+    >>> ids = rooms.categorical.transform({"rooms": [[3], [0]]}, [], None)
+    >>> rooms.transform({}, [ids], None).numpy().tolist()
+    [[0.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0]]
     """
 
-    def __init__(self, categorical, name=None):
+    def __init__(self, categorical=None, name=None, num_buckets=None, key=None):
+        if (categorical is None) == (num_buckets is None):
+            raise TfkitError(f"IndicatorColumn {name or ''!r}: give categorical (a sparse column), or num_buckets to "
+                             "one-hot a small-integer feature. Received both or neither.")
+        if categorical is None:
+            if name is None:
+                raise TfkitError("IndicatorColumn: with num_buckets, name (the integer feature) is required.")
+            categorical = IdentityColumn(f"{name}_ids", num_buckets, key=key or name)
         categorical = deserialize(categorical)
         if not isinstance(categorical, SparseColumn):
             raise TfkitError(f"IndicatorColumn needs a sparse column. Received: categorical={categorical!r}")
