@@ -131,7 +131,7 @@ class CheckpointFiles:
         # Relative names, as tf.train.CheckpointManager writes them: the folder can move.
         tf.compat.v1.train.update_checkpoint_state(self.directory, os.path.basename(prefix),
                                                    all_model_checkpoint_paths=[os.path.basename(p) for p in kept])
-        for old in set(complete_checkpoints(self.directory)) - set(kept):
+        for old in set(older) - set(kept):
             for path in glob.glob(glob.escape(old) + ".*"):
                 os.remove(path)
         return prefix
