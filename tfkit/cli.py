@@ -357,14 +357,16 @@ def quiet_tensorflow():
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    if args.command != "launch":  # launch runs commands that quiet their own TensorFlow
+    # launch runs commands that quiet their own TensorFlow, and stops its tasks on SIGTERM itself.
+    launching = args.command == "launch"
+    if not launching:
         quiet_tensorflow()
     from tfkit.errors import ClusterError, TfkitError
     from tfkit.jobs import Terminated, terminate_as_interrupt
 
     try:
         with contextlib.ExitStack() as stack:
-            if args.command != "launch":  # launch stops its tasks on SIGTERM itself
+            if not launching:
                 stack.enter_context(terminate_as_interrupt())
             status = _COMMANDS[args.command](args)
     except ClusterError as error:
