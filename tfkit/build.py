@@ -9,7 +9,10 @@ import inspect
 
 from tfkit.errors import ConfigError, TfkitError
 
-_REFERENCES = {"bucketized": ("source",), "crossed": ("columns",), "embedding": ("categorical",), "indicator": ("categorical",)}
+_REFERENCES = {
+    "bucketized": ("source",), "crossed": ("columns",), "embedding": ("categorical",), "indicator": ("categorical",),
+    "periodic": ("sources",), "piecewise_linear": ("sources",),
+}
 
 
 def build_columns(entries):

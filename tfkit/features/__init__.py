@@ -14,6 +14,7 @@ from tfkit.features.crossed import CrossedColumn
 from tfkit.features.embedding import EmbeddingColumn, shared_embeddings
 from tfkit.features.indicator import IndicatorColumn
 from tfkit.features.numeric import NumericColumn
+from tfkit.features.numeric_embedding import NumericEmbeddingColumn, PeriodicColumn, PiecewiseLinearColumn
 from tfkit.features.text import TextColumn
 
 __all__ = [
@@ -28,6 +29,9 @@ __all__ = [
     "Ids",
     "IndicatorColumn",
     "NumericColumn",
+    "NumericEmbeddingColumn",
+    "PeriodicColumn",
+    "PiecewiseLinearColumn",
     "RawInput",
     "SparseColumn",
     "TextColumn",

@@ -27,11 +27,12 @@ def _numpy_batches(data, steps):
     for step, batch in enumerate(data):
         if steps is not None and step >= steps:
             return
+        labels = None
         if isinstance(batch, (tuple, list)):
-            batch = batch[0]  # (features, label[, weights])
+            batch, labels = batch[0], (np.asarray(batch[1]) if len(batch) > 1 else None)  # (features, label[, weights])
         if not isinstance(batch, dict):
             raise TfkitError(f"adapt expects batches of feature dicts (or (features, label) tuples). Received: {type(batch).__name__}")
-        yield {key: np.asarray(value) for key, value in batch.items()}
+        yield {key: np.asarray(value) for key, value in batch.items()}, labels
 
 
 def adapt(columns, data, steps=None):
@@ -40,7 +41,9 @@ def adapt(columns, data, steps=None):
     Args:
         columns: Feature columns.
         data: A ``tf.data.Dataset`` or an iterable of batches; a batch is a
-            dict of raw feature arrays, or a ``(features, label)`` tuple.
+            dict of raw feature arrays, or a ``(features, label)`` tuple
+            (columns that learn from the labels, such as tree-binned
+            ``PiecewiseLinearColumn``, need the latter).
         steps: Read at most this many batches.
 
     Columns whose state is already known (given or adapted before) are left as
@@ -60,10 +63,13 @@ def adapt(columns, data, steps=None):
         return
     accumulators = {c.name: c.adapt_accumulator() for c in pending}
     batches = 0
-    for batch in _numpy_batches(data, steps):
+    for batch, labels in _numpy_batches(data, steps):
         batches += 1
         for column in pending:
-            column.adapt_update(accumulators[column.name], batch)
+            if column.adapt_needs_labels:
+                column.adapt_update(accumulators[column.name], batch, labels)
+            else:
+                column.adapt_update(accumulators[column.name], batch)
     if not batches:
         raise TfkitError("adapt received no data: the dataset is empty.")
     for column in _every_object(columns):

@@ -105,6 +105,9 @@ class Column:
     def adapt_accumulator(self):
         raise NotImplementedError
 
+    #: True when adapt_update takes the batch's labels too: ``adapt_update(accumulator, features, labels)``.
+    adapt_needs_labels = False
+
     def adapt_update(self, accumulator, features):
         """Updates ``accumulator`` from a batch of raw features (numpy arrays)."""
         raise NotImplementedError
@@ -153,6 +156,10 @@ class DenseColumn(Column):
     @property
     def output_dim(self):
         raise NotImplementedError
+
+    def make_embedder(self):
+        """A Keras layer with trainable weights, owned by the consuming layer, that maps this column's value to its output; or None."""
+        return None
 
 
 class SparseColumn(Column):

@@ -7,9 +7,7 @@ import tensorflow as tf
 from tfkit.errors import TfkitError
 from tfkit.features.base import Ids, SparseColumn, deserialize, register, serialize
 from tfkit.features.numeric import NumericColumn
-
-# Quantiles are estimated from a uniform sample of at most this many values.
-_RESERVOIR_SIZE = 200_000
+from tfkit.features.sampling import reservoir_accumulator, reservoir_update
 
 
 @register("bucketized")
@@ -70,24 +68,14 @@ class BucketizedColumn(SparseColumn):
         return self.boundaries is None
 
     def adapt_accumulator(self):
-        return {"sample": np.empty(0), "seen": 0, "rng": np.random.default_rng(0)}
+        return reservoir_accumulator()
 
     def adapt_update(self, accumulator, features):
-        values = self.source.read_numpy(features).ravel()
-        # Reservoir sampling (Algorithm R, batched): a uniform sample of everything seen.
-        sample, seen, rng = accumulator["sample"], accumulator["seen"], accumulator["rng"]
-        room = max(0, _RESERVOIR_SIZE - len(sample))
-        sample = np.concatenate([sample, values[:room]])
-        rest = values[room:]
-        if len(rest):
-            positions = rng.integers(0, seen + room + np.arange(1, len(rest) + 1))
-            keep = positions < _RESERVOIR_SIZE
-            sample[positions[keep]] = rest[keep]
-        accumulator["sample"], accumulator["seen"] = sample, seen + len(values)
+        reservoir_update(accumulator, self.source.read_numpy(features).ravel())
 
     def adapt_finish(self, accumulator):
         sample = accumulator["sample"]
-        if not len(sample):
+        if sample is None or not len(sample):
             raise TfkitError(f"BucketizedColumn {self.name!r}: adapt saw no values.")
         quantiles = np.quantile(sample, np.linspace(0, 1, self.num_bins + 1)[1:-1])
         boundaries = np.unique(quantiles)

@@ -108,24 +108,10 @@ class NumericColumn(DenseColumn):
         return {"count": 0, "mean": np.zeros(self.shape), "m2": np.zeros(self.shape)}
 
     def adapt_update(self, accumulator, features):
-        values = self._scaled(self.read_numpy(features).astype(np.float64), np)
-        if not len(values):
-            return
-        # Chan et al. parallel merge of (count, mean, M2): exact and stable in one pass.
-        n_a, n_b = accumulator["count"], len(values)
-        mean_b = values.mean(axis=0)
-        m2_b = ((values - mean_b) ** 2).sum(axis=0)
-        delta = mean_b - accumulator["mean"]
-        total = n_a + n_b
-        accumulator["mean"] = accumulator["mean"] + delta * n_b / total
-        accumulator["m2"] = accumulator["m2"] + m2_b + delta**2 * n_a * n_b / total
-        accumulator["count"] = total
+        moments_update(accumulator, self._scaled(self.read_numpy(features).astype(np.float64), np))
 
     def adapt_finish(self, accumulator):
-        if accumulator["count"] == 0:
-            raise TfkitError(f"NumericColumn {self.name!r}: adapt saw no values.")
-        self.mean = [float(v) for v in accumulator["mean"]]
-        self.variance = [float(v) for v in accumulator["m2"] / accumulator["count"]]
+        self.mean, self.variance = moments_finish(accumulator, f"NumericColumn {self.name!r}")
 
     def read_numpy(self, features):
         """The raw values of a numpy batch as a ``[batch, shape]`` float array."""
@@ -180,6 +166,27 @@ class NumericColumn(DenseColumn):
             "log": self.log,
             "missing_indicator": self.missing_indicator,
         }
+
+
+def moments_update(accumulator, values):
+    """Merges a ``[batch, k]`` batch into ``{count, mean, m2}``: Chan et al.'s parallel update, exact and stable in one pass."""
+    if not len(values):
+        return
+    n_a, n_b = accumulator["count"], len(values)
+    mean_b = values.mean(axis=0)
+    m2_b = ((values - mean_b) ** 2).sum(axis=0)
+    delta = mean_b - accumulator["mean"]
+    total = n_a + n_b
+    accumulator["mean"] = accumulator["mean"] + delta * n_b / total
+    accumulator["m2"] = accumulator["m2"] + m2_b + delta**2 * n_a * n_b / total
+    accumulator["count"] = total
+
+
+def moments_finish(accumulator, owner):
+    """``(mean, variance)`` as lists of floats."""
+    if accumulator["count"] == 0:
+        raise TfkitError(f"{owner}: adapt saw no values.")
+    return [float(v) for v in accumulator["mean"]], [float(v) for v in accumulator["m2"] / accumulator["count"]]
 
 
 def _as_list(value, shape, name, what):

@@ -15,7 +15,9 @@ class DenseFeatures(ColumnConsumer, keras.layers.Layer):
 
     Takes a dict of raw features (strings, integers, floats) and returns
     ``[batch, output_dim]``. Embedding tables are this layer's weights; columns
-    that share a table (``shared_name``) look up the same weight.
+    that share a table (``shared_name``) look up the same weight. So are the
+    weights of numeric embeddings (``PeriodicColumn``, ``PiecewiseLinearColumn``
+    with a ``dimension``).
 
     Args:
         columns: Dense feature columns, in output order.
@@ -53,6 +55,13 @@ class DenseFeatures(ColumnConsumer, keras.layers.Layer):
 
     def build(self, input_shape=None):
         self.build_preprocessing()
+        embedders = {}
+        for column in self.columns:
+            embedder = column.make_embedder()
+            if embedder is not None:
+                embedder.build((None, None))
+                embedders[column.name] = embedder
+        self.embedders = embedders
         self.tables = {}
         for column in self.columns:
             if not isinstance(column, EmbeddingColumn):
@@ -82,6 +91,8 @@ class DenseFeatures(ColumnConsumer, keras.layers.Layer):
             if isinstance(column, EmbeddingColumn):
                 table = self.tables[column.table_name].value
                 outputs.append(combine_lookup(table, values[column.categorical.name], column.combiner))
+            elif column.name in self.embedders:
+                outputs.append(self.embedders[column.name](values[column.name]))
             else:
                 outputs.append(values[column.name])
         return tf.concat(outputs, axis=1) if len(outputs) > 1 else outputs[0]

@@ -51,6 +51,11 @@ class Linear(ColumnConsumer, keras.layers.Layer):
                     f"Linear takes sparse columns and numeric or indicator columns. Column {column.name!r} is "
                     f"{type(column).__name__}: use its categorical column in the linear part instead."
                 )
+            if isinstance(column, DenseColumn) and column.make_embedder() is not None:
+                raise TfkitError(
+                    f"Linear takes columns without weights of their own. Column {column.name!r} ({type(column).__name__}) "
+                    f"has some: put it in the deep part, or use a PiecewiseLinearColumn without a dimension here."
+                )
         if not isinstance(units, int) or units < 1:
             raise TfkitError(f"Linear: units must be a positive int. Received: units={units!r}")
         check_combiner("Linear", sparse_combiner)
