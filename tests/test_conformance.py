@@ -49,8 +49,21 @@ def columns():
     return dense, sparse
 
 
+def numeric_embeddings():
+    """Adapted numeric embeddings of RAW's one numeric feature, with and without weights of their own."""
+    age, age_log = F.NumericColumn("age"), F.NumericColumn("age_log", key="age", log=True)
+    embedded = [
+        F.PiecewiseLinearColumn([age, age_log], num_bins=3, dimension=4, activation="relu"),
+        F.PeriodicColumn(F.NumericColumn("age_p", key="age"), num_frequencies=3, sigma=0.5, dimension=2),
+        F.PiecewiseLinearColumn(F.NumericColumn("age_r", key="age"), num_bins=4),
+    ]
+    F.adapt(embedded, [RAW])
+    return embedded
+
+
 LAYERS = {
     "dense_features": lambda: L.DenseFeatures(columns()[0]),
+    "dense_features_numeric_embeddings": lambda: L.DenseFeatures(numeric_embeddings()),
     "linear": lambda: L.Linear(columns()[1], units=2, sparse_combiner="mean"),
     "dnn": lambda: L.DNN(columns()[0], hidden_units=[8, 4], units=3, dropout=0.1, batch_norm=True),
 }
@@ -59,6 +72,7 @@ MODELS = {
     "wide_deep_binary": lambda: M.WideDeep(*columns()[::-1], hidden_units=[8], label_vocabulary=["no", "yes"]),
     "wide_deep_multiclass": lambda: M.WideDeep(*columns()[::-1], hidden_units=[8], head="multiclass", num_classes=3),
     "wide_deep_regression": lambda: M.WideDeep(*columns()[::-1], hidden_units=[8], head="regression"),
+    "wide_deep_numeric_embeddings": lambda: M.WideDeep(columns()[1], numeric_embeddings(), hidden_units=[8]),
     "linear_only": lambda: M.WideDeep(wide_columns=columns()[1], head="binary"),
     "dnn_only": lambda: M.WideDeep(deep_columns=columns()[0], hidden_units=[8, 8], dropout=0.2, batch_norm=True,
                                    head="multiclass", label_vocabulary=["a", "b", "c"]),
