@@ -39,7 +39,8 @@ SCHEMA = {
         "test": Field((str, list, dict), None, "Test data, as train, evaluated once at the end (a CIFAR-10 folder: its test batch)."),
         "label": Field(str, None, "Label column (csv)."),
         "label_vocabulary": Field(list, None, "Label strings in class-id order (classification)."),
-        "label_aliases": Field(dict, None, "Other spellings of labels, e.g. {'>50K.': '>50K'}: raw values mapped to labels."),
+        "label_aliases": Field(dict, None, "Raw label values mapped to labels of label_vocabulary: other spellings "
+                               "({'>50K.': '>50K'}) or classes made of several values ({1: neg, 2: neg, 4: pos, 5: pos})."),
         "label_threshold": Field(float, None, "Binary classes from a numeric label column (csv): rows whose label is >= "
                                  "this are class 1 (label_vocabulary[1], default '>= <threshold>'), the others class 0."),
         "column_names": Field(list, None, "Column names for files without a header."),
@@ -111,6 +112,8 @@ def validate(raw):
             raise ConfigError(f"data.{key}[{bad[0]}]: expected a string, received {data[key][bad[0]]!r}.")
     if data["label_threshold"] is not None:
         _validate_threshold(data)
+    if data["label_aliases"] is not None:
+        _validate_aliases(data)
     if data["format"] == "csv" and data["label"] is None:
         raise ConfigError("data.label: missing; csv data needs the label column's name.")
     if data["format"] != "csv":
@@ -169,6 +172,20 @@ def _validate_threshold(data):
     elif len(data["label_vocabulary"]) != 2:
         raise ConfigError(f"data.label_vocabulary: a label_threshold makes two classes (below it, and from it on); "
                           f"received {len(data['label_vocabulary'])} labels.")
+
+
+def _validate_aliases(data):
+    """label_aliases maps raw label values (numbers too: 1 is "1") to labels of label_vocabulary."""
+    if data["label_vocabulary"] is None:
+        raise ConfigError("data.label_aliases: maps raw values to labels of data.label_vocabulary, which is not given "
+                          "(a label without a vocabulary is a number, taken as it is).")
+    vocabulary = [str(v) for v in data["label_vocabulary"]]
+    aliases = {}
+    for raw, label in data["label_aliases"].items():
+        if str(label) not in vocabulary:
+            raise ConfigError(f"data.label_aliases.{raw}: maps to {label!r}, which is not in data.label_vocabulary {vocabulary}.")
+        aliases[str(raw)] = str(label)
+    data["label_aliases"] = aliases
 
 
 def _validate_files(data):

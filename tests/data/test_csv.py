@@ -144,3 +144,25 @@ def test_a_threshold_makes_a_numeric_label_binary(tmp_path):
                            ({"label_aliases": {"x": "y"}}, "cannot be used with data.label_aliases")):
         with pytest.raises(ConfigError, match=message):
             validate({**base, "data": {**base["data"], **extra}})
+
+
+def test_labels_mapped_from_raw_values_and_a_numeric_label_taken_unchanged(tmp_path):
+    from tfkit.config import validate
+
+    path = tmp_path / "ratings.csv"
+    path.write_text("words,stars\ngreat,5\nbad,1\nfine,4\nawful,2\nok,3\n")
+    base = {"train": "x.csv", "label": "stars", "label_vocabulary": ["neg", "mixed", "pos"]}
+    # YAML reads {1: neg} with integer keys: they are the cells' spellings.
+    data = validate({"data": {**base, "label_aliases": {1: "neg", 2: "neg", 3: "mixed", 4: "pos", 5: "pos"}},
+                     "model": {"name": "wide_deep"}})["data"]
+    _, labels = next(iter(read_csv(str(path), 5, label="stars", label_vocabulary=data["label_vocabulary"],
+                                   label_aliases=data["label_aliases"])))
+    assert labels.numpy().tolist() == [2, 0, 2, 0, 1]
+    for aliases, message in (({5: "great"}, r"data.label_aliases.5: maps to 'great', which is not in data.label_vocabulary"),):
+        with pytest.raises(ConfigError, match=message):
+            validate({"data": {**base, "label_aliases": aliases}, "model": {"name": "wide_deep"}})
+    with pytest.raises(ConfigError, match="data.label_aliases: maps raw values to labels of data.label_vocabulary, which is not given"):
+        validate({"data": {"train": "x.csv", "label": "stars", "label_aliases": {1: "neg"}}, "model": {"name": "wide_deep"}})
+    # Without a vocabulary the label is a number for regression, as written.
+    _, values = next(iter(read_csv(str(path), 5, label="stars")))
+    assert values.dtype == tf.float32 and values.numpy().tolist() == [5.0, 1.0, 4.0, 2.0, 3.0]
