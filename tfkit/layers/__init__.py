@@ -4,6 +4,7 @@ from tfkit.layers.dense_features import DenseFeatures
 from tfkit.layers.dnn import DNN
 from tfkit.layers.linear import Linear
 from tfkit.layers.neural_process import DeterministicEncoder, GaussianDecoder, LatentEncoder
+from tfkit.layers.numeric_embedding import NumericEmbedding
 from tfkit.layers.residual import ResidualBlock
 
-__all__ = ["DNN", "DenseFeatures", "DeterministicEncoder", "GaussianDecoder", "LatentEncoder", "Linear", "ResidualBlock"]
+__all__ = ["DNN", "DenseFeatures", "DeterministicEncoder", "GaussianDecoder", "LatentEncoder", "Linear", "NumericEmbedding", "ResidualBlock"]
