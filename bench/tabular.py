@@ -41,7 +41,7 @@ def tfkit_run(config, seed, folder):
     with open(os.path.join(job_dir, "metrics.json")) as f:
         metrics = json.load(f)
     return {"accuracy": metrics["test"]["accuracy"], "auc": metrics["test"]["auc"], "train_seconds": metrics["train_seconds"],
-            "wall_seconds": wall, "length": f"{metrics['best_epoch']} epochs"}
+            "wall_seconds": wall, "length": f"best epoch {metrics['best_epoch']} of {metrics['epochs']}"}
 
 
 def table(config_path):
