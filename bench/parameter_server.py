@@ -6,7 +6,8 @@ and trained by Keras' own ``fit``, once built under a ``ParameterServerStrategy`
 over an in-process cluster of real TensorFlow servers on localhost ports and
 trained by tfkit's coordinator loop, with 1 and with ``--steps-per-execution``
 steps per scheduled function. Epochs alternate in ABBA order; each round gives
-one paired ratio, and the median ratio is the figure.
+one paired ratio, and the median ratio is the figure. Then evaluation over the
+same batches, ABBA: milliseconds per batch on one device and on the cluster.
 
 On a 2-core machine the three servers, the coordinator and the input pipelines
 share the same two cores, so the ratio measures the loop's overhead (RPCs,
@@ -37,11 +38,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = config_lib.load(os.path.join(ROOT, "configs", "census.yaml"))
 
 
-def on_strategy(adapted, strategy):
+def on_strategy(adapted, strategy, **compile_arguments):
     """The adapted model rebuilt (same columns, fresh weights) and compiled under ``strategy``."""
     with strategy.scope():
         model = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(adapted))
-        model.compile(optimizer=CONFIG["train"]["optimizer"])  # the optimizer belongs to the strategy too
+        model.compile(optimizer=CONFIG["train"]["optimizer"], **compile_arguments)  # the optimizer belongs to the strategy too
         return model
 
 
@@ -58,15 +59,14 @@ def main():
     keras.utils.set_random_seed(0)
     adapted, dataset = census_model_and_data(args.batch_size)
     steps = sum(1 for _ in dataset)
-    single = on_strategy(adapted, distribute.get("default"))
-    cluster = on_strategy(adapted, parameter_server)
+    models = {"single": on_strategy(adapted, distribute.get("default")),
+              "cluster": on_strategy(adapted, parameter_server, steps_per_execution=1),
+              "cluster_batched": on_strategy(adapted, parameter_server, steps_per_execution=args.steps_per_execution)}
+    single, cluster = models["single"], models["cluster_batched"]
 
     def epoch(name):
-        model = single if name == "single" else cluster
-        if name != "single":
-            model.steps_per_execution = args.steps_per_execution if name == "cluster_batched" else 1
         start = time.perf_counter()
-        model.fit(dataset, epochs=1, steps_per_epoch=steps if model is cluster else None, verbose=0)
+        models[name].fit(dataset, epochs=1, steps_per_epoch=None if name == "single" else steps, verbose=0)
         return time.perf_counter() - start
 
     setups = ("single", "cluster", "cluster_batched")
@@ -85,6 +85,16 @@ def main():
     for name, values in times.items():
         seconds = statistics.median(values)
         print(f"{name:>16}: {steps / seconds:7.1f} steps/s  (median epoch {seconds:.2f}s of {len(values)})")
+    # Evaluation: on the cluster it runs on the coordinator, over a local copy of the weights.
+    evaluation = {"single": [], "cluster": []}
+    for _ in range(args.rounds):
+        for name in ("single", "cluster", "cluster", "single"):
+            model = single if name == "single" else cluster
+            start = time.perf_counter()
+            model.evaluate(dataset, verbose=0) if model is single else model.evaluate(dataset)
+            evaluation[name].append((time.perf_counter() - start) / steps * 1000)
+    for name, values in evaluation.items():
+        print(f"{name:>16}: evaluation {statistics.median(values):.2f} ms per batch (median of {len(values)} passes)")
     for name, values in ratios.items():
         per_execution = args.steps_per_execution if name == "cluster_batched" else 1
         print(f"steps/s ratio 1 ps + 2 workers / one device, {per_execution} step(s) per scheduled function: "

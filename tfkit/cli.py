@@ -137,6 +137,15 @@ def _print_metrics(results):
             print(f"{split}: {line}")
 
 
+def _chief_log(task):
+    """On a parameter-server chief: a lost worker reported once, not TensorFlow's gRPC errors for each function."""
+    if task is None or not task.num_ps:
+        return contextlib.nullcontext()
+    from tfkit.distribute.lost_workers import reporting_lost_workers
+
+    return reporting_lost_workers(task.cluster.get("worker", []))
+
+
 def _train(args):
     config = _load_config(args)
     from tfkit.distribute import cluster
@@ -153,7 +162,9 @@ def _train(args):
         from tfkit.sidecar import evaluate_continuously
 
         evaluate_continuously(config, task)
-        return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # tf.data's thread pools can block interpreter shutdown; everything is written
     from tfkit.jobs import job_lock
     from tfkit.run import Run
 
@@ -161,7 +172,7 @@ def _train(args):
     if not run.is_chief:
         run.train()
         return
-    with job_lock(config["job_dir"], _command_line(args)):
+    with job_lock(config["job_dir"], _command_line(args)), _chief_log(task):
         summary = run.train()
     if "cross_validation" in summary:
         print(f"Cross-validated {summary['folds']} folds of {summary['epochs']} epochs in {summary['train_seconds']}s; "

@@ -68,8 +68,8 @@ SCHEMA = {
         "early_stopping": Field(dict, None, "{monitor, patience, mode, min_delta}: stop on the validation metric."),
         "seed": Field(int, 42, "Random seed (weights, shuffling)."),
         "keep_checkpoints": Field(int, 3, "Checkpoints kept in job_dir/checkpoints.", minimum=1),
-        "steps_per_execution": Field(int, 1, "Steps per call of the compiled step function (on a parameter "
-                                     "server: per function scheduled on a worker); more means less overhead. Lowered "
+        "steps_per_execution": Field(int, None, "Steps per call of the compiled step function (on a parameter "
+                                     "server: per function scheduled on a worker; default 8 there, 1 elsewhere); more means less overhead. Lowered "
                                      "to divide steps_per_epoch and checkpoint_steps, so both stay exact; 1 on multi_worker_mirrored.", minimum=1),
         "checkpoint_steps": Field(int, None, "Also checkpoint every so many steps (by the exact global step), "
                                   "besides each epoch's end.", minimum=1),

@@ -199,13 +199,13 @@ class Run:
                 dataset.reduce(0, lambda count, _: count + 1)
 
     def _steps_per_execution(self):
-        """``train.steps_per_execution``, lowered to divide ``steps_per_epoch`` and ``checkpoint_steps``
-        (Keras runs whole executions), and 1 on multi-worker mirrored, where Keras' multi-step function fails
-        ("You must feed a value for placeholder tensor")."""
+        """``train.steps_per_execution`` (default 8 on a parameter server, else 1) dividing ``steps_per_epoch`` and
+        ``checkpoint_steps``; 1 on multi-worker mirrored (Keras' multi-step function fails: "You must feed a value...")."""
         train = self.config["train"]
         if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
             return 1
-        return math.gcd(train["steps_per_execution"], train["steps_per_epoch"] or 0, train["checkpoint_steps"] or 0)
+        given = train["steps_per_execution"] or (distribute.parameter_server.DEFAULT_STEPS_PER_FUNCTION if self.parameter_server else 1)
+        return math.gcd(given, train["steps_per_epoch"] or 0, train["checkpoint_steps"] or 0)
 
     def _optimizer(self):
         schedule = self.config["train"]["learning_rate_schedule"]

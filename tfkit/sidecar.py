@@ -5,9 +5,10 @@ A cluster's ``evaluator`` task (``TF_CONFIG`` type ``evaluator``, or
 pauses to evaluate. It restores only the weights of each checkpoint (whatever
 strategy wrote them: sharded tables restore whole) into a single-device model,
 evaluates it on the validation and test data, and writes TensorBoard
-summaries to ``job_dir/logs/evaluator_<split>`` at the checkpoint's epoch. It
-exits once the chief has marked the run done and the last checkpoint is
-evaluated.
+summaries to ``job_dir/logs/evaluator_<split>`` at the step the chief's own
+summaries give that epoch (Keras counts epochs from 0: the checkpoint of
+epoch 3 is step 2), so the curves line up. It exits once the chief has
+marked the run done and the last checkpoint is evaluated.
 """
 
 import json
@@ -51,10 +52,11 @@ def evaluate_continuously(config, task=None, poll_seconds=1.0):
 
 
 def _write_summaries(writers, job_dir, epoch, results):
+    """Writes the results of the checkpoint written after ``epoch`` epochs (counted from 1)."""
     for split, metrics in results.items():
         if split not in writers:
             writers[split] = tf.summary.create_file_writer(os.path.join(job_dir, "logs", f"evaluator_{split}"))
         with writers[split].as_default():
             for name, value in metrics.items():
-                tf.summary.scalar(f"epoch_{name}", value, step=epoch)
+                tf.summary.scalar(f"epoch_{name}", value, step=epoch - 1)
         writers[split].flush()

@@ -51,6 +51,7 @@ small = build(strategy, steps_per_execution=3)
 small.fit(dataset(small, TRAIN, training=True), epochs=2, steps_per_epoch=7, verbose=0)
 trainer = distribute.parameter_server.trainer(small)
 report["small_global_step"] = int(trainer.global_step.numpy())
+report["small_traces"] = trainer._train_function.experimental_get_tracing_count()
 report["small_iterations"] = sorted({int(v.numpy()) for v in small.optimizer.variables if v.name == "iteration"})
 
 model = build(strategy)
@@ -91,6 +92,10 @@ model.set_weights(weights)
 report["set_weights"] = [float(np.max(np.abs(zeroed))), float(np.max(np.abs(model.predict(features)["logits"] - copy.predict(features, verbose=0)["logits"])))]
 
 # Arguments the loop cannot honour are refused by name, not ignored.
+with strategy.scope():
+    small.compile()  # no steps_per_execution: the parameter-server default
+report["default_steps_per_function"] = distribute.parameter_server.steps_per_function(small)
+
 report["refused"] = []
 for call in (lambda: model.fit({"age": np.ones(4)}, np.ones(4)), lambda: model.evaluate(dataset(model, TEST), callbacks=[])):
     try:

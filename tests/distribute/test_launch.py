@@ -20,12 +20,12 @@ pytestmark = pytest.mark.slow
 EPOCHS = 3
 
 
-def launch_command(census_slice, job_dir, *launch_args, epochs=EPOCHS):
+def launch_command(census_slice, job_dir, *launch_args, epochs=EPOCHS, batch_size=16):
     train, test = census_slice
     return [
         sys.executable, "-m", "tfkit.cli", "launch", *launch_args, "--",
         sys.executable, "-m", "tfkit.cli", "train", CENSUS_CONFIG, "--job-dir", str(job_dir),
-        "--set", f"data.train={train}", "--set", f"data.test={test}", "--set", "data.batch_size=16",
+        "--set", f"data.train={train}", "--set", f"data.test={test}", "--set", f"data.batch_size={batch_size}",
         "--set", f"train.epochs={epochs}", "--set", "train.early_stopping=null", "--set", "train.verbose=2",
     ]
 
@@ -62,8 +62,8 @@ class Launch:
         return self.process.returncode, "".join(self.lines)
 
 
-def run_launch(census_slice, job_dir, *launch_args):
-    launch = Launch(launch_command(census_slice, job_dir, *launch_args))
+def run_launch(census_slice, job_dir, *launch_args, **options):
+    launch = Launch(launch_command(census_slice, job_dir, *launch_args, **options))
     return launch.finish()
 
 
@@ -105,6 +105,39 @@ def test_only_the_chief_and_the_evaluator_write_into_the_job_dir(cluster_run):
     # The evaluator evaluated checkpoints as they appeared, the last one included.
     evaluated = [int(epoch) for epoch in re.findall(r"\[evaluator\] evaluator: epoch (\d+):", output)]
     assert evaluated and evaluated[-1] == EPOCHS and evaluated == sorted(set(evaluated))
+    # Its summaries use the chief's step numbering: epoch 3's checkpoint is the chief's step 2.
+    chief, evaluator = summary_steps(job_dir / "logs" / "validation"), summary_steps(job_dir / "logs" / "evaluator_validation")
+    assert chief == list(range(EPOCHS)) and evaluator == [epoch - 1 for epoch in evaluated]
+
+
+def summary_steps(folder, tag="epoch_loss"):
+    import tensorflow as tf
+
+    return sorted(event.step for path in glob.glob(str(folder / "events.out.tfevents.*"))
+                  for event in tf.compat.v1.train.summary_iterator(path) for value in event.summary.value if value.tag == tag)
+
+
+def test_the_evaluator_exits_promptly_once_the_chief_is_done_every_time(cluster_run, tmp_path):
+    import shutil
+
+    job_dir = tmp_path / "job"
+    shutil.copytree(cluster_run[0], job_dir)
+    (job_dir / "chief_done.json").unlink()
+    command = [sys.executable, "-m", "tfkit.cli", "train", str(job_dir / "config.yaml"), "--job-dir", str(job_dir)]
+    tf_config = json.dumps({"cluster": {"chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2"], "ps": ["127.0.0.1:3"]},
+                            "task": {"type": "evaluator", "index": 0}})
+    for attempt in range(3):
+        evaluator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, "TF_CONFIG": tf_config, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        lines = []
+        while not lines or not lines[-1].startswith("evaluator: epoch"):  # its evaluation of the last checkpoint
+            lines.append(evaluator.stdout.readline())
+            assert lines[-1], "".join(lines)
+        assert lines[-1].startswith(f"evaluator: epoch {EPOCHS}:"), "".join(lines)
+        (job_dir / "chief_done.json").write_text(json.dumps({"time": time.time()}))  # what the chief writes last
+        marked = time.time()
+        assert evaluator.wait(timeout=60) == 0, evaluator.stdout.read()
+        assert time.time() - marked < 10, f"attempt {attempt}: {time.time() - marked:.1f}s after the chief was done"
 
 
 def test_the_cluster_export_serves_without_tf_config_or_tfkit(cluster_run, census_slice, tmp_path):
@@ -149,8 +182,13 @@ def test_a_killed_worker_does_not_stop_the_run(census_slice, tmp_path, cluster_r
     assert "[launch] worker:1 exited with status -9" in output
     metrics = json.loads((tmp_path / "job" / "metrics.json").read_text())
     assert metrics["epochs"] == EPOCHS
-    # Every requested step ran, on the surviving worker once worker:1 was gone.
-    assert metrics["steps"] >= EPOCHS * metrics["steps_per_epoch"]
+    # Exactly the requested steps ran, on the surviving worker once worker:1 was gone; checkpoints are numbered by them.
+    assert metrics["steps"] == EPOCHS * metrics["steps_per_epoch"]
+    numbers = {int(m.group(1)) for m in (re.match(r"ckpt-(\d+)\.index$", n) for n in os.listdir(tmp_path / "job" / "checkpoints")) if m}
+    assert max(numbers) == metrics["steps"]
+    # The loss is reported once, without TensorFlow's errors for each function it could not run there.
+    assert output.count("[chief] tfkit: lost worker:1 (127.0.0.1:") == 1, output[-5000:]
+    assert "function remotely" not in output and "Additional GRPC error information" not in output
     assert_no_process_left(output)
 
 
@@ -194,14 +232,16 @@ def test_two_process_multi_worker_mirrored_training(census_slice, tmp_path, clus
     job_dir = tmp_path / "job"
     worker_checkpoints = os.path.join(tempfile.gettempdir(), "tfkit-worker-checkpoints-*")
     before = set(glob.glob(worker_checkpoints))
-    status, output = run_launch(census_slice, job_dir, "--workers", "1")
+    # Batches of 64 (every step is a collective all-reduce between the processes: few steps keep it quick).
+    status, output = run_launch(census_slice, job_dir, "--workers", "1", batch_size=64)
     assert status == 0, output[-5000:]
     metrics = json.loads((job_dir / "metrics.json").read_text())
     assert "[chief] Training on multi_worker_mirrored: 2 workers, 2 replicas." in output
     # data.batch_size is the global batch: the two replicas share each one, so an epoch has as
-    # many steps as the parameter-server run has batches (give or take the last, split one).
+    # many steps as there are batches of 64 in the rows the parameter-server run read in batches of 16
+    # (give or take the last, split one).
     batches = json.loads((cluster_run[0] / "metrics.json").read_text())["steps_per_epoch"]
-    assert abs(metrics["steps_per_epoch"] - batches) <= 1
+    assert abs(metrics["steps_per_epoch"] - -(-batches * 16 // 64)) <= 1
     assert metrics["epochs"] == EPOCHS and metrics["steps"] == EPOCHS * metrics["steps_per_epoch"]
     assert metrics["test"]["accuracy"] > 0.75 and len(metrics["history"]["val_loss"]) == EPOCHS
     assert "[worker:0]" in output and "[chief] Trained" in output and "[worker:0] Trained" not in output

@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import CENSUS_CONFIG, CENSUS_TEST, CENSUS_TRAIN, ROOT, run_python
 from tests.test_conformance import MODELS
+from tfkit import distribute
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +37,9 @@ def test_steps_are_counted_exactly_under_asynchronous_workers(report):
     # Three steps per scheduled function, seven per epoch: 3 + 3 + 1, twice.
     assert report["small_global_step"] == 14
     assert report["small_iterations"] == [14]
+    # The step count is a tensor argument: 3 and 1 steps run the same traced function.
+    assert report["small_traces"] == 1
+    assert report["default_steps_per_function"] == distribute.parameter_server.DEFAULT_STEPS_PER_FUNCTION == 8
 
 
 def test_the_cross_table_and_its_optimizer_slots_are_sharded_over_both_ps(report):

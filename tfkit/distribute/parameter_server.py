@@ -8,18 +8,28 @@ a :class:`Trainer`, which runs the steps through a ``ClusterCoordinator``:
   in its own order when the dataset is shuffled without a seed); an epoch is
   ``steps_per_epoch`` steps, counted from one pass over the data if not given;
 * one scheduled function runs ``steps_per_execution`` steps (the compile
-  argument) and adds the change it made to each metric's state to the metric's
-  variables on the parameter servers with atomic ``assign_add``, so metrics
-  add up exactly however the steps were spread over workers. Nothing is
-  fetched back from a worker, so losing one loses no result: the coordinator
-  re-runs its unfinished functions on the others;
+  argument; without one, :data:`DEFAULT_STEPS_PER_FUNCTION`) and adds the
+  change it made to each metric's state to the metric's variables on the
+  parameter servers with atomic ``assign_add``, so metrics add up exactly
+  however the steps were spread over workers. Nothing is fetched back from a
+  worker, so losing one loses no result: the coordinator re-runs its
+  unfinished functions on the others;
+* every function is run exactly once: it marks itself done on a parameter
+  server with its last update (the metrics, the global step), and a function
+  the coordinator re-runs after losing its worker finds the mark and does
+  nothing if its first run got that far. A function whose worker died before
+  its end is run again whole: the updates of the steps it had applied are
+  applied a second time, but the step count, checkpoint numbers and metrics
+  count them once, and the optimizers' step counters (which learning-rate
+  schedules read) are set back to the exact global step after every epoch;
 * the global step is a plain ``tf.Variable`` incremented atomically on a
   parameter server. ``KerasVariable.assign_add`` reads then writes, so
   concurrent workers lose increments of the optimizer's ``iterations`` (40
   steps left it at 26); the trainer makes those counters atomic as well, which
   keeps learning-rate schedules exact;
 * evaluation and prediction run on the coordinator, exactly once per example,
-  reading the variables from the parameter servers;
+  on a local copy of the model whose weights are read from the parameter
+  servers once per call (not at every batch);
 * Keras callbacks (progress bar, History, TensorBoard, EarlyStopping,
   checkpoints) are called as Keras' ``fit`` calls them, except that batch
   callbacks come as steps complete (about once a second, with the index of the
@@ -39,6 +49,10 @@ from keras.src import tree
 
 # How often fit reports progress (batch callbacks, progress bar) while steps run.
 _PROGRESS_SECONDS = 1.0
+
+#: Steps per scheduled function when compile was not given ``steps_per_execution``
+#: (bench/parameter_server.py: see docs/performance.rst).
+DEFAULT_STEPS_PER_FUNCTION = 8
 
 
 def is_parameter_server(strategy):
@@ -117,6 +131,8 @@ class Trainer:
         self.coordinator = tf.distribute.coordinator.ClusterCoordinator(self.strategy)
         with self.strategy.scope():
             self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self._done = None  # per function of an epoch: the first global step of the last epoch it completed in
+        self._local = None  # the single-device copy that evaluates and predicts
 
     # -- preparation ---------------------------------------------------------
     def _prepare(self, dataset):
@@ -136,9 +152,16 @@ class Trainer:
         self.variables = trainable_variables(self.model)
         if not optimizer.built:
             optimizer.build(self.variables)
-        for variable in optimizer.variables:
-            if variable.name == "iteration":
-                _make_atomic(variable)
+        self._iterations = [v for v in optimizer.variables if v.name == "iteration"]
+        for variable in self._iterations:
+            _make_atomic(variable)
+
+    def _mark_capacity(self, functions):
+        """Room for ``functions`` done-marks on a parameter server (a new step function if it grows)."""
+        if self._done is None or int(self._done.shape[0]) < functions:
+            with self.strategy.scope():
+                self._done = tf.Variable(tf.fill([functions], tf.constant(-1, tf.int64)), trainable=False, name="functions_done")
+            self.__dict__.pop("_train_function", None)
 
     def _initial_state(self):
         return [[np.asarray(v) for v in m.stateless_reset_state()] for m in self._metrics]
@@ -178,22 +201,44 @@ class Trainer:
             model.optimizer.apply(gradients, self.variables)
             return self._update_state(state, x, y, y_pred, sample_weight, loss)
 
+        # Every argument a tensor: one trace, whatever the number of steps. A re-run of a function that
+        # completed runs no step and adds nothing (arithmetic, not tf.cond: a cond around the loop breaks
+        # the function's partitioning over the cluster, "You must feed a value for placeholder tensor").
         @tf.function
-        def train(iterator, num_steps):
+        def train(iterator, num_steps, epoch, index):
+            first_run = tf.gather(self._done, index) != epoch
             state = tree.map_structure(tf.constant, initial)
-            for _ in tf.range(num_steps):
+            for _ in tf.range(tf.where(first_run, num_steps, tf.zeros_like(num_steps))):
                 state = self.strategy.run(one_step, args=(next(iterator), state))
             # Atomic on the parameter servers, unlike KerasVariable.assign_add.
             for metric, after, before in zip(self._metrics, state, initial):
                 for variable, new, old in zip(metric.variables, after, before):
                     variable.value.assign_add(new - old)
-            self.global_step.assign_add(tf.cast(num_steps, tf.int64))
+            self.global_step.assign_add(tf.where(first_run, num_steps, tf.zeros_like(num_steps)))
+            self._done.scatter_nd_update([[index]], [epoch])
 
         return train
 
+    def _local_model(self):
+        """A single-device copy of the model holding the weights the parameter servers hold now.
+
+        Made once; each call reads every weight once (a sharded table whole), so
+        that evaluation and prediction never read remote variables per batch.
+        """
+        if self._local is None:
+            from tfkit.distribute.strategies import single_device_copy
+
+            self._local = single_device_copy(self.model)
+            if self.model.compiled:
+                self._local.compile(loss=self.model.loss)
+        else:
+            for target, source in zip(self._local.weights, self.model.weights):
+                target.assign(tf.convert_to_tensor(source.value))
+        return self._local
+
     @functools.cached_property
     def _test_function(self):
-        model = self.model
+        model = self._local
 
         @tf.function
         def test(data, state):
@@ -206,7 +251,7 @@ class Trainer:
 
     @functools.cached_property
     def _predict_function(self):
-        return tf.function(self.model.predict_step)
+        return tf.function(self._local.predict_step)
 
     # -- fit --------------------------------------------------------------------
     def fit(self, x, epochs=1, steps_per_epoch=None, initial_epoch=0, callbacks=None, validation_data=None,
@@ -215,7 +260,8 @@ class Trainer:
         self._prepare(dataset)
         if steps_per_epoch is None:
             steps_per_epoch = _count_batches(dataset)
-        per_execution = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
+        per_execution = steps_per_function(self.model)
+        self._mark_capacity(-(-steps_per_epoch // per_execution))
         train = self._train_function
         iterator = iter(self.coordinator.create_per_worker_dataset(dataset.repeat()))
 
@@ -233,8 +279,10 @@ class Trainer:
             callback_list.on_epoch_begin(epoch)
             first_step = int(self.global_step.numpy())
             callback_list.on_train_batch_begin(0)
-            for start in range(0, steps_per_epoch, per_execution):
-                self.coordinator.schedule(train, args=(iterator, min(per_execution, steps_per_epoch - start)))
+            for index, start in enumerate(range(0, steps_per_epoch, per_execution)):
+                steps = min(per_execution, steps_per_epoch - start)
+                # The epoch's first global step tells its functions from every other epoch's, over fit calls too.
+                self.coordinator.schedule(train, args=(iterator, *(tf.constant(v, tf.int64) for v in (steps, first_step, index))))
             # The exact step counter tells how far the workers are; done() raises what a step raised.
             reported = time.time()
             while not self.coordinator.done():
@@ -244,6 +292,8 @@ class Trainer:
                     if 0 < done < steps_per_epoch:
                         callback_list.on_train_batch_end(done - 1, self._logs())
             self.coordinator.join()
+            for variable in self._iterations:  # steps a lost worker applied before dying counted once
+                variable.value.assign(tf.cast(self.global_step, variable.dtype))
             logs = self._logs()
             callback_list.on_train_batch_end(steps_per_epoch - 1, logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
@@ -262,6 +312,7 @@ class Trainer:
         self._prepare(dataset)
         if steps is not None:
             dataset = dataset.take(steps)
+        self._local_model()
         test, state = self._test_function, self._initial_state()
         for data in dataset:
             state = test(data, state)
@@ -274,9 +325,17 @@ class Trainer:
         if not self.model.built:
             with self.strategy.scope():
                 self.model.build()
+        self._local_model()
         predict = self._predict_function
         outputs = [predict(data) for data in dataset]
         return tree.map_structure(lambda *batches: np.concatenate([np.asarray(b) for b in batches]), *outputs)
+
+
+def steps_per_function(model):
+    """Steps per scheduled function: compile's ``steps_per_execution`` if given, else :data:`DEFAULT_STEPS_PER_FUNCTION`."""
+    if getattr(model, "_steps_per_execution_given", False):
+        return max(1, int(model.steps_per_execution or 1))
+    return DEFAULT_STEPS_PER_FUNCTION
 
 
 def _as_dataset(x, method, batch_size=None):

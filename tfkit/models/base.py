@@ -100,6 +100,8 @@ class Model(keras.Model):
         from tfkit import optimizers
 
         optimizer = self.default_optimizer() if optimizer is None else optimizers.get(optimizer)
+        # A parameter-server cluster runs several steps per scheduled function unless told otherwise.
+        self._steps_per_execution_given = "steps_per_execution" in kwargs
         super().compile(
             optimizer=optimizer,
             loss=self.head.loss() if loss is None else loss,

@@ -1,0 +1,44 @@
+"""The chief's standard-error filter for a lost worker: TensorFlow's blocks dropped, one line in their place."""
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+BLOCK = (
+    "E0000 00:00:1700000000.000001 1234 context.cc:856] Failed to register function remotely due to failed to connect to all addresses\n"
+    "Additional GRPC error information from remote target /job:worker/replica:0/task:1:\n"
+    ':{"created":"@1700000000.000001","description":"Failed to pick subchannel","grpc_status":14}\n'
+    "This could happen if the remote target has been disconnected from the client.\n"
+)
+PS_BLOCK = BLOCK.replace("/job:worker/replica:0/task:1", "/job:ps/replica:0/task:0")
+
+# Writes through file descriptor 2 as TensorFlow's C++ logging does, and through sys.stderr as Python's does.
+SCRIPT = f"""
+import os, sys
+from tfkit.distribute.lost_workers import reporting_lost_workers
+with reporting_lost_workers(["127.0.0.1:2001", "127.0.0.1:2002"]):
+    sys.stderr.write("Epoch 2/3\\n"); sys.stderr.flush()
+    for _ in range(200):
+        os.write(2, {BLOCK!r}.encode())
+    sys.stderr.write("WARNING:tensorflow:/job:worker/replica:0/task:1 encountered the following error when processing closure: UnavailableError()\\n")
+    sys.stderr.flush()
+    os.write(2, {PS_BLOCK!r}.encode())
+    os.write(2, b"a line of its own\\n")
+sys.stderr.write("after\\n")
+"""
+
+
+def test_a_lost_worker_is_reported_once_and_other_lines_pass_through():
+    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        "Epoch 2/3\n"
+        "tfkit: lost worker:1 (127.0.0.1:2002): the functions it was running are rescheduled on the other workers, "
+        "and training goes on without it.\n"
+        + PS_BLOCK  # not about a worker: kept
+        + "a line of its own\n"
+        "after\n"
+    )
