@@ -12,6 +12,16 @@ BLOCK = (
     ':{"created":"@1700000000.000001","description":"Failed to pick subchannel","grpc_status":14}\n'
     "This could happen if the remote target has been disconnected from the client.\n"
 )
+# What the coordinator logs (through Python) when a function's worker is gone.
+CLOSURE_BLOCK = (
+    "ERROR:tensorflow:Worker /job:worker/replica:0/task:1 failed with UnavailableError():Failed copying input tensor "
+    "from /job:chief/replica:0/task:0/device:CPU:0 to /job:worker/replica:0/task:1/device:CPU:0 in order to run "
+    "__inference_train_6813: recvmsg:Connection reset by peer\n"
+    "Additional GRPC error information from remote target /job:worker/replica:0/task:1 while calling "
+    "/tensorflow.eager.EagerService/Enqueue:\n"
+    ':UNKNOWN:Error received from peer  {grpc_status:14, grpc_message:"recvmsg:Connection reset by peer"} '
+    "[Op:__inference_train_6813]\n"
+)
 PS_BLOCK = BLOCK.replace("/job:worker/replica:0/task:1", "/job:ps/replica:0/task:0")
 
 # Writes through file descriptor 2 as TensorFlow's C++ logging does, and through sys.stderr as Python's does.
@@ -20,6 +30,8 @@ import os, sys
 from tfkit.distribute.lost_workers import reporting_lost_workers
 with reporting_lost_workers(["127.0.0.1:2001", "127.0.0.1:2002"]):
     sys.stderr.write("Epoch 2/3\\n"); sys.stderr.flush()
+    for _ in range(2):
+        sys.stderr.write({CLOSURE_BLOCK!r}); sys.stderr.flush()
     for _ in range(200):
         os.write(2, {BLOCK!r}.encode())
     sys.stderr.write("WARNING:tensorflow:/job:worker/replica:0/task:1 encountered the following error when processing closure: UnavailableError()\\n")

@@ -18,9 +18,10 @@ import threading
 # The first line of a block: TensorFlow's messages about a function or a closure on an unreachable task.
 _BLOCK_START = re.compile(
     r"Failed to (register|remove) function remotely|encountered the following error when processing closure"
-    r"|Remote function on worker|has been temporarily disconnected|failed to connect to all addresses")
-# The lines that continue a block.
-_DETAIL = re.compile(r"^(Additional GRPC error information|:\{|This could happen if the remote target|"
+    r"|Remote function on worker|Worker /job:worker\S* failed with|has been temporarily disconnected"
+    r"|failed to connect to all addresses")
+# The lines that continue a block (gRPC's detail lines start with ":").
+_DETAIL = re.compile(r"^(Additional GRPC error information|:|This could happen if the remote target|"
                      r"It is treated as a transient connectivity failure|\s*$)")
 _WORKER = re.compile(r"/job:worker/(?:replica:\d+/)?task:(\d+)")
 
