@@ -30,11 +30,15 @@ def dataset(model, path, training=False):
     )
 
 
+# Columns are specs (the models own the weights and tables): adapted by the first model, shared by the others.
+COLUMNS = config_lib.build_columns(CONFIG["features"])
+
+
 def build(strategy, steps_per_execution=1):
     keras.utils.set_random_seed(3)
     with strategy.scope():
-        model = config_lib.build_model(CONFIG["model"], config_lib.build_columns(CONFIG["features"]), CONFIG["data"])
-        model.adapt(dataset(model, TRAIN))
+        model = config_lib.build_model(CONFIG["model"], COLUMNS, CONFIG["data"])
+        model.adapt(dataset(model, TRAIN))  # reads the data the first time only
         model.compile(optimizer=CONFIG["train"]["optimizer"], steps_per_execution=steps_per_execution)
         model.build()
         model.optimizer.build(distribute.trainable_variables(model))
