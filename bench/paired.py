@@ -3,10 +3,10 @@
 import time
 
 
-def timed_epoch(model, dataset):
-    """Seconds for one epoch of ``model.fit`` over ``dataset`` (which shuffles itself, if at all)."""
+def timed_epoch(model, dataset, epochs=1):
+    """Seconds for one ``model.fit`` of ``epochs`` epochs over ``dataset`` (which shuffles itself, if at all)."""
     start = time.perf_counter()
-    model.fit(dataset, epochs=1, verbose=0, shuffle=False)
+    model.fit(dataset, epochs=epochs, verbose=0, shuffle=False)
     return time.perf_counter() - start
 
 

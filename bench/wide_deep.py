@@ -14,7 +14,8 @@ paired ratio (tfkit's two epochs over Keras' two); the median of those ratios
 is the figure, printed with its range, since a shared 2-core machine drifts
 by more than the difference being measured.
 
-Usage: python bench/wide_deep.py [--rounds 8] [--batch-size 256] [--recipe classic|adam]
+Usage: python bench/wide_deep.py [--rounds 8] [--batch-size 256] [--recipe classic|adam] [--epochs-per-fit 1]
+                                [--steps-per-execution 1]
 Prints examples/second for each and the ratio tfkit_time / reference_time
 (below 1 means tfkit is faster).
 """
@@ -137,6 +138,8 @@ def main():
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--recipe", choices=["classic", "adam"], default="classic",
                         help="classic: FTRL on the wide part, Adagrad on the deep part; adam: Adam for all")
+    parser.add_argument("--epochs-per-fit", type=int, default=1,
+                        help="epochs of each timed fit call (more: less of fit's own start-up in each figure)")
     parser.add_argument("--steps-per-execution", type=int, default=1,
                         help="Keras steps per compiled execution, the same for every model (configs/census.yaml uses 16)")
     args = parser.parse_args()
@@ -162,9 +165,10 @@ def main():
     print(f"recipe {args.recipe}; trainable parameters: tfkit {tfkit_model.count_params():,}  "
           + "  ".join(f"{name} {model.count_params():,}" for name, model in references.items()))
     for name, reference in references.items():
-        times, ratios = abba_rounds({"tfkit": tfkit_model, name: reference}, dataset, args.rounds)
+        times, ratios = abba_rounds({"tfkit": tfkit_model, name: reference}, dataset, args.rounds,
+                                    epoch=lambda model, data: timed_epoch(model, data, args.epochs_per_fit))
         for model_name, values in times.items():
-            seconds = statistics.median(values)
+            seconds = statistics.median(values) / args.epochs_per_fit
             print(f"{model_name:>8}: {examples / seconds:10,.0f} examples/s  (median epoch {seconds:.3f}s of {len(values)})")
         print(
             f"ratio tfkit/{name} epoch time: {statistics.median(ratios):.3f} median of {len(ratios)} paired rounds "
