@@ -208,13 +208,14 @@ class Trainer:
         def train(iterator, num_steps, epoch, index):
             first_run = tf.gather(self._done, index) != epoch
             state = tree.map_structure(tf.constant, initial)
-            for _ in tf.range(tf.where(first_run, num_steps, tf.zeros_like(num_steps))):
+            steps = tf.where(first_run, num_steps, tf.zeros_like(num_steps))
+            for _ in tf.range(steps):
                 state = self.strategy.run(one_step, args=(next(iterator), state))
             # Atomic on the parameter servers, unlike KerasVariable.assign_add.
             for metric, after, before in zip(self._metrics, state, initial):
                 for variable, new, old in zip(metric.variables, after, before):
                     variable.value.assign_add(new - old)
-            self.global_step.assign_add(tf.where(first_run, num_steps, tf.zeros_like(num_steps)))
+            self.global_step.assign_add(steps)
             self._done.scatter_nd_update([[index]], [epoch])
 
         return train
@@ -225,15 +226,14 @@ class Trainer:
         Made once; each call reads every weight once (a sharded table whole), so
         that evaluation and prediction never read remote variables per batch.
         """
-        if self._local is None:
-            from tfkit.distribute.strategies import single_device_copy
+        from tfkit.distribute.strategies import copy_weights, single_device_copy
 
+        if self._local is None:
             self._local = single_device_copy(self.model)
             if self.model.compiled:
                 self._local.compile(loss=self.model.loss)
         else:
-            for target, source in zip(self._local.weights, self.model.weights):
-                target.assign(tf.convert_to_tensor(source.value))
+            copy_weights(self._local, self.model)
         return self._local
 
     @functools.cached_property

@@ -150,7 +150,14 @@ def single_device_copy(model):
 
     copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
     copy.build()
-    for target, source in zip(copy.weights, model.weights):
-        # A sharded table reads back as one tensor: its shards concatenated.
-        target.assign(tf.convert_to_tensor(source.value))
+    copy_weights(copy, model)
     return copy
+
+
+def copy_weights(target, source):
+    """Assigns every weight of ``source`` to the same weight of ``target`` (a copy of it), each read once.
+
+    A sharded table reads back as one tensor: its shards concatenated.
+    """
+    for to, weight in zip(target.weights, source.weights):
+        to.assign(tf.convert_to_tensor(weight.value))
