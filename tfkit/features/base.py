@@ -157,6 +157,11 @@ class DenseColumn(Column):
     def output_dim(self):
         raise NotImplementedError
 
+    @property
+    def has_weights(self):
+        """Whether the column's output comes through trainable weights of its own (:meth:`make_embedder`'s layer)."""
+        return False
+
     def make_embedder(self):
         """A Keras layer with trainable weights, owned by the consuming layer, that maps this column's value to its output; or None."""
         return None

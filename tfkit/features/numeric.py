@@ -105,10 +105,10 @@ class NumericColumn(DenseColumn):
         return self.normalize and self.mean is None
 
     def adapt_accumulator(self):
-        return {"count": 0, "mean": np.zeros(self.shape), "m2": np.zeros(self.shape)}
+        return moments_accumulator(self.shape)
 
     def adapt_update(self, accumulator, features):
-        moments_update(accumulator, self._scaled(self.read_numpy(features).astype(np.float64), np))
+        moments_update(accumulator, self.scaled(self.read_numpy(features).astype(np.float64), np))
 
     def adapt_finish(self, accumulator):
         self.mean, self.variance = moments_finish(accumulator, f"NumericColumn {self.name!r}")
@@ -136,8 +136,8 @@ class NumericColumn(DenseColumn):
         layer.build((None, self.shape))
         return layer
 
-    def _scaled(self, values, ops):
-        """Clipped, then log-scaled values (numpy or TensorFlow ``ops``)."""
+    def scaled(self, values, ops):
+        """``values`` clipped, then log-scaled, as the column does before normalizing (``ops``: ``numpy`` or ``tensorflow``)."""
         if self.clip is not None:
             low, high = (-math.inf if self.clip[0] is None else self.clip[0]), (math.inf if self.clip[1] is None else self.clip[1])
             values = ops.minimum(ops.maximum(values, low), high)
@@ -145,7 +145,7 @@ class NumericColumn(DenseColumn):
         return log1p(values) if self.log else values
 
     def transform(self, features, parents, layers):
-        values = self._scaled(self.read(features), tf)
+        values = self.scaled(self.read(features), tf)
         values = layers(values) if layers is not None else values
         if not self.missing_indicator:
             return values
@@ -166,6 +166,11 @@ class NumericColumn(DenseColumn):
             "log": self.log,
             "missing_indicator": self.missing_indicator,
         }
+
+
+def moments_accumulator(shape):
+    """An empty ``{count, mean, m2}`` for :func:`moments_update`, of values of ``shape``."""
+    return {"count": 0, "mean": np.zeros(shape), "m2": np.zeros(shape)}
 
 
 def moments_update(accumulator, values):

@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from tfkit.errors import TfkitError
 from tfkit.features.base import DenseColumn, deserialize, register, serialize
-from tfkit.features.numeric import NumericColumn, moments_finish, moments_update
+from tfkit.features.numeric import NumericColumn, moments_accumulator, moments_finish, moments_update
 from tfkit.features.sampling import reservoir_accumulator, reservoir_update
 from tfkit.features.tree_bins import tree_edges
 
@@ -65,10 +65,10 @@ class NumericEmbeddingColumn(DenseColumn):
 
     def scaled_numpy(self, features):
         """``[batch, sources]`` float64: each source's value, missing ones given its default, clipped and log-scaled."""
-        return np.concatenate([s._scaled(s.read_numpy(features), np) for s in self.sources], axis=1)
+        return np.concatenate([s.scaled(s.read_numpy(features), np) for s in self.sources], axis=1)
 
     def scaled(self, features):
-        return tf.concat([s._scaled(s.read(features), tf) for s in self.sources], axis=1)
+        return tf.concat([s.scaled(s.read(features), tf) for s in self.sources], axis=1)
 
     def with_flags(self, values, features):
         """``values`` followed by a 0/1 "was missing" value for each source that asks for one."""
@@ -207,6 +207,10 @@ class PiecewiseLinearColumn(NumericEmbeddingColumn):
         encoded = tf.clip_by_value(fraction, low, high) * real
         return self.with_flags(tf.reshape(encoded, [-1, len(self.sources) * self.num_bins]), features)
 
+    @property
+    def has_weights(self):
+        return self.dimension is not None
+
     def make_embedder(self):
         if self.dimension is None:
             return None
@@ -281,7 +285,7 @@ class PeriodicColumn(NumericEmbeddingColumn):
         return self.mean is None
 
     def adapt_accumulator(self):
-        return {"count": 0, "mean": np.zeros(len(self.sources)), "m2": np.zeros(len(self.sources))}
+        return moments_accumulator(len(self.sources))
 
     def adapt_update(self, accumulator, features):
         moments_update(accumulator, self.scaled_numpy(features))
@@ -293,6 +297,10 @@ class PeriodicColumn(NumericEmbeddingColumn):
         self.check_ready()
         std = tf.sqrt(tf.maximum(tf.constant(self.variance, tf.float32), 1e-12))
         return self.with_flags((self.scaled(features) - tf.constant(self.mean, tf.float32)) / std, features)
+
+    @property
+    def has_weights(self):
+        return True
 
     def make_embedder(self):
         from tfkit.layers.numeric_embedding import NumericEmbedding

@@ -51,7 +51,7 @@ class Linear(ColumnConsumer, keras.layers.Layer):
                     f"Linear takes sparse columns and numeric or indicator columns. Column {column.name!r} is "
                     f"{type(column).__name__}: use its categorical column in the linear part instead."
                 )
-            if isinstance(column, DenseColumn) and column.make_embedder() is not None:
+            if isinstance(column, DenseColumn) and column.has_weights:
                 raise TfkitError(
                     f"Linear takes columns without weights of their own. Column {column.name!r} ({type(column).__name__}) "
                     f"has some: put it in the deep part, or use a PiecewiseLinearColumn without a dimension here."
