@@ -10,7 +10,7 @@ def corpus_lines(corpus):
     """A ``tf.data`` dataset of the corpus' lines: from a dataset of strings, a list of sentences, or file(s)."""
     if isinstance(corpus, tf.data.Dataset):
         return corpus
-    if _is_files(corpus):
+    if is_files(corpus):
         from tfkit.data.csv import file_lines
 
         return file_lines(corpus)
@@ -20,6 +20,23 @@ def corpus_lines(corpus):
     return tf.data.Dataset.from_tensor_slices(sentences)
 
 
+def corpus_part(corpus, index, count):
+    """The part of ``corpus`` that worker ``index`` of ``count`` reads, so that together they read it once.
+
+    Whole files when there are at least as many files as workers (every
+    ``count``-th file), else every ``count``-th line (of a list of sentences,
+    of the files' lines or of a dataset of lines).
+    """
+    if isinstance(corpus, tf.data.Dataset):
+        return corpus.shard(count, index)
+    if is_files(corpus):
+        from tfkit.data.csv import expand_files
+
+        files = expand_files(corpus)
+        return files[index::count] if len(files) >= count else corpus_lines(files).shard(count, index)
+    return list(corpus)[index::count]
+
+
 def chunked(ids, length):
     """A ragged batch of word ids with every row cut into pieces of at most ``length`` words (empty rows dropped)."""
     starts = tf.ragged.range(tf.zeros_like(ids.row_lengths()), ids.row_lengths(), length) + ids.row_starts()[:, None]
@@ -27,7 +44,8 @@ def chunked(ids, length):
     return tf.RaggedTensor.from_row_splits(ids.flat_values, tf.concat([starts.flat_values, [total]], 0))
 
 
-def _is_files(corpus):
+def is_files(corpus):
+    """Whether ``corpus`` names files (a path, or paths) rather than holding sentences."""
     return isinstance(corpus, str) or (isinstance(corpus, (list, tuple)) and bool(corpus) and all(
         isinstance(p, str) and ("/" in p or p.endswith((".txt", ".gz"))) for p in corpus))
 
@@ -42,7 +60,7 @@ def corpus_cache(corpus, cache="auto"):
         return resolve(cache)
     if isinstance(corpus, tf.data.Dataset):
         return "none"
-    if not _is_files(corpus):
+    if not is_files(corpus):
         return "memory"
     from tfkit.data.csv import expand_files
 

@@ -6,7 +6,12 @@ a :class:`Trainer`, which runs the steps through a ``ClusterCoordinator``:
 
 * every worker reads its own copy of the training data, repeated (each shuffles
   in its own order when the dataset is shuffled without a seed); an epoch is
-  ``steps_per_epoch`` steps, counted from one pass over the data if not given;
+  ``steps_per_epoch`` steps, counted from one pass over the data if not given.
+  Or, given a function of the worker's index, each worker reads its own part;
+* a model with a ``parameter_server_step(data, variables, metric_states)``
+  (Word2Vec) runs that for each step: it applies its gradients to
+  ``variables`` (sharded tables split into shards) and returns the metrics'
+  new states;
 * one scheduled function runs ``steps_per_execution`` steps (the compile
   argument; without one, :data:`DEFAULT_STEPS_PER_FUNCTION`) and adds the
   change it made to each metric's state to the metric's variables on the
@@ -134,6 +139,10 @@ class Trainer:
         self._done = None  # per function of an epoch: the first global step of the last epoch it completed in
         self._local = None  # the single-device copy that evaluates and predicts
 
+    @property
+    def num_workers(self):
+        return self.strategy.extended._num_workers
+
     # -- preparation ---------------------------------------------------------
     def _prepare(self, dataset):
         model = self.model
@@ -143,7 +152,7 @@ class Trainer:
                 model.build()
             if model.optimizer is not None:
                 self._prepare_optimizer()  # before Keras' symbolic build would build it on whole tables
-            if not all(getattr(metric, "built", True) for metric in model.metrics):
+            if dataset is not None and not all(getattr(metric, "built", True) for metric in model.metrics):
                 model._symbolic_build(data_batch=next(iter(dataset)))
         self._metrics = [m for m in model.metrics if m.variables]
 
@@ -193,6 +202,8 @@ class Trainer:
         model, initial = self.model, self._initial_state()
 
         def one_step(data, state):
+            if hasattr(model, "parameter_server_step"):  # a model with a step of its own (Word2Vec)
+                return model.parameter_server_step(data, self.variables, state)
             x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
             with tf.GradientTape() as tape:
                 y_pred = model(x, training=True)
@@ -256,14 +267,25 @@ class Trainer:
     # -- fit --------------------------------------------------------------------
     def fit(self, x, epochs=1, steps_per_epoch=None, initial_epoch=0, callbacks=None, validation_data=None,
             validation_freq=1, verbose="auto"):
-        dataset = _as_dataset(x, "fit")
-        self._prepare(dataset)
-        if steps_per_epoch is None:
-            steps_per_epoch = _count_batches(dataset)
+        """Trains on ``x``: a dataset every worker reads whole, or ``dataset_fn(worker_index, num_workers)``
+        giving each worker its part (see :func:`tfkit.distribute.worker_parts.per_worker_iterator`; then
+        ``steps_per_epoch`` is needed)."""
+        if callable(x) and not isinstance(x, tf.data.Dataset):
+            if steps_per_epoch is None:
+                raise TypeError("fit with a dataset function per worker needs steps_per_epoch.")
+            from tfkit.distribute.worker_parts import per_worker_iterator
+
+            self._prepare(None)
+            iterator = per_worker_iterator(self.coordinator, lambda index, count: x(index, count).repeat())
+        else:
+            dataset = _as_dataset(x, "fit")
+            self._prepare(dataset)
+            if steps_per_epoch is None:
+                steps_per_epoch = _count_batches(dataset)
+            iterator = iter(self.coordinator.create_per_worker_dataset(dataset.repeat()))
         per_execution = steps_per_function(self.model)
         self._mark_capacity(-(-steps_per_epoch // per_execution))
         train = self._train_function
-        iterator = iter(self.coordinator.create_per_worker_dataset(dataset.repeat()))
 
         model = self.model
         callback_list = keras.callbacks.CallbackList(

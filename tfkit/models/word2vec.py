@@ -16,10 +16,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfkit.data import cache as cache_lib
-from tfkit.data.skip_grams import chunked, corpus_cache, corpus_lines, examples
+from tfkit.data.skip_grams import chunked, corpus_cache, corpus_lines, corpus_part, examples, is_files
 from tfkit.data.vectors import analogy_accuracy, read_word_vectors, write_word_vectors
 from tfkit.errors import TfkitError
 from tfkit.features.text import FIRST_WORD_ID, TextColumn
+from tfkit.layers.lookup import creating_tables, gather_rows
 from tfkit.optimizers import Adagrad
 
 MODES = ("skip_gram", "cbow")
@@ -34,6 +35,13 @@ def _summed_rows(gradient):
         return gradient
     rows, position = tf.unique(gradient.indices)
     return tf.IndexedSlices(tf.math.unsorted_segment_sum(gradient.values, position, tf.size(rows)), rows, gradient.dense_shape)
+
+
+def _count_lines(corpus):
+    """The lines of a corpus (files are read through, not tokenised)."""
+    if isinstance(corpus, list) and not is_files(corpus):
+        return len(corpus)
+    return int(corpus_lines(corpus).reduce(np.int64(0), lambda count, _: count + 1))
 
 
 @keras.saving.register_keras_serializable(package="tfkit")
@@ -156,14 +164,15 @@ class Word2Vec(keras.Model):
             self.lookup = self.text.make_layers()
         rows = self.text.num_buckets
         bound = 0.5 / self.dimension
-        self.input_vectors = self.add_weight(name="input_vectors", shape=(rows, self.dimension),
-                                             initializer=keras.initializers.RandomUniform(-bound, bound))
-        self.output_vectors = self.add_weight(name="output_vectors", shape=(rows, self.dimension), initializer="zeros")
-        self.output_bias = None
-        if self.loss_name == "nce":
-            # Starting at log(k q(w)) cancels NCE's correction: training starts where negative sampling does.
-            start = "zeros" if self.counts is None else keras.initializers.Constant(self._log_noise().numpy())
-            self.output_bias = self.add_weight(name="output_bias", shape=(rows,), initializer=start)
+        with creating_tables():  # on a parameter-server cluster, sharded over the ps tasks when large
+            self.input_vectors = self.add_weight(name="input_vectors", shape=(rows, self.dimension),
+                                                 initializer=keras.initializers.RandomUniform(-bound, bound))
+            self.output_vectors = self.add_weight(name="output_vectors", shape=(rows, self.dimension), initializer="zeros")
+            self.output_bias = None
+            if self.loss_name == "nce":
+                # Starting at log(k q(w)) cancels NCE's correction: training starts where negative sampling does.
+                start = "zeros" if self.counts is None else keras.initializers.Constant(self._log_noise().numpy())
+                self.output_bias = self.add_weight(name="output_bias", shape=(rows,), initializer=start)
         self.words_done = self.add_weight(name="words_done", shape=(), dtype="int64", initializer="zeros", trainable=False)
         self.words_to_train = self.add_weight(name="words_to_train", shape=(), dtype="int64", initializer="ones",
                                               trainable=False)
@@ -177,13 +186,16 @@ class Word2Vec(keras.Model):
         return np.concatenate([np.zeros(FIRST_WORD_ID), np.asarray(self.counts, dtype=np.float64)])
 
     # -- training examples, in tf.data ------------------------------------------------------
-    def training_data(self, corpus, seed=None, cache="auto"):
+    def training_data(self, corpus, seed=None, cache="auto", part=None, lines_per_step=None):
         """Batches of training examples: ``{"inputs", "targets", "words"}`` of about ``batch_words`` words each.
 
         See :func:`tfkit.data.skip_grams.examples`. ``cache`` keeps the
         corpus' word ids after the first pass (see :func:`tfkit.data.cache.resolve`;
         a list of sentences is in memory already, a dataset of lines is read
-        again each epoch unless ``cache`` says otherwise).
+        again each epoch unless ``cache`` says otherwise). ``part``:
+        ``(index, count)``, this worker's part of the corpus only (see
+        :func:`tfkit.data.skip_grams.corpus_part`). ``lines_per_step``: lines
+        of each step, measured on the corpus' first lines if not given.
         """
         counts = self._noise_counts()
         total = counts.sum()
@@ -192,22 +204,28 @@ class Word2Vec(keras.Model):
             threshold = self.subsample * total
             keep = tf.constant(np.minimum(1.0, (np.sqrt(counts / threshold) + 1.0) * threshold / np.maximum(counts, 1.0)),
                                tf.float32)
-        lookup, tokens = self.lookup, self.text.tokens
-
-        def encode(lines):
-            ids = tf.ragged.map_flat_values(lambda words: tf.cast(lookup(words), tf.int64), tokens(lines))
-            # Words below min_count go before windowing; windows stop every 1,000 words too.
-            return chunked(tf.ragged.boolean_mask(ids, ids >= FIRST_WORD_ID), MAX_SENTENCE_LENGTH)
-
-        lines = corpus_lines(corpus)
-        sample = lines.take(1000).batch(1000).map(encode).get_single_element()
-        words_per_line = max(1.0, float(tf.reduce_mean(tf.cast(sample.row_lengths(), tf.float32)).numpy() or 1.0))
-        lines_per_step = max(1, int(self.batch_words / words_per_line))
+        lines_per_step = lines_per_step or self.lines_per_step(corpus)
+        cache = corpus_cache(corpus, cache)
+        if part is not None:
+            corpus = corpus_part(corpus, *part)
+            if cache not in ("memory", "none"):  # a file prefix of its own per worker
+                cache = f"{cache}_part{part[0]}"
         # The corpus is read and looked up once; each epoch subsamples and windows the cached ids anew.
-        encoded = cache_lib.cached(lines.batch(lines_per_step).map(encode, num_parallel_calls=tf.data.AUTOTUNE),
-                                   corpus_cache(corpus, cache), batched=False)
+        encoded = cache_lib.cached(corpus_lines(corpus).batch(lines_per_step).map(self._encode, num_parallel_calls=tf.data.AUTOTUNE),
+                                   cache, batched=False)
         return (encoded.map(lambda ids: examples(ids, keep, self.window, seed), num_parallel_calls=tf.data.AUTOTUNE)
                 .prefetch(tf.data.AUTOTUNE))
+
+    def _encode(self, lines):
+        ids = tf.ragged.map_flat_values(lambda words: tf.cast(self.lookup(words), tf.int64), self.text.tokens(lines))
+        # Words below min_count go before windowing; windows stop every 1,000 words too.
+        return chunked(tf.ragged.boolean_mask(ids, ids >= FIRST_WORD_ID), MAX_SENTENCE_LENGTH)
+
+    def lines_per_step(self, corpus):
+        """Lines per step that make about ``batch_words`` words, from the corpus' first 1,000 lines."""
+        sample = corpus_lines(corpus).take(1000).batch(1000).map(self._encode).get_single_element()
+        words_per_line = max(1.0, float(tf.reduce_mean(tf.cast(sample.row_lengths(), tf.float32)).numpy() or 1.0))
+        return max(1, int(self.batch_words / words_per_line))
 
     # -- training --------------------------------------------------------------------------
     def compile(self, **kwargs):
@@ -231,17 +249,33 @@ class Word2Vec(keras.Model):
         """
         if self.vocabulary is None:
             self.adapt(corpus)
-        if not self.built:
-            self.build()
-        if not getattr(self, "compiled", False):
-            self.compile()
+        with self.distribute_strategy.scope():  # the strategy the model was made under: its variables' too
+            if not self.built:
+                self.build()
+            if not getattr(self, "compiled", False):
+                self.compile()
         self.words_done.assign(0)
         self.words_to_train.assign(max(1, epochs * sum(self.counts)))
+        from tfkit.distribute import parameter_server
+
+        if parameter_server.is_parameter_server(self.distribute_strategy):
+            return self._fit_on_cluster(parameter_server.trainer(self), corpus, epochs, verbose, callbacks, seed, cache)
         with warnings.catch_warnings():
             # The number of steps is known only by going through the corpus; its end is the end of an epoch.
             warnings.filterwarnings("ignore", message="Your input ran out of data")
             return super().fit(self.training_data(corpus, seed, cache), epochs=epochs, verbose=verbose, callbacks=callbacks,
                                shuffle=False, **kwargs)
+
+    def _fit_on_cluster(self, trainer, corpus, epochs, verbose, callbacks, seed, cache):
+        """Each worker trains on its part of the corpus; an epoch is as many steps as the parts hold together."""
+        if isinstance(corpus, tf.data.Dataset):
+            raise TfkitError("Word2Vec on a parameter-server cluster reads files or a list of sentences, which each worker "
+                             "can read its part of; received a tf.data.Dataset.")
+        lines_per_step = self.lines_per_step(corpus)
+        count = trainer.num_workers
+        steps = sum(-(-_count_lines(corpus_part(corpus, index, count)) // lines_per_step) for index in range(count))
+        return trainer.fit(lambda index, count: self.training_data(corpus, seed, cache, (index, count), lines_per_step),
+                           epochs=epochs, steps_per_epoch=max(1, steps), verbose=verbose, callbacks=callbacks)
 
     @property
     def starting_learning_rate(self):
@@ -277,14 +311,14 @@ class Word2Vec(keras.Model):
         outputs = tf.concat([targets[:, None], negatives], axis=1)
         inputs = self.input_vectors.value
         present = tf.cast(contexts >= 0, inputs.dtype)
-        hidden = tf.nn.embedding_lookup(inputs, tf.maximum(contexts, 0))  # [words, contexts, dimension]
+        hidden = gather_rows(inputs, tf.maximum(contexts, 0))  # [words, contexts, dimension]
         if self.mode == "cbow":
             hidden = tf.reduce_sum(hidden * present[..., None], axis=1, keepdims=True)
             hidden /= tf.maximum(tf.reduce_sum(present, axis=1), 1.0)[:, None, None]
             present = tf.ones_like(present[:, :1])
-        scores = tf.einsum("wcd,wkd->wck", hidden, tf.nn.embedding_lookup(self.output_vectors.value, outputs))
+        scores = tf.einsum("wcd,wkd->wck", hidden, gather_rows(self.output_vectors.value, outputs))
         if self.loss_name == "nce":
-            scores += (tf.nn.embedding_lookup(self.output_bias.value, outputs) - tf.gather(self._log_noise(), outputs))[:, None, :]
+            scores += (gather_rows(self.output_bias.value, outputs) - tf.gather(self._log_noise(), outputs))[:, None, :]
         # word2vec skips a noise word that is the target itself.
         real = tf.cast(negatives != targets[:, None], scores.dtype)[:, None, :]
         losses = tf.nn.softplus(-scores[..., 0]) + tf.reduce_sum(tf.nn.softplus(scores[..., 1:]) * real, axis=-1)
@@ -299,24 +333,36 @@ class Word2Vec(keras.Model):
                                                     tf.float32)
         return self._log_noise_table
 
-    def train_step(self, data):
+    def _apply_step(self, data, variables):
+        """One step on ``data``: the summed pair losses' gradients applied to ``variables``; the pair losses."""
         progress = tf.cast(self.words_done, tf.float32) / tf.cast(self.words_to_train, tf.float32)
         learning_rate = self.starting_learning_rate * tf.maximum(1e-4, 1.0 - progress)
-        variables = [self.input_vectors, self.output_vectors] + ([self.output_bias] if self.output_bias is not None else [])
         with tf.GradientTape() as tape:
             losses, present = self._window_losses(data["inputs"], data["targets"])
             # word2vec's updates are per pair: the step follows the sum of the pairs' gradients.
             total = tf.reduce_sum(losses)
-        gradients = [_summed_rows(g) for g in tape.gradient(total, [v.value for v in variables])]
+        watched = [v.value if isinstance(v, keras.Variable) else v for v in variables]  # a table's shards are tf.Variables
+        gradients = [_summed_rows(g) for g in tape.gradient(total, watched)]
         self.optimizer.learning_rate.assign(learning_rate)
-        self.optimizer.apply_gradients(zip(gradients, variables))
-        self.words_done.assign_add(data["words"])
+        self.optimizer.apply(gradients, variables)
+        # Atomic (the tf.Variable's own assign_add): on a cluster, every worker's words count.
+        self.words_done.value.assign_add(data["words"])
+        return losses, present
+
+    def train_step(self, data):
+        variables = [self.input_vectors, self.output_vectors] + ([self.output_bias] if self.output_bias is not None else [])
+        losses, present = self._apply_step(data, variables)
         self.loss_tracker.update_state(losses, sample_weight=present)
         return {"loss": self.loss_tracker.result()}
 
+    def parameter_server_step(self, data, variables, metric_states):
+        """A step on a parameter-server worker (see :mod:`tfkit.distribute.parameter_server`)."""
+        losses, present = self._apply_step(data, variables)
+        return [self.loss_tracker.stateless_update_state(metric_states[0], losses, sample_weight=present)]
+
     def call(self, words):
         """The vectors of ``words`` (a string tensor of any shape); unknown words get the out-of-vocabulary row."""
-        return tf.nn.embedding_lookup(self.input_vectors.value, tf.cast(self.lookup(words), tf.int64))
+        return gather_rows(self.input_vectors.value, tf.cast(self.lookup(words), tf.int64))
 
     # -- queries ---------------------------------------------------------------------------
     def word_vectors(self):
