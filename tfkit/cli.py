@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import os
 import re
-import signal
 import sys
 import tempfile
 
@@ -104,6 +103,7 @@ def _parser():
                           help="text standardisation (default: lower)")
     word2vec.add_argument("--encoding", default="utf-8", help="encoding of the files (default: utf-8)")
     word2vec.add_argument("--epochs", type=int, default=5, help="passes over the corpus (default: 5)")
+    word2vec.add_argument("--batch-words", type=int, default=10_000, help="corpus words per step (default: 10,000)")
     word2vec.add_argument("--seed", type=int, help="random seed")
 
     launch = commands.add_parser(
@@ -137,27 +137,12 @@ def _print_metrics(results):
             print(f"{split}: {line}")
 
 
-def _chief_log(task):
-    """On a parameter-server chief: a lost worker reported once, not TensorFlow's gRPC errors for each function."""
-    if task is None or not task.num_ps:
-        return contextlib.nullcontext()
-    from tfkit.distribute.lost_workers import reporting_lost_workers
-
-    return reporting_lost_workers(task.cluster.get("worker", []))
-
-
 def _train(args):
     config = _load_config(args)
     from tfkit.distribute import cluster
 
     task = cluster.from_tf_config()
-    if task is not None and (task.type == "ps" or (task.type == "worker" and task.num_ps)):
-        # A parameter-server cluster's ps and workers only serve: the chief schedules the work. SIGTERM
-        # (tfkit launch stopping the cluster) ends them quietly.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        cluster.serve(task, config["job_dir"])
-        sys.stdout.flush()
-        os._exit(0)  # the gRPC server cannot be stopped; don't wait for its threads
+    cluster.serve_if_only_serving(task, config["job_dir"])
     if task is not None and task.type == "evaluator":
         from tfkit.sidecar import evaluate_continuously
 
@@ -172,7 +157,9 @@ def _train(args):
     if not run.is_chief:
         run.train()
         return
-    with job_lock(config["job_dir"], _command_line(args)), _chief_log(task):
+    from tfkit.distribute.lost_workers import on_the_chief
+
+    with job_lock(config["job_dir"], _command_line(args)), on_the_chief(task):
         summary = run.train()
     if "cross_validation" in summary:
         print(f"Cross-validated {summary['folds']} folds of {summary['epochs']} epochs in {summary['train_seconds']}s; "
@@ -303,21 +290,9 @@ def _to_tfrecords(args):
 
 
 def _word2vec(args):
-    import keras
+    from tfkit.word2vec_job import train_word_vectors
 
-    from tfkit.data.csv import file_lines
-    from tfkit.models import Word2Vec
-
-    if args.seed is not None:
-        keras.utils.set_random_seed(args.seed)
-    lines = file_lines(args.corpus, args.encoding)
-    model = Word2Vec(dimension=args.dimension, mode=args.mode, loss=args.loss, window=args.window,
-                     num_negatives=args.num_negatives, subsample=args.subsample, min_count=args.min_count,
-                     standardize=None if args.standardize == "none" else args.standardize)
-    history = model.fit(lines, epochs=args.epochs, verbose=2)
-    model.save_vectors(args.output, binary=args.binary)
-    print(f"Wrote {len(model.vocabulary)} words x {args.dimension} to {args.output} "
-          f"(final loss {history.history['loss'][-1]:.4f})")
+    train_word_vectors(args)
 
 
 def _launch(args):

@@ -14,7 +14,9 @@ in each process::
 import dataclasses
 import json
 import os
+import signal
 import socket
+import sys
 import time
 
 from tfkit.files import write_json
@@ -182,3 +184,17 @@ def serve(task, job_dir, poll_seconds=1.0):
         time.sleep(poll_seconds)
     print(f"{task.type}:{task.index}: the chief is done; exiting.", flush=True)
     return server
+
+
+def serve_if_only_serving(task, job_dir):
+    """On a ps task, or a worker of a parameter-server cluster: serve until the chief is done, then exit the process.
+
+    Such tasks only serve: the chief schedules the work. SIGTERM (``tfkit
+    launch`` stopping the cluster) ends them quietly. Other tasks return at once.
+    """
+    if task is None or not (task.type == "ps" or (task.type == "worker" and task.num_ps)):
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    serve(task, job_dir)
+    sys.stdout.flush()
+    os._exit(0)  # the gRPC server cannot be stopped; don't wait for its threads

@@ -83,3 +83,10 @@ def reporting_lost_workers(worker_addresses):
         os.dup2(original, 2)  # closes the pipe's last write end: the pump reads to its end and stops
         thread.join(timeout=5)
         os.close(original)
+
+
+def on_the_chief(task):
+    """On a parameter-server chief, :func:`reporting_lost_workers` for its workers; elsewhere a context that does nothing."""
+    if task is None or not task.num_ps:
+        return contextlib.nullcontext()
+    return reporting_lost_workers(task.cluster.get("worker", []))

@@ -271,7 +271,7 @@ class Word2Vec(keras.Model):
         if isinstance(corpus, tf.data.Dataset):
             raise TfkitError("Word2Vec on a parameter-server cluster reads files or a list of sentences, which each worker "
                              "can read its part of; received a tf.data.Dataset.")
-        lines_per_step = self.lines_per_step(corpus)
+        lines_per_step, cache = self.lines_per_step(corpus), corpus_cache(corpus, cache)  # here, not in the workers' trace
         count = trainer.num_workers
         steps = sum(-(-_count_lines(corpus_part(corpus, index, count)) // lines_per_step) for index in range(count))
         return trainer.fit(lambda index, count: self.training_data(corpus, seed, cache, (index, count), lines_per_step),
