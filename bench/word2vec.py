@@ -14,7 +14,12 @@ the test data its package ships): Spearman correlation with WordSim-353 and
 SimLex-999 over the pairs in the vocabulary, and accuracy on word2vec's
 analogy questions (``questions-words.txt``) in the vocabulary.
 
-Usage: python bench/word2vec.py [--repeat 3] [--epochs 3]
+``--cluster`` compares instead tfkit on one device with tfkit on a
+parameter-server cluster of 1 ps and 2 workers started in this process on
+localhost ports (the tables on the ps, each worker reading half the corpus),
+same corpus and settings, one after the other in one run.
+
+Usage: python bench/word2vec.py [--repeat 3] [--epochs 3] [--cluster]
 """
 
 import argparse
@@ -68,7 +73,10 @@ def main():
                         help="mr: the bundled MR sentences; wiki: 500 Wikipedia articles (331,000 words) from gensim's test data")
     parser.add_argument("--batch-words", type=int, default=10_000, help="tfkit's corpus words per step")
     parser.add_argument("--learning-rate", type=float, default=None, help="tfkit's starting learning rate (default: its own)")
+    parser.add_argument("--cluster", action="store_true", help="one device against 1 ps + 2 workers, instead of gensim")
     args = parser.parse_args()
+    if args.cluster:
+        return compare_cluster(args)
     import gensim
 
     lines = corpus(args.repeat, args.corpus)
@@ -104,6 +112,30 @@ def main():
     tfkit_vectors.add_vectors(words, vectors)
     for name, vectors in (("tfkit", tfkit_vectors), ("gensim", reference.wv)):
         print(f"  {name:>6}: {score(gensim, vectors)}")
+
+
+def compare_cluster(args):
+    from tfkit import distribute
+
+    lines = corpus(args.repeat, args.corpus)
+    words = sum(len(line.split()) for line in lines) * args.epochs
+    resolver, _servers = distribute.cluster.local_cluster(num_workers=2, num_ps=1)
+    rates = {}
+    for name, strategy in (("one device", distribute.get("default")),
+                           ("1 ps + 2 workers", distribute.get("parameter_server", cluster_resolver=resolver))):
+        keras.utils.set_random_seed(0)
+        with strategy.scope():
+            model = Word2Vec(standardize="lower", batch_words=args.batch_words, learning_rate=args.learning_rate, **SETTINGS)
+        model.adapt(lines)
+        start = time.perf_counter()
+        model.fit(lines, epochs=args.epochs, verbose=0)
+        seconds = time.perf_counter() - start
+        rates[name] = words / seconds
+        probe = [w for w, _ in model.nearby(["good"], k=5)[0]]
+        print(f"  {name:>16}: {rates[name]:10,.0f} words/s ({seconds:.1f}s; {int(model.words_done.numpy()):,} words trained); "
+              f"nearest to 'good': {probe}", flush=True)
+    print(f"corpus: {len(lines):,} lines, {words // args.epochs:,} words x {args.epochs} epochs; {os.cpu_count()} cores; "
+          f"ratio cluster/one device words per second: {rates['1 ps + 2 workers'] / rates['one device']:.3f}")
 
 
 if __name__ == "__main__":

@@ -67,3 +67,20 @@ def test_the_kubernetes_example_runs_the_census_config_in_every_role():
         args = _parser().parse_args(command[1:])
         assert args.command == "train" and args.config.endswith("configs/census.yaml") and args.job_dir
         assert os.path.exists(os.path.join(ROOT, args.config.split("/tfkit/", 1)[1]))
+
+
+def test_the_kubernetes_word2vec_example_runs_tfkit_word2vec_in_every_role():
+    import yaml
+
+    from tfkit.cli import _parser
+
+    with open(f"{ROOT}/examples/kubernetes/word2vec-tfjob.yaml", encoding="utf-8") as f:
+        job = yaml.safe_load(f)
+    assert job["kind"] == "TFJob"
+    replicas = job["spec"]["tfReplicaSpecs"]
+    assert sorted(replicas) == ["Chief", "PS", "Worker"] and replicas["Chief"]["replicas"] == 1
+    for spec in replicas.values():
+        container = spec["template"]["spec"]["containers"][0]
+        assert container["name"] == "tensorflow" and container["command"][0] == "tfkit"
+        args = _parser().parse_args(container["command"][1:])
+        assert args.command == "word2vec" and args.corpus and args.output.startswith("/data/")
