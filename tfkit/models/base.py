@@ -118,13 +118,7 @@ class Model(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def _parameter_server_trainer(self):
-        # Keras' fit refuses parameter-server strategies; tfkit's own coordinator loop runs them.
-        # The only place models reach into tfkit.distribute, and only for that loop.
-        if not isinstance(self.distribute_strategy, tf.distribute.experimental.ParameterServerStrategy):
-            return None
-        from tfkit.distribute import parameter_server
-
-        return parameter_server.trainer(self)
+        return parameter_server_trainer(self)
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """Keras ``fit``; on a parameter-server cluster, see :mod:`tfkit.distribute.parameter_server`."""
@@ -204,6 +198,20 @@ _PARAMETER_SERVER_ARGUMENTS = {
     "evaluate": (("steps",), ("verbose", "return_dict")),
     "predict": (("batch_size", "steps"), ("verbose",)),
 }
+
+
+def parameter_server_trainer(model):
+    """The trainer that runs ``model``'s ``fit`` on a parameter-server cluster; None under any other strategy.
+
+    Keras' fit refuses parameter-server strategies; tfkit's own coordinator loop
+    runs them. The only place models reach into tfkit.distribute, and only for
+    that loop (Word2Vec's fit comes here too).
+    """
+    if not isinstance(model.distribute_strategy, tf.distribute.experimental.ParameterServerStrategy):
+        return None
+    from tfkit.distribute import parameter_server
+
+    return parameter_server.trainer(model)
 
 
 def _parameter_server_arguments(method, y, args, kwargs, positional=()):

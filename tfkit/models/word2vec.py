@@ -7,6 +7,11 @@ random size up to ``window`` (nearer words weigh more), windows stop at line
 ends (long lines are cut every 1,000 words), and the learning rate falls
 linearly with the words processed. Steps take about ``batch_words`` words of
 the corpus at once, with Adagrad (see :meth:`Word2Vec.compile`).
+
+Made under a parameter-server strategy, ``fit`` trains on the cluster: the
+tables live on the ps tasks (sharded when large), each worker reads its own
+part of the corpus (:func:`tfkit.data.skip_grams.corpus_part`) and the
+learning rate follows the words of all workers (docs/distributed.rst).
 """
 
 import warnings
@@ -17,10 +22,12 @@ import tensorflow as tf
 
 from tfkit.data import cache as cache_lib
 from tfkit.data.skip_grams import chunked, corpus_cache, corpus_lines, corpus_part, examples, is_files
-from tfkit.data.vectors import analogy_accuracy, read_word_vectors, write_word_vectors
+from tfkit.data.vectors import read_word_vectors, write_word_vectors
 from tfkit.errors import TfkitError
 from tfkit.features.text import FIRST_WORD_ID, TextColumn
 from tfkit.layers.lookup import creating_tables, gather_rows
+from tfkit.models.base import parameter_server_trainer
+from tfkit.models.word_queries import WordQueries
 from tfkit.optimizers import Adagrad
 
 MODES = ("skip_gram", "cbow")
@@ -45,7 +52,7 @@ def _count_lines(corpus):
 
 
 @keras.saving.register_keras_serializable(package="tfkit")
-class Word2Vec(keras.Model):
+class Word2Vec(WordQueries, keras.Model):
     """Word vectors trained on a corpus; ``nearby`` and ``analogy`` query them.
 
     Args:
@@ -256,10 +263,9 @@ class Word2Vec(keras.Model):
                 self.compile()
         self.words_done.assign(0)
         self.words_to_train.assign(max(1, epochs * sum(self.counts)))
-        from tfkit.distribute import parameter_server
-
-        if parameter_server.is_parameter_server(self.distribute_strategy):
-            return self._fit_on_cluster(parameter_server.trainer(self), corpus, epochs, verbose, callbacks, seed, cache)
+        trainer = parameter_server_trainer(self)
+        if trainer is not None:
+            return self._fit_on_cluster(trainer, corpus, epochs, verbose, callbacks, seed, cache)
         with warnings.catch_warnings():
             # The number of steps is known only by going through the corpus; its end is the end of an epoch.
             warnings.filterwarnings("ignore", message="Your input ran out of data")
@@ -370,55 +376,6 @@ class Word2Vec(keras.Model):
         if not self.built:
             raise TfkitError("Word2Vec has no vectors yet: fit it (or load vectors with Word2Vec.from_vectors).")
         return list(self.vocabulary), self.input_vectors.numpy()[FIRST_WORD_ID:]
-
-    def _unit_vectors(self):
-        _, vectors = self.word_vectors()
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-
-    def _ids(self, words):
-        index = {word: i for i, word in enumerate(self.vocabulary)}
-        words = [w.decode("utf-8") if isinstance(w, bytes) else str(w) for w in words]
-        unknown = [w for w in words if w not in index]
-        if unknown:
-            raise TfkitError(f"Word2Vec: {unknown[0]!r} is not in the vocabulary ({len(index)} words).")
-        return [index[w] for w in words]
-
-    def nearby(self, words, k=10):
-        """The ``k`` nearest words (cosine) of each of ``words``: a list of ``[(word, similarity), ...]``.
-
-        Like the word2vec workshop's ``model.nearby([b"cat"])``; words may be ``str`` or ``bytes``.
-        """
-        if isinstance(words, (str, bytes)):
-            words = [words]
-        unit = self._unit_vectors()
-        results = []
-        for i in self._ids(words):
-            similarity = unit @ unit[i]
-            similarity[i] = -np.inf
-            best = np.argsort(-similarity)[:k]
-            results.append([(self.vocabulary[j], float(similarity[j])) for j in best])
-        return results
-
-    def analogy(self, a, b, c, k=1):
-        """``a`` is to ``b`` as ``c`` is to the answer (3CosAdd over unit vectors, question words excluded).
-
-        ``model.analogy("cat", "kitten", "dog")`` → ``"puppy"`` on a good model; with ``k > 1``, the
-        ``k`` best answers as ``[(word, score), ...]``.
-        """
-        unit = self._unit_vectors()
-        ia, ib, ic = self._ids([a, b, c])
-        scores = unit @ (unit[ib] - unit[ia] + unit[ic])
-        scores[[ia, ib, ic]] = -np.inf
-        best = np.argsort(-scores)[:k]
-        return self.vocabulary[best[0]] if k == 1 else [(self.vocabulary[j], float(scores[j])) for j in best]
-
-    def analogy_accuracy(self, questions):
-        """Accuracy on analogy questions ``a b c d`` (word2vec's ``questions-words.txt``, or a list of 4-tuples).
-
-        Questions with a word outside the vocabulary are skipped, as word2vec's ``compute-accuracy`` does.
-        Returns ``{"accuracy", "correct", "questions", "skipped"}``.
-        """
-        return analogy_accuracy(self.vocabulary, self._unit_vectors(), questions)
 
     # -- files -----------------------------------------------------------------------------
     def save_vectors(self, path, binary=False):
