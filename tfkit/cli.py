@@ -106,6 +106,25 @@ def _parser():
     word2vec.add_argument("--batch-words", type=int, default=10_000, help="corpus words per step (default: 10,000)")
     word2vec.add_argument("--seed", type=int, help="random seed")
 
+    serve = commands.add_parser(
+        "serve",
+        help="Serve the versions of an export folder with TensorFlow Serving's REST (and gRPC) API.",
+        description="Serve EXPORT_DIR (numbered SavedModel versions, as tfkit exports them) at /v1/models/NAME: "
+                    "predict, status and metadata as TensorFlow Serving answers them; new versions are picked up "
+                    "as they appear. Needs pip install \"tfkit[serve]\". Example: tfkit serve runs/census/export",
+    )
+    serve.add_argument("export_dir", help="folder of numbered SavedModel versions")
+    serve.add_argument("--model-name", help="the NAME in /v1/models/NAME (default: the job directory's name)")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=8501, help="REST port (default: 8501, TensorFlow Serving's)")
+    serve.add_argument("--grpc-port", type=int, help="also serve gRPC PredictionService on this port (8500 is TF Serving's)")
+    serve.add_argument("--max-batch-size", type=int, default=64,
+                       help="rows of concurrent requests run as one batch (default: 64; 1 turns batching off)")
+    serve.add_argument("--batch-timeout-ms", type=float, default=2.0,
+                       help="longest wait for more requests to batch with (default: 2 ms)")
+    serve.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions (default: 1)")
+    serve.add_argument("--max-body-bytes", type=int, default=16 << 20, help="largest request body (default: 16 MiB)")
+
     launch = commands.add_parser(
         "launch",
         help="Run a command as every task of a cluster of local processes (TF_CONFIG set for each).",
@@ -295,6 +314,14 @@ def _word2vec(args):
     train_word_vectors(args)
 
 
+def _serve(args):
+    from tfkit.serve import serve
+
+    serve(args.export_dir, model_name=args.model_name, host=args.host, port=args.port, grpc_port=args.grpc_port,
+          max_batch_size=args.max_batch_size, batch_timeout_ms=args.batch_timeout_ms, poll_seconds=args.poll_seconds,
+          max_body_bytes=args.max_body_bytes)
+
+
 def _launch(args):
     from tfkit.distribute.launch import launch
     from tfkit.errors import TfkitError
@@ -308,7 +335,7 @@ def _launch(args):
 
 
 _COMMANDS = {"train": _train, "evaluate": _evaluate, "export": _export, "config": _config, "tune": _tune, "plot": _plot, "predict": _predict, "to-tfrecords": _to_tfrecords,
-             "word2vec": _word2vec, "launch": _launch}
+             "word2vec": _word2vec, "serve": _serve, "launch": _launch}
 
 
 # TensorFlow's start-up lines: absl's banner, INFO and WARNING lines, the CUDA probe's error on a machine without a

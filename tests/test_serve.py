@@ -1,0 +1,261 @@
+"""tfkit serve: a real server on 127.0.0.1 over a real census export, spoken to over HTTP as TensorFlow Serving is."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, run_tfkit
+from tfkit.distribute.cluster import free_ports
+
+ROW = {"age": 39.0, "workclass": "State-gov", "education": "Bachelors", "education_num": 13.0,
+       "marital_status": "Never-married", "occupation": "Adm-clerical", "relationship": "Not-in-family", "race": "White",
+       "sex": "Male", "capital_gain": 2174.0, "capital_loss": 0.0, "hours_per_week": 40.0, "native_country": "United-States"}
+OTHER = {**ROW, "age": 52.0, "education": "Masters", "marital_status": "Married-civ-spouse", "capital_gain": 15024.0}
+MAX_BODY = 50_000
+
+
+@pytest.fixture(scope="module")
+def export_dir(census_slice, tmp_path_factory):
+    train, test = census_slice
+    job_dir = tmp_path_factory.mktemp("census")
+    result = run_tfkit("train", os.path.join(ROOT, "configs", "census.yaml"), "--job-dir", str(job_dir),
+                       "--set", f"data.train={train}", "--set", f"data.test={test}", "--set", "train.epochs=1",
+                       "--set", "train.verbose=0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return job_dir / "export"
+
+
+class Server:
+    def __init__(self, export_dir, *options):
+        self.port, self.grpc_port = free_ports(2)
+        self.url = f"http://127.0.0.1:{self.port}/v1/models/census"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tfkit.cli", "serve", str(export_dir), "--host", "127.0.0.1", "--port", str(self.port),
+             "--grpc-port", str(self.grpc_port), "--model-name", "census", "--poll-seconds", "0.2", "--max-body-bytes", str(MAX_BODY), *options],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        deadline = time.time() + 120
+        while True:
+            try:
+                self.get("")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert self.process.poll() is None and time.time() < deadline, self.process.stdout.read()
+                time.sleep(0.2)
+
+    def request(self, path, body=None, method=None):
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method or ("POST" if data is not None else "GET"))
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def get(self, path):
+        status, body = self.request(path)
+        assert status == 200, body
+        return body
+
+    def predict(self, body, path=""):
+        return self.request(path + ":predict", body)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(export_dir):
+    server = Server(export_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def expected(export_dir):
+    import tensorflow as tf
+
+    from tfkit.serve.versions import versions_on_disk
+
+    version = versions_on_disk(str(export_dir))[0]
+    serving = tf.saved_model.load(str(export_dir / str(version))).signatures["serving_default"]
+    spec = serving.structured_input_signature[1]
+    outputs = serving(**{k: tf.constant([ROW[k], OTHER[k]], s.dtype) for k, s in spec.items()})
+    return version, {k: v.numpy() for k, v in outputs.items()}
+
+
+def test_both_rest_formats_return_what_the_savedmodel_returns(server, expected):
+    _, outputs = expected
+    status, rows = server.predict({"instances": [ROW, OTHER]})
+    assert status == 200, rows
+    assert len(rows["predictions"]) == 2 and sorted(rows["predictions"][0]) == sorted(outputs)
+    status, columns = server.predict({"inputs": {k: [ROW[k], OTHER[k]] for k in ROW}, "signature_name": "serving_default"})
+    assert status == 200, columns
+    for key, value in outputs.items():
+        if value.dtype == object:
+            assert [row[key] for row in rows["predictions"]] == [[v.decode() for v in r] for r in value]
+            assert columns["outputs"][key] == [[v.decode() for v in r] for r in value]
+        else:
+            np.testing.assert_allclose([row[key] for row in rows["predictions"]], value, atol=1e-5)
+            np.testing.assert_allclose(columns["outputs"][key], value, atol=1e-5)
+    status, b64 = server.predict({"instances": [{**ROW, "workclass": {"b64": "U3RhdGUtZ292"}}]})  # "State-gov"
+    assert status == 200 and b64["predictions"][0] == rows["predictions"][0]
+
+
+def test_status_and_metadata_describe_the_version_and_its_signature(server, expected, export_dir):
+    version, outputs = expected
+    assert server.get("") == {"model_version_status": [
+        {"version": str(version), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
+    assert server.get(f"/versions/{version}")["model_version_status"][0]["version"] == str(version)
+    metadata = server.get("/metadata")
+    assert metadata["model_spec"] == {"name": "census", "signature_name": "", "version": str(version)}
+    signature = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert signature["inputs"]["age"]["dtype"] == "DT_FLOAT" and signature["inputs"]["workclass"]["dtype"] == "DT_STRING"
+    assert signature["inputs"]["age"]["tensor_shape"] == {"dim": [{"size": "-1", "name": ""}]}
+    assert sorted(signature["inputs"]) == sorted(ROW) and sorted(signature["outputs"]) == sorted(outputs)
+    assert signature["outputs"]["probabilities"]["tensor_shape"]["dim"][1]["size"] == "2"
+
+
+BAD_REQUESTS = [
+    ({"instances": [{k: v for k, v in ROW.items() if k != "age"}]}, 400, "input 'age' is missing"),
+    ({"instances": [{**ROW, "age": "old"}]}, 400, "input 'age': expected float32 numbers, got 'old'"),
+    ({"instances": [ROW, {k: v for k, v in ROW.items() if k != "sex"}]}, 400, "every row must have the same inputs"),
+    ({"inputs": {**{k: [v] for k, v in ROW.items()}, "age": [1.0, 2.0]}}, 400, "different numbers of rows"),
+    ({"instances": [ROW], "inputs": {k: [v] for k, v in ROW.items()}}, 400, "not both"),
+    ({"instances": [{**ROW, "colour": "red"}]}, 400, "input 'colour' is not an input"),
+    ({"instances": [ROW], "signature_name": "nope"}, 404, 'Serving signature name: "nope" not found'),
+    (b'{"instances": [', 400, "malformed JSON"),
+    (b"x" * (MAX_BODY + 1), 400, f"larger than {MAX_BODY} bytes"),
+]
+
+
+@pytest.mark.parametrize("body, status, message", BAD_REQUESTS, ids=[
+    "missing", "wrong-type", "rows-differ", "lengths-differ", "both-formats", "unknown-input", "unknown-signature",
+    "malformed-json", "oversized"])
+def test_a_bad_request_answers_in_tensorflow_servings_shape_and_the_next_one_succeeds(server, body, status, message):
+    answered, error = server.predict(body)
+    assert answered == status and message in error["error"], error
+    assert server.predict({"instances": [ROW]})[0] == 200
+
+
+def test_unknown_models_and_versions_are_404(server):
+    for path in ("/versions/12:predict", "/versions/12", "/versions/12/metadata"):
+        status, error = server.request(path, {"instances": [ROW]} if path.endswith("predict") else None)
+        assert status == 404 and "Specific(census, 12)" in error["error"]
+    server.url = server.url.replace("/census", "/other")
+    try:
+        assert server.request("")[0] == 404
+    finally:
+        server.url = server.url.replace("/other", "/census")
+
+
+def test_concurrent_requests_are_answered_each_with_its_own_rows(server, expected):
+    _, outputs = expected
+    results = [None] * 24
+
+    def client(index):
+        row = ROW if index % 2 == 0 else OTHER
+        results[index] = server.predict({"instances": [row] * (1 + index % 3)})
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(results))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, (status, body) in enumerate(results):
+        assert status == 200 and len(body["predictions"]) == 1 + index % 3
+        for prediction in body["predictions"]:
+            np.testing.assert_allclose(prediction["probabilities"], outputs["probabilities"][index % 2], atol=1e-5)
+
+
+def test_a_slow_client_does_not_block_the_others(server):
+    slow = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        slow.sendall(b"POST /v1/models/census:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{\"inst")
+        start = time.time()
+        assert server.predict({"instances": [ROW]})[0] == 200
+        assert time.time() - start < 10
+    finally:
+        slow.close()
+
+
+def test_a_new_version_is_served_without_a_restart_and_a_half_written_one_never(server, expected, export_dir):
+    version, _ = expected
+    partial = export_dir / f".tmp-{version + 10}-1"
+    shutil.copytree(export_dir / str(version), partial)  # what an export is while being written
+    (export_dir / str(version + 5)).mkdir()  # a numbered folder without its saved_model.pb yet
+    time.sleep(1.0)
+    assert [v["version"] for v in server.get("")["model_version_status"]] == [str(version)]
+    os.rename(partial, export_dir / str(version + 10))
+    deadline = time.time() + 60
+    while str(version + 10) not in [v["version"] for v in server.get("")["model_version_status"]]:
+        assert time.time() < deadline
+        time.sleep(0.2)
+    assert server.get("/metadata")["model_spec"]["version"] == str(version + 10)  # the newest by default
+    for path in ("", f"/versions/{version}"):
+        assert server.predict({"instances": [ROW]}, path)[0] == 200
+
+
+def grpc_stub(server):
+    import grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+    return channel, prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+
+def predict_request(rows, name="census"):
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    request.model_spec.signature_name = "serving_default"
+    for key in rows[0]:
+        values = [row[key] for row in rows]
+        request.inputs[key].CopyFrom(tf.make_tensor_proto(values, tf.string if isinstance(values[0], str) else tf.float32))
+    return request
+
+
+def test_grpc_predict_and_metadata_answer_as_tensorflow_serving_does(server, expected):
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import get_model_metadata_pb2
+
+    _, outputs = expected
+    version = int(server.get("/metadata")["model_spec"]["version"])  # the newest (a copy of the first) once one is added
+    channel, stub = grpc_stub(server)
+    with channel:
+        response = stub.Predict(predict_request([ROW, OTHER]), timeout=60)
+        assert response.model_spec.name == "census" and response.model_spec.version.value == version
+        for key, value in outputs.items():
+            answered = tf.make_ndarray(response.outputs[key])
+            if value.dtype == object:
+                assert answered.tolist() == value.tolist()
+            else:
+                np.testing.assert_allclose(answered, value, atol=1e-5)
+        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        request.model_spec.name = "census"
+        metadata = stub.GetModelMetadata(request, timeout=60)
+        definitions = get_model_metadata_pb2.SignatureDefMap()
+        metadata.metadata["signature_def"].Unpack(definitions)
+        signature = definitions.signature_def["serving_default"]
+        assert sorted(signature.inputs) == sorted(ROW) and sorted(signature.outputs) == sorted(outputs)
+        assert signature.inputs["workclass"].dtype == tf.string.as_datatype_enum
+        with pytest.raises(grpc.RpcError) as error:
+            stub.Predict(predict_request([{k: v for k, v in ROW.items() if k != "age"}]), timeout=60)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "input 'age' is missing" in error.value.details()
+        with pytest.raises(grpc.RpcError) as error:
+            stub.Predict(predict_request([ROW], name="other"), timeout=60)
+        assert error.value.code() == grpc.StatusCode.NOT_FOUND
+        assert stub.Predict(predict_request([ROW]), timeout=60).outputs["probabilities"].tensor_shape.dim[0].size == 1

@@ -1,0 +1,65 @@
+"""Server-side batching: concurrent requests to one signature run as one call of the model.
+
+The first request waits at most ``timeout_ms`` for others; the batch runs as
+soon as it holds ``max_batch_size`` rows. A request larger than that runs on
+its own. Calls run in a thread, so the server keeps accepting requests while
+the model computes.
+"""
+
+import asyncio
+
+import numpy as np
+
+
+class Batcher:
+    """Batches the calls of one signature (``signature(arrays)`` with ``arrays`` of checked inputs)."""
+
+    def __init__(self, signature, max_batch_size=64, timeout_ms=2.0):
+        self.signature = signature
+        self.max_batch_size = max_batch_size
+        self.timeout = timeout_ms / 1000.0
+        self._queue = None
+        self._worker = None
+
+    async def __call__(self, arrays, rows):
+        """The outputs of ``arrays`` (``rows`` rows), computed in a batch with other requests' when batching is on."""
+        if self.max_batch_size <= 1 or rows >= self.max_batch_size:
+            return await asyncio.to_thread(self.signature, arrays)
+        if self._worker is None:
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.create_task(self._run())
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put((arrays, rows, future))
+        return await future
+
+    async def _run(self):
+        loop, carried = asyncio.get_running_loop(), None
+        while True:
+            batch = [carried or await self._queue.get()]
+            carried, size, deadline = None, batch[0][1], loop.time() + self.timeout
+            while size < self.max_batch_size:
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), max(0.0, deadline - loop.time()))
+                except asyncio.TimeoutError:
+                    break
+                if size + item[1] > self.max_batch_size:
+                    carried = item  # the next batch's first
+                    break
+                batch.append(item)
+                size += item[1]
+            await self._compute(batch)
+
+    async def _compute(self, batch):
+        arrays = {key: np.concatenate([a[key] for a, _, _ in batch]) for key in batch[0][0]}
+        try:
+            outputs = await asyncio.to_thread(self.signature, arrays)
+        except Exception as error:  # every request of the batch gets the error
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        start = 0
+        for _, rows, future in batch:
+            if not future.done():
+                future.set_result({key: value[start:start + rows] for key, value in outputs.items()})
+            start += rows

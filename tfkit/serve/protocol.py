@@ -1,0 +1,59 @@
+"""TensorFlow Serving's REST predict format: rows (``instances``) or columns (``inputs``) in, ``predictions`` or ``outputs`` out."""
+
+import json
+
+from tfkit.serve.signatures import BadRequest, to_json
+
+
+def parse_body(body):
+    """The request object of a predict body; BadRequest for malformed JSON or a body holding neither or both formats."""
+    try:
+        request = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadRequest(f"malformed JSON in the request body: {error}") from None
+    if not isinstance(request, dict):
+        raise BadRequest(f"the request body must be a JSON object with \"instances\" or \"inputs\"; got {type(request).__name__}")
+    if ("instances" in request) == ("inputs" in request):
+        raise BadRequest("a request holds either \"instances\" (a list of rows) or \"inputs\" (columns), " +
+                         ("not both" if "instances" in request else "and this one has neither"))
+    return request
+
+
+def columns_of(request, signature):
+    """``({input: values}, row_format)`` of a parsed request for ``signature``."""
+    names = sorted(signature.inputs)
+    if "instances" in request:
+        rows = request["instances"]
+        if not isinstance(rows, list) or not rows:
+            raise BadRequest("\"instances\" must be a non-empty list of rows")
+        if all(isinstance(row, dict) and not _is_b64(row) for row in rows):
+            keys = sorted(rows[0])
+            for index, row in enumerate(rows):
+                if sorted(row) != keys:
+                    raise BadRequest(f"instance {index} has the inputs {sorted(row)} where instance 0 has {keys}; "
+                                     "every row must have the same inputs")
+            return {key: [row[key] for row in rows] for key in keys}, True
+        if len(names) != 1:
+            raise BadRequest(f"each instance must be an object naming the signature's inputs {names}")
+        return {names[0]: rows}, True
+    inputs = request["inputs"]
+    if isinstance(inputs, dict) and not _is_b64(inputs):
+        return inputs, False
+    if len(names) != 1:
+        raise BadRequest(f"\"inputs\" must be an object naming the signature's inputs {names}")
+    return {names[0]: inputs}, False
+
+
+def response(outputs, row_format):
+    """``{"predictions": [...]}`` (a row per example) or ``{"outputs": ...}`` (columns); one output is given bare."""
+    outputs = {key: to_json(value) for key, value in outputs.items()}
+    if not row_format:
+        return {"outputs": next(iter(outputs.values())) if len(outputs) == 1 else outputs}
+    if len(outputs) == 1:
+        return {"predictions": next(iter(outputs.values()))}
+    rows = len(next(iter(outputs.values())))
+    return {"predictions": [{key: values[i] for key, values in outputs.items()} for i in range(rows)]}
+
+
+def _is_b64(value):
+    return isinstance(value, dict) and set(value) == {"b64"}

@@ -1,0 +1,114 @@
+"""A serving signature: its inputs and outputs as TensorFlow Serving describes them, and calls with checked inputs."""
+
+import base64
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import types_pb2
+
+
+class BadRequest(ValueError):
+    """A request the server cannot answer as sent (HTTP 400, gRPC INVALID_ARGUMENT)."""
+
+
+def _tensor_info(spec):
+    shape = {"dim": [{"size": str(-1 if d is None else d), "name": ""} for d in spec.shape]} if spec.shape.rank is not None \
+        else {"unknown_rank": True}
+    return {"dtype": types_pb2.DataType.Name(spec.dtype.as_datatype_enum), "tensor_shape": shape, "name": spec.name or ""}
+
+
+class Signature:
+    """One signature of a loaded SavedModel (a concrete function taking named tensors)."""
+
+    def __init__(self, name, function):
+        self.name = name
+        self.function = function
+        self.inputs = dict(function.structured_input_signature[1])
+        self.outputs = {key: tf.TensorSpec(value.shape, value.dtype, key) for key, value in function.structured_outputs.items()}
+
+    def metadata(self):
+        """The signature as TensorFlow Serving's ``SignatureDef`` JSON: inputs and outputs with dtypes and shapes."""
+        return {
+            "inputs": {key: _tensor_info(spec) for key, spec in sorted(self.inputs.items())},
+            "outputs": {key: _tensor_info(spec) for key, spec in sorted(self.outputs.items())},
+            "method_name": "tensorflow/serving/predict",
+        }
+
+    def arrays(self, columns):
+        """``{input: values}`` (a list per input, a row per value) as numpy arrays of the inputs' dtypes; and the rows.
+
+        Raises BadRequest naming the input that is missing, unknown, of the
+        wrong type, or of another length than the others.
+        """
+        unknown = sorted(set(columns) - set(self.inputs))
+        if unknown:
+            raise BadRequest(f"input {unknown[0]!r} is not an input of signature {self.name!r}; its inputs: {sorted(self.inputs)}")
+        missing = sorted(set(self.inputs) - set(columns))
+        if missing:
+            raise BadRequest(f"input {missing[0]!r} is missing; signature {self.name!r} takes {sorted(self.inputs)}")
+        arrays, rows = {}, None
+        for key, spec in self.inputs.items():
+            arrays[key] = _array(key, columns[key], spec)
+            if spec.shape.rank and arrays[key].ndim != spec.shape.rank:
+                raise BadRequest(f"input {key!r}: expected values of rank {spec.shape.rank} (shape {spec.shape}), "
+                                 f"got shape {list(arrays[key].shape)}")
+            if rows is None:
+                rows = len(arrays[key]) if arrays[key].ndim else 1
+            elif arrays[key].ndim and len(arrays[key]) != rows:
+                raise BadRequest(f"inputs have different numbers of rows: {len(arrays[key])} for {key!r}, {rows} for "
+                                 f"{next(iter(arrays))!r}")
+        return arrays, rows
+
+    def __call__(self, arrays):
+        """Runs the signature on ``arrays``; returns ``{output: numpy array}``."""
+        results = self.function(**{key: tf.constant(value, self.inputs[key].dtype) for key, value in arrays.items()})
+        return {key: value.numpy() for key, value in results.items()}
+
+
+def _array(key, values, spec):
+    if spec.dtype == tf.string:
+        try:
+            return np.array(_as_bytes(values), dtype=object)
+        except (TypeError, ValueError) as error:
+            raise BadRequest(f"input {key!r}: expected strings, {error}") from None
+    array = np.asarray(values, dtype=object)
+    flat = array.reshape(-1)
+    if array.dtype == object and any(isinstance(v, (str, bytes, dict, list)) or v is None for v in flat):
+        bad = next(v for v in flat if isinstance(v, (str, bytes, dict, list)) or v is None)
+        raise BadRequest(f"input {key!r}: expected {spec.dtype.name} numbers, got {bad!r}")
+    try:
+        return array.astype(spec.dtype.as_numpy_dtype)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise BadRequest(f"input {key!r}: expected {spec.dtype.name} values, {error}") from None
+
+
+def _as_bytes(values):
+    """Strings as bytes, ``{"b64": ...}`` decoded (TensorFlow Serving's JSON for binary values), nested lists kept."""
+    if isinstance(values, list):
+        return [_as_bytes(v) for v in values]
+    if isinstance(values, dict) and set(values) == {"b64"}:
+        try:
+            return base64.b64decode(values["b64"], validate=True)
+        except (ValueError, TypeError):
+            raise ValueError(f"not base64: {values['b64']!r}") from None
+    if isinstance(values, str):
+        return values.encode("utf-8")
+    if isinstance(values, bytes):
+        return values
+    raise ValueError(f"got {values!r}")
+
+
+def to_json(value):
+    """A numpy output as JSON values: numbers, lists, strings (UTF-8, else ``{"b64": ...}``)."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return [to_json(v) for v in value.tolist()] if value.ndim else to_json(value.item())
+        return value.tolist()
+    if isinstance(value, list):
+        return [to_json(v) for v in value]
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"b64": base64.b64encode(value).decode("ascii")}
+    return value.item() if isinstance(value, np.generic) else value
