@@ -259,3 +259,10 @@ def test_grpc_predict_and_metadata_answer_as_tensorflow_serving_does(server, exp
             stub.Predict(predict_request([ROW], name="other"), timeout=60)
         assert error.value.code() == grpc.StatusCode.NOT_FOUND
         assert stub.Predict(predict_request([ROW]), timeout=60).outputs["probabilities"].tensor_shape.dim[0].size == 1
+
+
+def test_an_export_folder_without_versions_exits_2_naming_it(tmp_path):
+    (tmp_path / ".tmp-1-1").mkdir()  # a half-written export only
+    result = run_tfkit("serve", str(tmp_path), "--port", str(free_ports(1)[0]), timeout=120)
+    assert result.returncode == 2 and f"{tmp_path}: no SavedModel versions" in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr

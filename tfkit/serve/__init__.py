@@ -26,12 +26,16 @@ def serve(export_dir, model_name=None, host="0.0.0.0", port=DEFAULT_PORT, grpc_p
         from tfkit.errors import TfkitError
 
         raise TfkitError('tfkit serve needs the serve extra: pip install "tfkit[serve]"') from None
+    from tfkit.errors import TfkitError
     from tfkit.serve.rest import RestApi
-    from tfkit.serve.versions import ModelVersions
+    from tfkit.serve.versions import ModelVersions, NotFound
 
     export_dir = os.path.abspath(export_dir)
     model_name = model_name or default_model_name(export_dir)
-    models = {model_name: ModelVersions(model_name, export_dir, poll_seconds)}
+    try:
+        models = {model_name: ModelVersions(model_name, export_dir, poll_seconds)}
+    except NotFound as error:
+        raise TfkitError(str(error)) from None
     api = RestApi(models, max_batch_size=max_batch_size, batch_timeout_ms=batch_timeout_ms, max_body_bytes=max_body_bytes)
     grpc_server = None
     if grpc_port is not None:
