@@ -120,8 +120,8 @@ def _parser():
     serve.add_argument("--grpc-port", type=int, help="also serve gRPC PredictionService on this port (8500 is TF Serving's)")
     serve.add_argument("--max-batch-size", type=int, default=64,
                        help="rows of concurrent requests run as one batch (default: 64; 1 turns batching off)")
-    serve.add_argument("--batch-timeout-ms", type=float, default=2.0,
-                       help="longest wait for more requests to batch with (default: 2 ms)")
+    serve.add_argument("--batch-timeout-ms", type=float, default=0.0,
+                       help="longest wait for more requests to batch with (default: 0: batch what waits)")
     serve.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions (default: 1)")
     serve.add_argument("--max-body-bytes", type=int, default=16 << 20, help="largest request body (default: 16 MiB)")
 

@@ -13,7 +13,7 @@ DEFAULT_GRPC_PORT = 8500
 
 
 def serve(export_dir, model_name=None, host="0.0.0.0", port=DEFAULT_PORT, grpc_port=None, max_batch_size=64,
-          batch_timeout_ms=2.0, poll_seconds=1.0, max_body_bytes=16 << 20):
+          batch_timeout_ms=0.0, poll_seconds=1.0, max_body_bytes=16 << 20):
     """Serves the SavedModel versions under ``export_dir`` until interrupted.
 
     ``model_name`` defaults to the name of the export folder's parent (a job

@@ -1,9 +1,11 @@
 """Server-side batching: concurrent requests to one signature run as one call of the model.
 
-The first request waits at most ``timeout_ms`` for others; the batch runs as
-soon as it holds ``max_batch_size`` rows. A request larger than that runs on
-its own. Calls run in a thread, so the server keeps accepting requests while
-the model computes.
+A batch is the requests waiting when the model is free, up to
+``max_batch_size`` rows, after waiting at most ``timeout_ms`` for more (0: no
+wait, so a lone request runs at once and requests arriving while the model
+computes make the next batch). A request larger than that runs on its own.
+Calls run in a thread, so the server keeps accepting requests while the model
+computes.
 """
 
 import asyncio
@@ -14,7 +16,7 @@ import numpy as np
 class Batcher:
     """Batches the calls of one signature (``signature(arrays)`` with ``arrays`` of checked inputs)."""
 
-    def __init__(self, signature, max_batch_size=64, timeout_ms=2.0):
+    def __init__(self, signature, max_batch_size=64, timeout_ms=0.0):
         self.signature = signature
         self.max_batch_size = max_batch_size
         self.timeout = timeout_ms / 1000.0
@@ -39,7 +41,10 @@ class Batcher:
             carried, size, deadline = None, batch[0][1], loop.time() + self.timeout
             while size < self.max_batch_size:
                 try:
-                    item = await asyncio.wait_for(self._queue.get(), max(0.0, deadline - loop.time()))
+                    if self._queue.empty() and loop.time() >= deadline:
+                        break  # no wait left: the batch is what has come
+                    item = await asyncio.wait_for(self._queue.get(), max(0.0, deadline - loop.time())) \
+                        if self._queue.empty() else self._queue.get_nowait()
                 except asyncio.TimeoutError:
                     break
                 if size + item[1] > self.max_batch_size:

@@ -33,7 +33,7 @@ def _error(status, message):
 class RestApi:
     """The REST endpoints over ``models`` (``{name: ModelVersions}``)."""
 
-    def __init__(self, models, max_batch_size=64, batch_timeout_ms=2.0, max_body_bytes=16 << 20):
+    def __init__(self, models, max_batch_size=64, batch_timeout_ms=0.0, max_body_bytes=16 << 20):
         self.models = models
         self.max_batch_size = max_batch_size
         self.batch_timeout_ms = batch_timeout_ms
