@@ -56,7 +56,13 @@ def serve(export_dir, model_name=None, host="0.0.0.0", port=DEFAULT_PORT, grpc_p
 
 
 def default_model_name(export_dir):
-    """``runs/census/export`` → ``census``; any other folder → its own name."""
+    """``runs/census/export`` → ``census``; any other folder → its own name.
+
+    Example:
+
+    >>> default_model_name("runs/census/export"), default_model_name("/models/wide_deep")
+    ('census', 'wide_deep')
+    """
     export_dir = os.path.abspath(export_dir)
     base = os.path.basename(export_dir)
     return os.path.basename(os.path.dirname(export_dir)) if base == "export" else base

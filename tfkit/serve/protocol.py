@@ -20,7 +20,17 @@ def parse_body(body):
 
 
 def columns_of(request, signature):
-    """``({input: values}, row_format)`` of a parsed request for ``signature``."""
+    """``({input: values}, row_format)`` of a parsed request for ``signature``.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> from tfkit.serve.signatures import Signature
+    >>> function = tf.function(lambda age, job: {"n": tf.size(age)}).get_concrete_function(
+    ...     age=tf.TensorSpec([None], tf.float32, "age"), job=tf.TensorSpec([None], tf.string, "job"))
+    >>> columns_of({"instances": [{"age": 39, "job": "cook"}, {"age": 52, "job": {"b64": "cGlsb3Q="}}]}, Signature("s", function))
+    ({'age': [39, 52], 'job': ['cook', {'b64': 'cGlsb3Q='}]}, True)
+    """
     names = sorted(signature.inputs)
     if "instances" in request:
         rows = request["instances"]
@@ -45,7 +55,17 @@ def columns_of(request, signature):
 
 
 def response(outputs, row_format):
-    """``{"predictions": [...]}`` (a row per example) or ``{"outputs": ...}`` (columns); one output is given bare."""
+    """``{"predictions": [...]}`` (a row per example) or ``{"outputs": ...}`` (columns); one output is given bare.
+
+    Example:
+
+    >>> import numpy as np
+    >>> outputs = {"classes": np.array([[b"<=50K"], [b">50K"]], dtype=object), "logistic": np.array([[0.25], [0.75]])}
+    >>> response(outputs, row_format=True)
+    {'predictions': [{'classes': ['<=50K'], 'logistic': [0.25]}, {'classes': ['>50K'], 'logistic': [0.75]}]}
+    >>> response(outputs, row_format=False)["outputs"]["logistic"]
+    [[0.25], [0.75]]
+    """
     outputs = {key: to_json(value) for key, value in outputs.items()}
     if not row_format:
         return {"outputs": next(iter(outputs.values())) if len(outputs) == 1 else outputs}
