@@ -134,6 +134,14 @@ def compare_cluster(args):
         probe = [w for w, _ in model.nearby(["good"], k=5)[0]]
         print(f"  {name:>16}: {rates[name]:10,.0f} words/s ({seconds:.1f}s; {int(model.words_done.numpy()):,} words trained); "
               f"nearest to 'good': {probe}", flush=True)
+        try:
+            import gensim
+        except ImportError:
+            continue
+        words_, vectors = model.word_vectors()
+        keyed = gensim.models.KeyedVectors(vectors.shape[1])
+        keyed.add_vectors(words_, vectors)
+        print(f"  {'':>16}  {score(gensim, keyed)}", flush=True)
     print(f"corpus: {len(lines):,} lines, {words // args.epochs:,} words x {args.epochs} epochs; {os.cpu_count()} cores; "
           f"ratio cluster/one device words per second: {rates['1 ps + 2 workers'] / rates['one device']:.3f}")
 
