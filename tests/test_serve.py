@@ -178,7 +178,7 @@ def test_concurrent_requests_are_answered_each_with_its_own_rows(server, expecte
             np.testing.assert_allclose(prediction["probabilities"], outputs["probabilities"][index % 2], atol=1e-5)
 
 
-def test_a_slow_client_does_not_block_the_others(server):
+def test_slow_and_broken_clients_do_not_block_the_others(server):
     slow = socket.create_connection(("127.0.0.1", server.port))
     try:
         slow.sendall(b"POST /v1/models/census:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{\"inst")
@@ -187,6 +187,11 @@ def test_a_slow_client_does_not_block_the_others(server):
         assert time.time() - start < 10
     finally:
         slow.close()
+    with socket.create_connection(("127.0.0.1", server.port)) as broken:
+        broken.sendall(b"\x00\xffNOT HTTP AT ALL\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", server.port)) as gone:  # hangs up halfway through its body
+        gone.sendall(b"POST /v1/models/census:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 900\r\n\r\n{\"instances\": [")
+    assert server.predict({"instances": [ROW]})[0] == 200 and server.process.poll() is None
 
 
 def test_a_new_version_is_served_without_a_restart_and_a_half_written_one_never(server, expected, export_dir):
