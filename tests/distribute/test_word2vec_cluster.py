@@ -43,7 +43,7 @@ print(json.dumps(seen.numpy().tolist()))
 
 
 def test_corpus_parts_cover_the_corpus_once(tmp_path):
-    from tfkit.data.skip_grams import corpus_lines, corpus_part
+    from tfkit.data.skip_grams import corpus_lines, corpus_part, part_lines
 
     files = []
     for name in "abc":
@@ -55,6 +55,9 @@ def test_corpus_parts_cover_the_corpus_once(tmp_path):
     lines = [sorted(x.decode() for x in corpus_lines(corpus_part(files, index, 4)).as_numpy_iterator()) for index in range(4)]
     assert sorted(sum(lines, [])) == sorted(f"{n}{i}" for n in "abc" for i in range(5)) and all(lines)
     assert corpus_part(["s0", "s1", "s2"], 1, 2) == ["s1"]
+    # The lines of each part, as an epoch counts its steps: by file (5 + 5, 5) and by line (15 over 4 parts).
+    assert part_lines(files, 2) == [10, 5] and part_lines(files, 4) == [len(part) for part in lines] == [4, 4, 4, 3]
+    assert part_lines(["s0", "s1", "s2"], 2) == [2, 1]
 
 
 @pytest.mark.slow

@@ -37,6 +37,21 @@ def corpus_part(corpus, index, count):
     return list(corpus)[index::count]
 
 
+def part_lines(corpus, count):
+    """The number of lines in each of the ``count`` parts :func:`corpus_part` makes, each file read through once."""
+    if not is_files(corpus):
+        total = len(corpus)
+    else:
+        from tfkit.data.csv import expand_files
+
+        files = expand_files(corpus)
+        lines = [int(corpus_lines([path]).reduce(tf.constant(0, tf.int64), lambda n, _: n + 1)) for path in files]
+        if len(files) >= count:
+            return [sum(lines[index::count]) for index in range(count)]
+        total = sum(lines)
+    return [len(range(index, total, count)) for index in range(count)]
+
+
 def chunked(ids, length):
     """A ragged batch of word ids with every row cut into pieces of at most ``length`` words (empty rows dropped)."""
     starts = tf.ragged.range(tf.zeros_like(ids.row_lengths()), ids.row_lengths(), length) + ids.row_starts()[:, None]

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfkit.data import cache as cache_lib
-from tfkit.data.skip_grams import chunked, corpus_cache, corpus_lines, corpus_part, examples, is_files
+from tfkit.data.skip_grams import chunked, corpus_cache, corpus_lines, corpus_part, examples, part_lines
 from tfkit.data.vectors import read_word_vectors, write_word_vectors
 from tfkit.errors import TfkitError
 from tfkit.features.text import FIRST_WORD_ID, TextColumn
@@ -42,13 +42,6 @@ def _summed_rows(gradient):
         return gradient
     rows, position = tf.unique(gradient.indices)
     return tf.IndexedSlices(tf.math.unsorted_segment_sum(gradient.values, position, tf.size(rows)), rows, gradient.dense_shape)
-
-
-def _count_lines(corpus):
-    """The lines of a corpus (files are read through, not tokenised)."""
-    if isinstance(corpus, list) and not is_files(corpus):
-        return len(corpus)
-    return int(corpus_lines(corpus).reduce(np.int64(0), lambda count, _: count + 1))
 
 
 @keras.saving.register_keras_serializable(package="tfkit")
@@ -278,8 +271,7 @@ class Word2Vec(WordQueries, keras.Model):
             raise TfkitError("Word2Vec on a parameter-server cluster reads files or a list of sentences, which each worker "
                              "can read its part of; received a tf.data.Dataset.")
         lines_per_step, cache = self.lines_per_step(corpus), corpus_cache(corpus, cache)  # here, not in the workers' trace
-        count = trainer.num_workers
-        steps = sum(-(-_count_lines(corpus_part(corpus, index, count)) // lines_per_step) for index in range(count))
+        steps = sum(-(-lines // lines_per_step) for lines in part_lines(corpus, trainer.num_workers))
         return trainer.fit(lambda index, count: self.training_data(corpus, seed, cache, (index, count), lines_per_step),
                            epochs=epochs, steps_per_epoch=max(1, steps), verbose=verbose, callbacks=callbacks)
 

@@ -50,7 +50,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         try:
             model, loaded = self._version(request.model_spec)
             signature = loaded.signature(request.model_spec.signature_name)
-            columns = {key: tf.make_ndarray(proto).tolist() for key, proto in request.inputs.items()}
+            columns = {key: tf.make_ndarray(proto) for key, proto in request.inputs.items()}
             arrays, rows = signature.arrays(columns)
             batcher = self.api.batcher(model.name, loaded.number, signature)
             if self.loop is not None:

@@ -66,20 +66,35 @@ class Signature:
 
 
 def _array(key, values, spec):
+    """``values`` (JSON lists, or a numpy array from a gRPC tensor) as an array of the input's dtype."""
     if spec.dtype == tf.string:
         try:
-            return np.array(_as_bytes(values), dtype=object)
+            return np.array(_as_bytes(values.tolist() if isinstance(values, np.ndarray) else values), dtype=object)
         except (TypeError, ValueError) as error:
             raise BadRequest(f"input {key!r}: expected strings, {error}") from None
-    array = np.asarray(values, dtype=object)
-    flat = array.reshape(-1)
-    if array.dtype == object and any(isinstance(v, (str, bytes, dict, list)) or v is None for v in flat):
-        bad = next(v for v in flat if isinstance(v, (str, bytes, dict, list)) or v is None)
-        raise BadRequest(f"input {key!r}: expected {spec.dtype.name} numbers, got {bad!r}")
+    try:
+        array = np.asarray(values)
+    except ValueError as error:  # nested lists of different lengths
+        raise BadRequest(f"input {key!r}: {error}") from None
+    if array.dtype.kind not in "biuf":  # a string, null, object or b64 among the numbers
+        raise BadRequest(f"input {key!r}: expected {spec.dtype.name} numbers, got {_first_not_number(values)!r}")
     try:
         return array.astype(spec.dtype.as_numpy_dtype)
     except (TypeError, ValueError, OverflowError) as error:
         raise BadRequest(f"input {key!r}: expected {spec.dtype.name} values, {error}") from None
+
+
+_NUMBERS_ONLY = object()
+
+
+def _first_not_number(values):
+    """The first value of (nested) ``values`` that is not a number, for the error message."""
+    for value in values.tolist() if isinstance(values, np.ndarray) else values:
+        found = _first_not_number(value) if isinstance(value, list) else (
+            _NUMBERS_ONLY if isinstance(value, (int, float)) else value)
+        if found is not _NUMBERS_ONLY:
+            return found
+    return _NUMBERS_ONLY
 
 
 def _as_bytes(values):
