@@ -10,6 +10,7 @@ Errors are ``{"error": "..."}``: 400 for a bad request, 404 for an unknown
 model, version or signature.
 """
 
+import asyncio
 import contextlib
 import re
 
@@ -72,7 +73,8 @@ class RestApi:
                 return JSONResponse(await self._predict(model, version, await self._body(request)))
             if request.method != "GET":
                 return _error(405, f"{request.url.path} takes GET")
-            return JSONResponse(self._metadata(model, version) if tail == "/metadata" else self._status(model, version))
+            loaded = await _version(model, version)
+            return JSONResponse(self._metadata(model, loaded) if tail == "/metadata" else self._status(model, loaded, version))
         except BadRequest as error:
             return _error(400, str(error))
         except NotFound as error:
@@ -91,26 +93,30 @@ class RestApi:
 
     async def _predict(self, model, version, body):
         request = parse_body(body)
-        loaded = model.get(version)
+        loaded = await _version(model, version)
         signature = loaded.signature(request.get("signature_name"))
         columns, row_format = columns_of(request, signature)
         arrays, rows = signature.arrays(columns)
         return response(await self.batcher(model.name, loaded.number, signature)(arrays, rows), row_format)
 
     @staticmethod
-    def _status(model, version):
-        numbers = [version] if version is not None else model.loaded
-        if version is not None:
-            model.get(version)
+    def _status(model, loaded, version):
+        numbers = [loaded.number] if version is not None else model.loaded
         return {"model_version_status": [{"version": str(n), "state": "AVAILABLE",
                                           "status": {"error_code": "OK", "error_message": ""}} for n in numbers]}
 
     @staticmethod
-    def _metadata(model, version):
-        loaded = model.get(version)
+    def _metadata(model, loaded):
         return {"model_spec": {"name": model.name, "signature_name": "", "version": str(loaded.number)},
                 "metadata": {"signature_def": {"signature_def": {name: signature.metadata()
                                                                  for name, signature in sorted(loaded.signatures.items())}}}}
+
+
+async def _version(model, version):
+    if version is None or version in model.loaded:
+        return model.get(version)
+    # Loading a version from disk takes seconds: in a thread, so that the other requests go on meanwhile.
+    return await asyncio.to_thread(model.get, version)
 
 
 async def _no_route(request, exc):
