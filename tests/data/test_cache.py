@@ -99,3 +99,43 @@ def test_a_runs_training_and_validation_parts_share_one_parse(tmp_path):
     expected = _ids(_read(path, holdout=("validation", 0.2), cache="none"))
     assert validation_ids == expected
     assert np.all(np.diff(validation_ids) > 0)  # evaluation keeps the files' order
+
+
+def _counting_transform(counter):
+    """A transform that doubles ids and counts the rows it saw in ``counter`` (a tf.Variable)."""
+    def transform(features, labels):
+        counter.assign_add(tf.shape(features["id"], out_type=tf.int64)[0])
+        return {**features, "id": features["id"] * 2}, labels
+    return transform
+
+
+@pytest.mark.parametrize("cache", ["memory", "none"])
+def test_a_transform_is_applied_once_in_memory_and_each_pass_otherwise(tmp_path, cache):
+    path = _table(tmp_path)
+    dataset = _read(path, cache=cache, shuffle=True, seed=5)
+    counter = tf.Variable(0, dtype=tf.int64)
+    transformed = cache_lib.with_transform(dataset, _counting_transform(counter))
+    passes = [_ids(transformed) for _ in range(3)]
+    # The same shuffled order as the dataset it was made from, pass after pass, with the transform applied.
+    assert passes == [[2 * i for i in _ids(dataset)] for _ in range(3)]
+    assert len({tuple(p) for p in passes}) == 3
+    assert int(counter.numpy()) == (300 if cache == "memory" else 900)
+
+
+def test_a_file_cache_keeps_the_parsed_rows_and_transforms_each_pass(tmp_path):
+    path, prefix = _table(tmp_path), str(tmp_path / "table-cache")
+    dataset = _read(path, cache=prefix)
+    counter = tf.Variable(0, dtype=tf.int64)
+    transformed = cache_lib.with_transform(dataset, _counting_transform(counter))
+    assert _ids(transformed) == [2 * i for i in range(300)]
+    assert _ids(dataset) == list(range(300))  # the file holds the rows as parsed, not as transformed
+    assert _ids(transformed) == [2 * i for i in range(300)] and int(counter.numpy()) == 600
+
+
+def test_only_the_readers_datasets_and_their_repeats_take_a_transform(tmp_path):
+    path = _table(tmp_path)
+    counter = tf.Variable(0, dtype=tf.int64)
+    repeated = _read(path, num_epochs=2)
+    assert _ids(cache_lib.with_transform(repeated, _counting_transform(counter))) == [2 * i for i in range(300)] * 2
+    assert cache_lib.with_transform(_read(path).map(lambda f, y: (f, y)), _counting_transform(counter)) is None
+    assert cache_lib.with_transform(tf.data.Dataset.range(3), _counting_transform(counter)) is None

@@ -22,10 +22,20 @@ A memory cache belongs to one dataset object and the datasets made from it
 (:class:`tfkit.data.DataSource` makes each source once per run), so a run's
 adapt pass, its epochs and its evaluations share one parse. On a
 parameter-server cluster each worker builds and caches its own stream.
+
+Transform once: a model trained on the batches of :func:`batches` asks
+:func:`with_transform` for the same batches with its feature columns'
+transforms (string lookups, hashes, crosses) applied in the pipeline. In
+memory they are applied once, to every cached example, and kept beside the
+parsed examples, so no epoch repeats them; otherwise they run in the
+pipeline each pass, in parallel with the training step. A file cache keeps
+the parsed examples only: a transform changes with the model, a file
+outlives it.
 """
 
 import os
 import struct
+import weakref
 
 import tensorflow as tf
 
@@ -112,7 +122,31 @@ def cached(parsed, cache, batched=True):
     return parsed.cache(cache)
 
 
-def batches(source, batch_size, cache, shuffle=False, shuffle_buffer_size=10_000, seed=None, drop_remainder=False):
+# The datasets batches() made, each with how to make it again with a transform: dataset -> function(transform).
+_REMAKE = weakref.WeakKeyDictionary()
+
+
+def with_transform(dataset, transform):
+    """``dataset``, one of :func:`batches`' (or a :func:`derived` one), with ``transform`` applied to each element.
+
+    ``transform`` maps a batch of parsed examples (as the dataset gives them)
+    to what the model reads; the result has the same order and shuffling as
+    ``dataset``. Returns None for any other dataset: its elements cannot be
+    transformed before they are cached.
+    """
+    remake = _REMAKE.get(dataset)
+    return None if remake is None else remake(transform)
+
+
+def derived(dataset, parent, how):
+    """Marks ``dataset = how(parent)`` (a repeat, say) as made from ``parent``, so that :func:`with_transform` takes it."""
+    if parent in _REMAKE:
+        _REMAKE[dataset] = lambda transform: how(_REMAKE[parent](transform))
+    return dataset
+
+
+def batches(source, batch_size, cache, shuffle=False, shuffle_buffer_size=10_000, seed=None, drop_remainder=False,
+            transform=None):
     """Batches of ``batch_size`` examples from ``source``, a (cached) stream of parsed batches.
 
     Args:
@@ -123,9 +157,14 @@ def batches(source, batch_size, cache, shuffle=False, shuffle_buffer_size=10_000
         shuffle_buffer_size: Examples in the shuffle buffer (streams not in memory).
         seed: Shuffle seed; None draws a new one each run.
         drop_remainder: Drop the last, smaller batch.
+        transform: A function applied to every batch (see :func:`with_transform`): once, before the
+            batches are drawn, when ``source`` is in memory.
     """
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise DataError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
+    in_memory = transform is not None and cache == "memory"
+    if in_memory:
+        source = source.map(transform).cache()  # the one element of every example (see cached)
     if not shuffle:
         dataset = source.rebatch(batch_size, drop_remainder=drop_remainder)
     elif cache == "memory":
@@ -133,7 +172,13 @@ def batches(source, batch_size, cache, shuffle=False, shuffle_buffer_size=10_000
     else:
         dataset = source.unbatch().shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    if transform is not None and not in_memory:
+        dataset = dataset.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    if transform is None:
+        _REMAKE[dataset] = lambda again: batches(source, batch_size, cache, shuffle, shuffle_buffer_size, seed,
+                                                 drop_remainder, again)
+    return dataset
 
 
 def _permuted(everything, batch_size, seed, drop_remainder):
@@ -145,6 +190,6 @@ def _permuted(everything, batch_size, seed, drop_remainder):
     def shuffled(examples, pass_seed):
         count = tf.shape(tf.nest.flatten(examples)[0], out_type=tf.int64)[0]
         order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=tf.stack([pass_seed, 0]))
-        return tf.nest.map_structure(lambda column: tf.gather(column, order), examples)
+        return tf.nest.map_structure(lambda column: None if column is None else tf.gather(column, order), examples)
 
     return tf.data.Dataset.zip(everything, seeds).map(shuffled).rebatch(batch_size, drop_remainder=drop_remainder)

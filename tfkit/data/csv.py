@@ -196,7 +196,7 @@ def read_csv(
         files, label, label_vocabulary, label_aliases, select_columns, column_names, header, column_dtypes,
         column_defaults, na_values, field_delim, strip, holdout, num_parallel_calls, encoding=encoding, label_threshold=label_threshold), cache)
     dataset = cache_lib.batches(source, batch_size, cache, shuffle, shuffle_buffer_size, seed, drop_remainder)
-    return dataset.repeat(num_epochs) if num_epochs != 1 else dataset
+    return cache_lib.derived(dataset.repeat(num_epochs), dataset, lambda again: again.repeat(num_epochs)) if num_epochs != 1 else dataset
 
 
 def csv_examples(

@@ -125,6 +125,11 @@ class Column:
         """Computes the column's value from raw ``features`` and its parents' values."""
         raise NotImplementedError
 
+    #: True when the column's value is about as small as its raw input (ids, a few numbers), so that a
+    #: training input pipeline computes it once and keeps it (see :class:`tfkit.layers.ColumnTransform`).
+    #: Wider values (one-hot indicators, bin encodings) are computed again in each step from what is kept.
+    kept_ahead = False
+
     def check_ready(self):
         if self.needs_adapt:
             raise TfkitError(
@@ -176,6 +181,7 @@ class SparseColumn(Column):
     """
 
     num_buckets = None
+    kept_ahead = True
 
 
 def check_num_buckets(owner, num_buckets):

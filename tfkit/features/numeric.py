@@ -46,6 +46,8 @@ class NumericColumn(DenseColumn):
     ([30.0], 66.67)
     """
 
+    kept_ahead = True  # its value is its raw numbers, normalised
+
     def __init__(
         self,
         name,

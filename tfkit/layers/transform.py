@@ -1,8 +1,22 @@
 """Shared by the column-consuming layers: compute every column's value from raw features."""
 
+from typing import NamedTuple
+
 import tensorflow as tf
 
 from tfkit.features import EmbeddingColumn, closure
+
+
+class ColumnValues(NamedTuple):
+    """Column values computed ahead of the training step, in the input pipeline (see :meth:`ColumnTransform.ahead`).
+
+    ``values`` holds the columns' values by name, ``features`` the raw
+    features that the columns left to the step still read. A model or layer
+    called on it computes only those columns.
+    """
+
+    values: dict
+    features: dict
 
 
 class ColumnTransform:
@@ -36,10 +50,45 @@ class ColumnTransform:
         return layers
 
     def __call__(self, features, layers):
+        """Every column's value, ``{name: value}``, from raw ``features`` or the :class:`ColumnValues` of :meth:`ahead`."""
         values = {}
-        for column in self.order:
-            parents = [values[p.name] for p in column.parents]
-            values[column.name] = column.transform(features, parents, layers.get(column.name))
+        if isinstance(features, ColumnValues):
+            values, features = dict(features.values), features.features
+        return self._evaluate(self.order, features, layers, values)
+
+    def ahead(self, features, layers):
+        """The :class:`ColumnValues` an input pipeline computes once and keeps, so that each step does not.
+
+        These are the values of the columns that are ``kept_ahead`` (ids and
+        normalised numbers: the string lookups, hashes and crosses that cost
+        most), and the raw features the other columns still read in the step.
+
+        Example:
+
+        >>> import numpy as np
+        >>> from tfkit.features import CategoricalColumn, IndicatorColumn
+        >>> from tfkit.layers.transform import ColumnTransform
+        >>> job = CategoricalColumn("job", vocabulary=["clerk", "cook"], num_oov_buckets=0)
+        >>> transform = ColumnTransform([IndicatorColumn(job)])
+        >>> layers = transform.make_layers()
+        >>> ahead = transform.ahead({"job": np.array(["cook"], object)}, layers)
+        >>> sorted(ahead.values), ahead.values["job"].ids.numpy().tolist()
+        (['job'], [[1]])
+        >>> transform(ahead, layers)["job_indicator"].numpy().tolist()
+        [[0.0, 1.0]]
+        """
+        kept = [c for c in self.order if c.kept_ahead]
+        values = self._evaluate(closure(kept), features, layers, {})
+        left = [c for c in self.order if not c.kept_ahead]
+        read = sorted({key for column in left for key in column.input_specs()})
+        return ColumnValues({c.name: values[c.name] for c in kept}, {key: features[key] for key in read})
+
+    @staticmethod
+    def _evaluate(columns, features, layers, values):
+        for column in columns:
+            if column.name not in values:
+                parents = [values[p.name] for p in column.parents]
+                values[column.name] = column.transform(features, parents, layers.get(column.name))
         return values
 
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import warnings
+import weakref
 
 import keras
 import numpy as np
@@ -9,6 +10,7 @@ import tensorflow as tf
 from keras.src.saving import serialization_lib
 
 from tfkit import features as features_lib
+from tfkit.data import cache as cache_lib
 from tfkit.errors import TfkitError
 from tfkit.models import heads
 
@@ -31,10 +33,17 @@ class Model(keras.Model):
         self.num_classes = num_classes
         self.label_vocabulary = None if label_vocabulary is None else [str(v) for v in label_vocabulary]
         self.head = heads.get(head, num_classes, label_vocabulary)
+        # The datasets fit and evaluate were given, each with its batches transformed ahead (see _transformed_ahead).
+        self._ahead = weakref.WeakKeyDictionary()
 
     # -- columns and raw inputs -------------------------------------------
     def feature_columns(self):
         raise NotImplementedError
+
+    def column_transform(self):
+        """The :class:`~tfkit.layers.transform.ColumnTransform` of the model's raw inputs (its layers in
+        ``self.preprocessing``), or None for a model that reads its inputs as they are."""
+        return None
 
     def input_specs(self):
         """Raw input features and their dtype names, ``{key: dtype}``."""
@@ -128,8 +137,10 @@ class Model(keras.Model):
         if not isinstance(x, tf.data.Dataset):
             return super().fit(_strings_as_objects(x), y, *args, **kwargs)
         kwargs.setdefault("shuffle", False)  # a dataset shuffles itself (tfkit's readers do, with shuffle=True)
+        if "validation_data" in kwargs:
+            kwargs["validation_data"] = self._transformed_ahead(kwargs["validation_data"])
         with _running_out_is_the_end():
-            return super().fit(x, y, *args, **kwargs)
+            return super().fit(self._transformed_ahead(x), y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         trainer = self._parameter_server_trainer()
@@ -137,7 +148,31 @@ class Model(keras.Model):
             logs = trainer.evaluate(x, **_parameter_server_arguments("evaluate", y, args, kwargs))
             return logs if kwargs.get("return_dict") else self._flatten_metrics_in_order(logs)
         with _running_out_is_the_end():
-            return super().evaluate(_strings_as_objects(x), y, *args, **kwargs)
+            return super().evaluate(self._transformed_ahead(_strings_as_objects(x)), y, *args, **kwargs)
+
+    def _transformed_ahead(self, data):
+        """``data`` with the column transforms done in its pipeline, where it is one of tfkit's readers' datasets:
+        then the steps read ids, and an in-memory dataset computes them once (see :mod:`tfkit.data.cache`).
+
+        Other data, and training on more than one machine (where the data sharding is the strategy's), keep the
+        raw features and transform them in the step. Exports and ``predict`` take raw features either way.
+        """
+        transform = self.column_transform()
+        strategy = self.distribute_strategy
+        machines = isinstance(strategy, (tf.distribute.MultiWorkerMirroredStrategy, tf.distribute.experimental.ParameterServerStrategy))
+        if transform is None or not isinstance(data, tf.data.Dataset) or machines:
+            return data
+        if data not in self._ahead:
+            if not self.built:
+                with strategy.scope():
+                    self.build()
+
+            def ahead(features, *rest):  # tf.data spreads (features, labels[, weights]) over the arguments
+                values = transform.ahead(features, self.preprocessing)
+                return (values, *rest) if rest else values
+
+            self._ahead[data] = cache_lib.with_transform(data, ahead)  # None: not a reader's
+        return self._ahead[data] or data
 
     def predict(self, x, *args, **kwargs):
         """Like Keras ``predict``, but returns the head's dict of predictions as numpy arrays."""

@@ -130,6 +130,9 @@ class TextCNN(Model):
     def feature_columns(self):
         return [self.text]
 
+    def column_transform(self):
+        return self._transform
+
     # -- building ----------------------------------------------------------------
     def build(self, input_shape=None):
         if self.built:

@@ -113,6 +113,9 @@ class WideDeep(Model):
     def feature_columns(self):
         return self.wide_columns + self.deep_columns
 
+    def column_transform(self):
+        return self._transform
+
     def build(self, input_shape=None):
         if self.built:  # e.g. deserialized with its build config, then built again by a caller
             return
