@@ -190,6 +190,6 @@ def _permuted(everything, batch_size, seed, drop_remainder):
     def shuffled(examples, pass_seed):
         count = tf.shape(tf.nest.flatten(examples)[0], out_type=tf.int64)[0]
         order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=tf.stack([pass_seed, 0]))
-        return tf.nest.map_structure(lambda column: None if column is None else tf.gather(column, order), examples)
+        return tf.nest.map_structure(lambda column: tf.gather(column, order), examples)
 
     return tf.data.Dataset.zip(everything, seeds).map(shuffled).rebatch(batch_size, drop_remainder=drop_remainder)

@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from tfkit.features import EmbeddingColumn, closure
+from tfkit.features import EmbeddingColumn, Ids, closure
 
 
 class ColumnValues(NamedTuple):
@@ -17,6 +17,13 @@ class ColumnValues(NamedTuple):
 
     values: dict
     features: dict
+
+
+def _weighed(value):
+    """``value`` with weights of 1 where its ids have none: distributed datasets cannot carry a None."""
+    if isinstance(value, Ids) and value.weights is None:
+        return Ids(value.ids, tf.ones_like(value.ids, tf.float32))
+    return value
 
 
 class ColumnTransform:
@@ -81,7 +88,7 @@ class ColumnTransform:
         values = self._evaluate(closure(kept), features, layers, {})
         left = [c for c in self.order if not c.kept_ahead]
         read = sorted({key for column in left for key in column.input_specs()})
-        return ColumnValues({c.name: values[c.name] for c in kept}, {key: features[key] for key in read})
+        return ColumnValues({c.name: _weighed(values[c.name]) for c in kept}, {key: features[key] for key in read})
 
     @staticmethod
     def _evaluate(columns, features, layers, values):
