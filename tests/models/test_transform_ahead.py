@@ -72,3 +72,25 @@ def test_each_dataset_is_transformed_ahead_once_per_model(census_slice):
     assert model._transformed_ahead(train) is model._transformed_ahead(train)
     not_a_readers = train.take(2)
     assert model._transformed_ahead(not_a_readers) is not_a_readers
+
+
+def test_values_of_one_width_are_kept_ahead_and_the_others_left_to_the_step():
+    from tfkit.features import CategoricalColumn, CrossedColumn, TextColumn
+    from tfkit.layers.transform import ColumnTransform
+
+    genres = CategoricalColumn("genres", vocabulary=["drama", "comedy"], delimiter="|")
+    year = CategoricalColumn("year", vocabulary=["1999", "2000"])
+    padded = TextColumn("review", vocabulary=["good"], sequence_length=4)
+    per_batch = TextColumn("title", vocabulary=["good"])
+    transform = ColumnTransform([CrossedColumn([genres, year], num_buckets=10), CrossedColumn([year, year], num_buckets=10,
+                                                                                               name="year_x_year"),
+                                 padded, per_batch])
+    layers = transform.make_layers()
+    raw = {"genres": tf.constant(["drama|comedy", "drama"]), "year": tf.constant(["1999", "2000"]),
+           "review": tf.constant(["good good", "bad"]), "title": tf.constant(["good", "good and bad"])}
+    ahead = transform.ahead(raw, layers)
+    assert sorted(ahead.values) == ["review", "year", "year_x_year"]
+    assert sorted(ahead.features) == ["genres", "title"]  # read again in the step, padded to each batch's longest
+    for name, value in transform(raw, layers).items():
+        again = transform(ahead, layers)[name]
+        np.testing.assert_array_equal(again.ids.numpy(), value.ids.numpy())

@@ -126,7 +126,7 @@ class Column:
         raise NotImplementedError
 
     #: True when the column's value is about as small as its raw input (ids, a few numbers), so that a
-    #: training input pipeline computes it once and keeps it (see :class:`tfkit.layers.ColumnTransform`).
+    #: training input pipeline computes it once and keeps it (see :meth:`tfkit.layers.transform.ColumnTransform.ahead`).
     #: Wider values (one-hot indicators, bin encodings) are computed again in each step from what is kept.
     kept_ahead = False
 
@@ -181,7 +181,11 @@ class SparseColumn(Column):
     """
 
     num_buckets = None
-    kept_ahead = True
+
+    @property
+    def kept_ahead(self):
+        # Ids of one width for every batch: a multi-valued cell (a delimiter) pads each batch to its longest.
+        return getattr(self, "delimiter", None) is None and all(p.kept_ahead for p in self.parents)
 
 
 def check_num_buckets(owner, num_buckets):

@@ -169,6 +169,11 @@ class TextColumn(SparseColumn):
             words = words.to_tensor("")
         return tf.cast(lookup(words), tf.int64)
 
+    @property
+    def kept_ahead(self):
+        # Without a sequence length each batch is padded to its longest sentence, which the convolutions see.
+        return self.sequence_length is not None
+
     def transform(self, features, parents, layers):
         values = features[self.key]
         if isinstance(values, np.ndarray) and values.dtype.kind in "US":
