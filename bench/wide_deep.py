@@ -18,8 +18,11 @@ paired ratio (tfkit's two epochs over Keras' two); the median of those ratios
 is the figure, printed with its range, since a shared 2-core machine drifts
 by more than the difference being measured.
 
-Usage: python bench/wide_deep.py [--rounds 8] [--batch-size 256] [--recipe classic|adam] [--epochs-per-fit 1]
-                                [--steps-per-execution 1]
+Usage: python bench/wide_deep.py [--rounds 6] [--batch-size 256] [--recipe classic|adam] [--epochs-per-fit 4]
+                                [--steps-per-execution N]
+
+By default every model runs the steps per execution of configs/census.yaml
+(16), as ``tfkit train`` does, and each timed ``fit`` holds 4 epochs.
 Prints examples/second for each and the ratio tfkit_time / reference_time
 (below 1 means tfkit is faster).
 """
@@ -41,8 +44,12 @@ from tfkit.data import read_csv  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def census_config():
+    return config_lib.load(os.path.join(ROOT, "configs", "census.yaml"))
+
+
 def census_model_and_data(batch_size):
-    config = config_lib.load(os.path.join(ROOT, "configs", "census.yaml"))
+    config = census_config()
     columns = config_lib.build_columns(config["features"])
     model = config_lib.build_model(config["model"], columns, config["data"])
     specs = model.input_specs()
@@ -138,16 +145,18 @@ def plain_equivalent(model, K, recipe, steps_per_execution=1):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=8, help="ABBA rounds: each model trains 2 epochs a round")
+    parser.add_argument("--rounds", type=int, default=6, help="ABBA rounds: each model trains 2 epochs a round")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--recipe", choices=["classic", "adam"], default="classic",
                         help="classic: FTRL on the wide part, Adagrad on the deep part; adam: Adam for all")
-    parser.add_argument("--epochs-per-fit", type=int, default=1,
+    parser.add_argument("--epochs-per-fit", type=int, default=4,
                         help="epochs of each timed fit call (more: less of fit's own start-up in each figure)")
-    parser.add_argument("--steps-per-execution", type=int, default=1,
-                        help="Keras steps per compiled execution, the same for every model (configs/census.yaml uses 16)")
+    parser.add_argument("--steps-per-execution", type=int, default=None,
+                        help="Keras steps per compiled execution, the same for every model (default: configs/census.yaml's)")
     args = parser.parse_args()
 
+    if args.steps_per_execution is None:
+        args.steps_per_execution = census_config()["train"]["steps_per_execution"]
     keras.utils.set_random_seed(0)
     tfkit_model, dataset = census_model_and_data(args.batch_size)
     tfkit_model.compile(optimizer="adam" if args.recipe == "adam" else
