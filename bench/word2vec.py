@@ -19,12 +19,13 @@ parameter-server cluster of 1 ps and 2 workers started in this process on
 localhost ports (the tables on the ps, each worker reading half the corpus),
 same corpus and settings, one after the other in one run.
 
-Usage: python bench/word2vec.py [--repeat 3] [--epochs 3] [--cluster]
+Usage: python bench/word2vec.py [--repeat 3] [--epochs 3] [--rounds 3] [--cluster]
 """
 
 import argparse
 import gzip
 import os
+import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -73,6 +74,7 @@ def main():
                         help="mr: the bundled MR sentences; wiki: 500 Wikipedia articles (331,000 words) from gensim's test data")
     parser.add_argument("--batch-words", type=int, default=10_000, help="tfkit's corpus words per step")
     parser.add_argument("--learning-rate", type=float, default=None, help="tfkit's starting learning rate (default: its own)")
+    parser.add_argument("--rounds", type=int, default=3, help="paired rounds (each trains both twice, ABBA)")
     parser.add_argument("--cluster", action="store_true", help="one device against 1 ps + 2 workers, instead of gensim")
     args = parser.parse_args()
     if args.cluster:
@@ -81,28 +83,44 @@ def main():
 
     lines = corpus(args.repeat, args.corpus)
     words = sum(len(line.split()) for line in lines) * args.epochs
-
-    keras.utils.set_random_seed(0)
-    model = Word2Vec(standardize="lower", batch_words=args.batch_words, learning_rate=args.learning_rate, **SETTINGS)
-    model.adapt(lines)
-    start = time.perf_counter()
-    model.fit(lines, epochs=args.epochs, verbose=0)
-    tfkit_seconds = time.perf_counter() - start
-
     tokens = [line.split() for line in lines]
-    reference = gensim.models.Word2Vec(vector_size=SETTINGS["dimension"], window=SETTINGS["window"], sg=1, hs=0,
+
+    def train_tfkit():
+        keras.utils.set_random_seed(0)
+        model = Word2Vec(standardize="lower", batch_words=args.batch_words, learning_rate=args.learning_rate, **SETTINGS)
+        model.adapt(lines)
+        start = time.perf_counter()
+        model.fit(lines, epochs=args.epochs, verbose=0)
+        return model, time.perf_counter() - start
+
+    def train_gensim():
+        model = gensim.models.Word2Vec(vector_size=SETTINGS["dimension"], window=SETTINGS["window"], sg=1, hs=0,
                                        negative=SETTINGS["num_negatives"], min_count=SETTINGS["min_count"],
                                        sample=SETTINGS["subsample"], workers=os.cpu_count(), seed=0)
-    reference.build_vocab(tokens)
-    start = time.perf_counter()
-    reference.train(tokens, total_examples=len(tokens), epochs=args.epochs)
-    gensim_seconds = time.perf_counter() - start
+        model.build_vocab(tokens)
+        start = time.perf_counter()
+        model.train(tokens, total_examples=len(tokens), epochs=args.epochs)
+        return model, time.perf_counter() - start
+
+    # ABBA rounds (see paired.py): each round trains both from scratch twice; the ratio is their words/s.
+    seconds, ratios, models = {"tfkit": [], "gensim": []}, [], {}
+    for _ in range(args.rounds):
+        round_seconds = {"tfkit": 0.0, "gensim": 0.0}
+        for name in ("tfkit", "gensim", "gensim", "tfkit"):
+            models[name], took = (train_tfkit if name == "tfkit" else train_gensim)()
+            seconds[name].append(took)
+            round_seconds[name] += took
+        ratios.append(round_seconds["gensim"] / round_seconds["tfkit"])
+    model, reference = models["tfkit"], models["gensim"]
 
     print(f"corpus: {len(lines):,} lines, {words // args.epochs:,} words x {args.epochs} epochs; "
           f"vocabulary tfkit {len(model.vocabulary):,}, gensim {len(reference.wv):,}; {os.cpu_count()} cores")
-    print(f"  tfkit : {words / tfkit_seconds:10,.0f} words/s ({tfkit_seconds:.1f}s)")
-    print(f"  gensim: {words / gensim_seconds:10,.0f} words/s ({gensim_seconds:.1f}s)")
-    print(f"  ratio tfkit/gensim words per second: {gensim_seconds / tfkit_seconds:.3f}")
+    for name in ("tfkit", "gensim"):
+        rates = sorted(words / took for took in seconds[name])
+        print(f"  {name:>6}: {statistics.median(rates):10,.0f} words/s median of {len(rates)} "
+              f"({rates[0]:,.0f}-{rates[-1]:,.0f}); seconds {' '.join(f'{took:.1f}' for took in seconds[name])}")
+    print(f"  ratio tfkit/gensim words per second: {statistics.median(ratios):.3f} median of {len(ratios)} paired rounds "
+          f"({min(ratios):.3f}-{max(ratios):.3f})")
     probe = "good"
     print(f"  nearest to {probe!r}: tfkit {[w for w, _ in model.nearby([probe], k=5)[0]]}; "
           f"gensim {[w for w, _ in reference.wv.most_similar(probe, topn=5)]}")

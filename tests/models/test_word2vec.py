@@ -5,6 +5,7 @@ import struct
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfkit.data import read_word_vectors, write_word_vectors
 from tfkit.errors import DataError, TfkitError
@@ -78,6 +79,53 @@ def test_vocabulary_min_count_subsampling_and_line_ends():
     # c is dropped before windowing (so a and b of the second line become neighbours); lines do not join.
     assert pairs == {("a", "b"), ("b", "a")}
     assert int(batch["words"]) == 6
+
+
+class KeptCounting(Word2Vec):
+    """Word2Vec that logs how many words each step kept (after subsampling): with one step an epoch, per epoch."""
+
+    def train_step(self, data):
+        return {**super().train_step(data), "kept": tf.cast(tf.size(data["targets"]), tf.float32)}
+
+
+def test_every_epoch_draws_its_own_subsampling_and_counts_every_word_once(tmp_path):
+    corpus, _, _ = planted_corpus(sentences=200)
+    model = KeptCounting(dimension=4, min_count=1, subsample=1e-3, batch_words=100_000)  # one step an epoch
+    history = model.fit(corpus, epochs=4, verbose=0, seed=0)
+    # A new pass of the pipeline would draw the first epoch's subsampling again: the same words every epoch.
+    assert len(set(history.history["kept"])) == 4
+    words = sum(len(line.split()) for line in corpus)
+    assert int(model.words_done.numpy()) == 4 * words
+
+    # Files, and a dataset of lines whose length tf.data does not know: as many steps as one pass holds.
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(corpus) + "\n")
+    unknown_length = tf.data.Dataset.from_tensor_slices(corpus).filter(lambda line: True)
+    for source in (str(path), unknown_length):
+        model = Word2Vec(dimension=4, min_count=1, subsample=1e-3, batch_words=300, vocabulary=model.vocabulary,
+                         counts=model.counts)
+        model.fit(source, epochs=2, verbose=0)
+        assert int(model.words_done.numpy()) == 2 * words
+    with pytest.raises(TfkitError, match="endless"):
+        model.fit(tf.data.Dataset.from_tensors("t0x0 t0x1").repeat(), epochs=1, verbose=0)
+
+
+def test_a_small_table_takes_its_gradient_whole_with_the_same_adagrad_update():
+    from tfkit.models.word2vec import _row_gradient
+    from tfkit.optimizers import Adagrad
+
+    gradient = tf.IndexedSlices(tf.constant([[1.0, 2.0], [0.5, -1.0], [3.0, 0.0], [-2.0, 1.0]]), tf.constant([3, 1, 3, 0]),
+                                tf.constant([6, 2]))
+    tables = []
+    for dense in (True, False):
+        table, optimizer = keras.Variable(np.ones((6, 2), "float32")), Adagrad(learning_rate=0.1)
+        for _ in range(3):
+            optimizer.apply([_row_gradient(gradient, 6, dense)], [table])
+        tables.append(table.numpy())
+    assert isinstance(_row_gradient(gradient, 6, False), tf.IndexedSlices)
+    np.testing.assert_allclose(tables[0], tables[1], rtol=1e-6)
+    np.testing.assert_array_equal(tables[0][[2, 4, 5]], 1.0)  # rows without gradient stay
+    assert not np.allclose(tables[0][[0, 1, 3]], 1.0)
 
 
 def test_text_format_round_trip_and_binary_format(tmp_path):

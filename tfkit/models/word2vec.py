@@ -14,8 +14,6 @@ part of the corpus (:func:`tfkit.data.skip_grams.corpus_part`) and the
 learning rate follows the words of all workers (docs/distributed.rst).
 """
 
-import warnings
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -36,12 +34,32 @@ MAX_SENTENCE_LENGTH = 1000  # word2vec.c's
 _NOISE_TABLE_SIZE = 1_000_000
 
 
-def _summed_rows(gradient):
-    """A table's gradient with one slice per row: far fewer rows for the optimizer than one per pair."""
+def _row_gradient(gradient, rows, dense):
+    """A table's gradient with one row per word: summed into the whole table (``dense``), else one slice per row.
+
+    A step's gradient has a slice per (word, context or noise word) pair, far
+    more than the rows it touches; the optimizer takes each row once. Summed
+    into a dense table when the table has fewer rows than the step has pairs:
+    Adagrad leaves a row whose gradient is zero exactly as it is, so the
+    update is the same, and one dense sum costs less than finding the rows.
+    """
     if not isinstance(gradient, tf.IndexedSlices):
         return gradient
+    if dense:
+        return tf.math.unsorted_segment_sum(gradient.values, gradient.indices, rows)
     rows, position = tf.unique(gradient.indices)
     return tf.IndexedSlices(tf.math.unsorted_segment_sum(gradient.values, position, tf.size(rows)), rows, gradient.dense_shape)
+
+
+def _line_count(corpus):
+    """The lines of a corpus: of a list, of its files (read through once) or of a finite dataset of lines."""
+    if not isinstance(corpus, tf.data.Dataset):
+        return part_lines(corpus, 1)[0]
+    count = int(corpus.cardinality())
+    if count == tf.data.INFINITE_CARDINALITY:
+        raise TfkitError("Word2Vec: the corpus dataset is endless, so an epoch would never end; pass a finite one "
+                         "(dataset.take(lines), say).")
+    return count if count >= 0 else int(corpus.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
 @keras.saving.register_keras_serializable(package="tfkit")
@@ -213,8 +231,12 @@ class Word2Vec(WordQueries, keras.Model):
         # The corpus is read and looked up once; each epoch subsamples and windows the cached ids anew.
         encoded = cache_lib.cached(corpus_lines(corpus).batch(lines_per_step).map(self._encode, num_parallel_calls=tf.data.AUTOTUNE),
                                    cache, batched=False)
+        # Without autotuning (its parallelism: one call per core): with it, every other fit of MR x 3 waited 4.5-5 s
+        # after its last step for the pipeline to shut down (TF 2.21; bench/word2vec.py).
+        options = tf.data.Options()
+        options.autotune.enabled = False
         return (encoded.map(lambda ids: examples(ids, keep, self.window, seed), num_parallel_calls=tf.data.AUTOTUNE)
-                .prefetch(tf.data.AUTOTUNE))
+                .prefetch(2).with_options(options))
 
     def _encode(self, lines):
         ids = tf.ragged.map_flat_values(lambda words: tf.cast(self.lookup(words), tf.int64), self.text.tokens(lines))
@@ -259,11 +281,12 @@ class Word2Vec(WordQueries, keras.Model):
         trainer = parameter_server_trainer(self)
         if trainer is not None:
             return self._fit_on_cluster(trainer, corpus, epochs, verbose, callbacks, seed, cache)
-        with warnings.catch_warnings():
-            # The number of steps is known only by going through the corpus; its end is the end of an epoch.
-            warnings.filterwarnings("ignore", message="Your input ran out of data")
-            return super().fit(self.training_data(corpus, seed, cache), epochs=epochs, verbose=verbose, callbacks=callbacks,
-                               shuffle=False, **kwargs)
+        # One pass of the examples repeated, its steps counted: each epoch then draws its own subsampling and
+        # windows (a new pass would draw the first epoch's again) and no epoch waits for a new pass to start.
+        lines_per_step = self.lines_per_step(corpus)
+        steps = -(-_line_count(corpus) // lines_per_step)
+        return super().fit(self.training_data(corpus, seed, cache, lines_per_step=lines_per_step).repeat(), epochs=epochs,
+                           steps_per_epoch=max(1, steps), verbose=verbose, callbacks=callbacks, shuffle=False, **kwargs)
 
     def _fit_on_cluster(self, trainer, corpus, epochs, verbose, callbacks, seed, cache):
         """Each worker trains on its part of the corpus; an epoch is as many steps as the parts hold together."""
@@ -340,7 +363,9 @@ class Word2Vec(WordQueries, keras.Model):
             # word2vec's updates are per pair: the step follows the sum of the pairs' gradients.
             total = tf.reduce_sum(losses)
         watched = [v.value if isinstance(v, keras.Variable) else v for v in variables]  # a table's shards are tf.Variables
-        gradients = [_summed_rows(g) for g in tape.gradient(total, watched)]
+        # A step has about batch_words * (1 + num_negatives) pairs; a smaller table takes its gradient whole.
+        pairs = self.batch_words * (1 + self.num_negatives)
+        gradients = [_row_gradient(g, v.shape[0], v.shape[0] <= pairs) for g, v in zip(tape.gradient(total, watched), watched)]
         self.optimizer.learning_rate.assign(learning_rate)
         self.optimizer.apply(gradients, variables)
         # Atomic (the tf.Variable's own assign_add): on a cluster, every worker's words count.
