@@ -245,7 +245,7 @@ class Word2Vec(WordQueries, keras.Model):
 
     def lines_per_step(self, corpus):
         """Lines per step that make about ``batch_words`` words, from the corpus' first 1,000 lines."""
-        sample = corpus_lines(corpus).take(1000).batch(1000).map(self._encode).get_single_element()
+        sample = self._encode(corpus_lines(corpus).take(1000).batch(1000).get_single_element())  # eager: no trace
         words_per_line = max(1.0, float(tf.reduce_mean(tf.cast(sample.row_lengths(), tf.float32)).numpy() or 1.0))
         return max(1, int(self.batch_words / words_per_line))
 
