@@ -52,6 +52,17 @@ def part_lines(corpus, count):
     return [len(range(index, total, count)) for index in range(count)]
 
 
+def line_count(corpus):
+    """The lines of a corpus: of a list, of its files (read through once) or of a finite dataset of lines."""
+    if not isinstance(corpus, tf.data.Dataset):
+        return part_lines(corpus, 1)[0]
+    count = int(corpus.cardinality())
+    if count == tf.data.INFINITE_CARDINALITY:
+        raise TfkitError("Word2Vec: the corpus dataset is endless, so an epoch would never end; pass a finite one "
+                         "(dataset.take(lines), say).")
+    return count if count >= 0 else int(corpus.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+
+
 def chunked(ids, length):
     """A ragged batch of word ids with every row cut into pieces of at most ``length`` words (empty rows dropped)."""
     starts = tf.ragged.range(tf.zeros_like(ids.row_lengths()), ids.row_lengths(), length) + ids.row_starts()[:, None]

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfkit.data import cache as cache_lib
-from tfkit.data.skip_grams import chunked, corpus_cache, corpus_lines, corpus_part, examples, part_lines
+from tfkit.data.skip_grams import chunked, corpus_cache, corpus_lines, corpus_part, examples, line_count, part_lines
 from tfkit.data.vectors import read_word_vectors, write_word_vectors
 from tfkit.errors import TfkitError
 from tfkit.features.text import FIRST_WORD_ID, TextColumn
@@ -37,11 +37,10 @@ _NOISE_TABLE_SIZE = 1_000_000
 def _row_gradient(gradient, rows, dense):
     """A table's gradient with one row per word: summed into the whole table (``dense``), else one slice per row.
 
-    A step's gradient has a slice per (word, context or noise word) pair, far
-    more than the rows it touches; the optimizer takes each row once. Summed
-    into a dense table when the table has fewer rows than the step has pairs:
-    Adagrad leaves a row whose gradient is zero exactly as it is, so the
-    update is the same, and one dense sum costs less than finding the rows.
+    A step's gradient has a slice per pair, far more than the rows it touches.
+    Summed into the whole table when it has fewer rows than the step has
+    pairs: Adagrad leaves a row with zero gradient as it is, so the update is
+    the same, and one dense sum costs less than finding the rows.
     """
     if not isinstance(gradient, tf.IndexedSlices):
         return gradient
@@ -49,17 +48,6 @@ def _row_gradient(gradient, rows, dense):
         return tf.math.unsorted_segment_sum(gradient.values, gradient.indices, rows)
     rows, position = tf.unique(gradient.indices)
     return tf.IndexedSlices(tf.math.unsorted_segment_sum(gradient.values, position, tf.size(rows)), rows, gradient.dense_shape)
-
-
-def _line_count(corpus):
-    """The lines of a corpus: of a list, of its files (read through once) or of a finite dataset of lines."""
-    if not isinstance(corpus, tf.data.Dataset):
-        return part_lines(corpus, 1)[0]
-    count = int(corpus.cardinality())
-    if count == tf.data.INFINITE_CARDINALITY:
-        raise TfkitError("Word2Vec: the corpus dataset is endless, so an epoch would never end; pass a finite one "
-                         "(dataset.take(lines), say).")
-    return count if count >= 0 else int(corpus.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
 @keras.saving.register_keras_serializable(package="tfkit")
@@ -284,7 +272,7 @@ class Word2Vec(WordQueries, keras.Model):
         # One pass of the examples repeated, its steps counted: each epoch then draws its own subsampling and
         # windows (a new pass would draw the first epoch's again) and no epoch waits for a new pass to start.
         lines_per_step = self.lines_per_step(corpus)
-        steps = -(-_line_count(corpus) // lines_per_step)
+        steps = -(-line_count(corpus) // lines_per_step)
         return super().fit(self.training_data(corpus, seed, cache, lines_per_step=lines_per_step).repeat(), epochs=epochs,
                            steps_per_epoch=max(1, steps), verbose=verbose, callbacks=callbacks, shuffle=False, **kwargs)
 
