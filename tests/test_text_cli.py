@@ -59,6 +59,9 @@ def test_word2vec_vectors_feed_a_static_text_cnn_whose_export_takes_sentences(mr
                        "--dimension", "12", "--min-count", "2", "--standardize", "kim", "--encoding", "latin-1",
                        "--epochs", "2", "--seed", "1")
     assert result.returncode == 0, result.stderr[-3000:]
+    # Not a terminal: one line per epoch, each with its steps counted, no progress bar.
+    assert "Epoch 2/2" in result.stdout and "\u2501" not in result.stdout + result.stderr
+    assert len([line for line in result.stdout.splitlines() if " - loss: " in line]) == 2
     count, dimension = map(int, vectors.read_text().splitlines()[0].split())
     assert dimension == 12 and count > 500
     job = tmp_path / "static"

@@ -35,6 +35,7 @@ def train_word_vectors(args):
     from tfkit import distribute
     from tfkit.data.csv import file_lines
     from tfkit.models import Word2Vec
+    from tfkit.summaries import verbosity
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
@@ -51,7 +52,8 @@ def train_word_vectors(args):
 
     start = time.perf_counter()
     with on_the_chief(task):
-        history = model.fit(corpus, epochs=args.epochs, verbose=2)
+        # A progress bar on a terminal (an epoch's steps are counted first), one line per epoch in a log.
+        history = model.fit(corpus, epochs=args.epochs, verbose=verbosity("auto"))
     seconds = time.perf_counter() - start
     model.save_vectors(args.output, binary=args.binary)
     words = int(model.words_done.numpy())
