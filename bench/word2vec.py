@@ -31,6 +31,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+from paired import abba_rounds  # noqa: E402  (bench/paired.py, beside this script)
 
 from tfkit.models import Word2Vec  # noqa: E402
 
@@ -102,16 +103,16 @@ def main():
         model.train(tokens, total_examples=len(tokens), epochs=args.epochs)
         return model, time.perf_counter() - start
 
-    # ABBA rounds (see paired.py): each round trains both from scratch twice; the ratio is their words/s.
-    seconds, ratios, models = {"tfkit": [], "gensim": []}, [], {}
-    for _ in range(args.rounds):
-        round_seconds = {"tfkit": 0.0, "gensim": 0.0}
-        for name in ("tfkit", "gensim", "gensim", "tfkit"):
-            models[name], took = (train_tfkit if name == "tfkit" else train_gensim)()
-            seconds[name].append(took)
-            round_seconds[name] += took
-        ratios.append(round_seconds["gensim"] / round_seconds["tfkit"])
-    model, reference = models["tfkit"], models["gensim"]
+    # ABBA rounds (paired.py), each "epoch" a training from scratch; the last model of each is scored.
+    trained = {}
+
+    def training(train, _):
+        trained[train], took = train()
+        return took
+
+    seconds, time_ratios = abba_rounds({"tfkit": train_tfkit, "gensim": train_gensim}, None, args.rounds, epoch=training)
+    ratios = [1 / ratio for ratio in time_ratios]  # words per second, tfkit over gensim
+    model, reference = trained[train_tfkit], trained[train_gensim]
 
     print(f"corpus: {len(lines):,} lines, {words // args.epochs:,} words x {args.epochs} epochs; "
           f"vocabulary tfkit {len(model.vocabulary):,}, gensim {len(reference.wv):,}; {os.cpu_count()} cores")
