@@ -219,8 +219,8 @@ class Word2Vec(WordQueries, keras.Model):
         # The corpus is read and looked up once; each epoch subsamples and windows the cached ids anew.
         encoded = cache_lib.cached(corpus_lines(corpus).batch(lines_per_step).map(self._encode, num_parallel_calls=tf.data.AUTOTUNE),
                                    cache, batched=False)
-        # Without autotuning (its parallelism: one call per core): with it, every other fit of MR x 3 waited 4.5-5 s
-        # after its last step for the pipeline to shut down (TF 2.21; bench/word2vec.py).
+        # Without autotuning (its parallelism: one call per core): with it, 5 of 8 fits of MR x 3 in a row waited
+        # 4.5-5 s after their last step for the pipeline to shut down (TF 2.21; docs/performance.rst).
         options = tf.data.Options()
         options.autotune.enabled = False
         return (encoded.map(lambda ids: examples(ids, keep, self.window, seed), num_parallel_calls=tf.data.AUTOTUNE)
