@@ -81,6 +81,25 @@ def test_vocabulary_min_count_subsampling_and_line_ends():
     assert int(batch["words"]) == 6
 
 
+def test_each_step_draws_its_windows_from_mix_steps_steps_of_lines():
+    # 8 lines of 10 words of their own, 2 lines a step: 4 steps a pass.
+    corpus = [" ".join(f"l{line}w{word}" for word in range(10)) for line in range(8)]
+    line_of = lambda ids: {model.vocabulary[i - 2].split("w")[0] for i in ids if i >= 0}  # noqa: E731
+    for mix_steps in (1, 4):
+        model = Word2Vec(dimension=4, min_count=1, window=2, subsample=0, batch_words=20, mix_steps=mix_steps)
+        model.adapt(corpus)
+        model.build()
+        steps = list(model.training_data(corpus, seed=0).as_numpy_iterator())
+        assert len(steps) == 4 and [len(step["targets"]) for step in steps] == [20] * 4
+        assert sum(int(step["words"]) for step in steps) == 80
+        targets = [i for step in steps for i in step["targets"]]
+        assert sorted(targets) == sorted(range(2, 82))  # every word once in the pass
+        for step in steps:  # windows stay whole: a word's contexts are of its own line
+            assert all(line_of(window) == line_of([target]) for window, target in zip(step["inputs"], step["targets"]))
+        lines = [len(line_of(step["targets"])) for step in steps]
+        assert lines == [2] * 4 if mix_steps == 1 else min(lines) > 2, lines
+
+
 class KeptCounting(Word2Vec):
     """Word2Vec that logs how many words each step kept (after subsampling): with one step an epoch, per epoch."""
 
@@ -111,8 +130,8 @@ def test_every_epoch_draws_its_own_subsampling_and_counts_every_word_once(tmp_pa
 
 
 def test_a_small_table_takes_its_gradient_whole_with_the_same_adagrad_update():
-    from tfkit.models.word2vec import _row_gradient
     from tfkit.optimizers import Adagrad
+    from tfkit.optimizers.sparse import row_summed
 
     gradient = tf.IndexedSlices(tf.constant([[1.0, 2.0], [0.5, -1.0], [3.0, 0.0], [-2.0, 1.0]]), tf.constant([3, 1, 3, 0]),
                                 tf.constant([6, 2]))
@@ -120,9 +139,9 @@ def test_a_small_table_takes_its_gradient_whole_with_the_same_adagrad_update():
     for dense in (True, False):
         table, optimizer = keras.Variable(np.ones((6, 2), "float32")), Adagrad(learning_rate=0.1)
         for _ in range(3):
-            optimizer.apply([_row_gradient(gradient, 6, dense)], [table])
+            optimizer.apply([row_summed(gradient, 6, dense)], [table])
         tables.append(table.numpy())
-    assert isinstance(_row_gradient(gradient, 6, False), tf.IndexedSlices)
+    assert isinstance(row_summed(gradient, 6, False), tf.IndexedSlices)
     np.testing.assert_allclose(tables[0], tables[1], rtol=1e-6)
     np.testing.assert_array_equal(tables[0][[2, 4, 5]], 1.0)  # rows without gradient stay
     assert not np.allclose(tables[0][[0, 1, 3]], 1.0)

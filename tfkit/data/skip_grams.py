@@ -116,3 +116,24 @@ def examples(ids, keep, window, seed=None):
     context = tf.gather(flat, positions)
     has_context = tf.reduce_any(inside, axis=1)
     return {"inputs": tf.where(inside, context, -1)[has_context], "targets": flat[has_context], "words": words}
+
+
+def mixed(ids, keep, window, seed=None):
+    """The examples of several steps' word ids (``[steps, lines, words]``), dealt at random into as many steps.
+
+    Each step then trains on words from all of these steps' lines rather than
+    from a few consecutive lines, so a word that bursts in one article or
+    topic reaches Adagrad spread over several steps (see
+    :class:`~tfkit.models.Word2Vec`'s ``mix_steps``). Returns the
+    :func:`examples` dict with a leading ``steps`` dimension (ragged), the
+    corpus words shared out between the steps so that they add up.
+    """
+    steps = ids.nrows()
+    batch = examples(ids.merge_dims(0, 1), keep, window, seed)
+    count = tf.shape(batch["targets"], out_type=tf.int64)[0]
+    order = tf.random.shuffle(tf.range(count), seed=seed)
+    shares = tf.range(steps + 1)
+    ends, words = shares * count // steps, shares * batch["words"] // steps
+    return {"inputs": tf.RaggedTensor.from_row_splits(tf.gather(batch["inputs"], order), ends),
+            "targets": tf.RaggedTensor.from_row_splits(tf.gather(batch["targets"], order), ends),
+            "words": words[1:] - words[:-1]}

@@ -5,8 +5,9 @@ word2vec's own choices: words seen fewer than ``min_count`` times are dropped
 before windowing, frequent words are subsampled, every word gets a window of
 random size up to ``window`` (nearer words weigh more), windows stop at line
 ends (long lines are cut every 1,000 words), and the learning rate falls
-linearly with the words processed. Steps take about ``batch_words`` words of
-the corpus at once, with Adagrad (see :meth:`Word2Vec.compile`).
+linearly with the words processed. Steps take about ``batch_words`` words,
+drawn at random from ``mix_steps`` steps' worth of consecutive lines, with
+Adagrad (see :meth:`Word2Vec.compile`).
 
 Made under a parameter-server strategy, ``fit`` trains on the cluster: the
 tables live on the ps tasks (sharded when large), each worker reads its own
@@ -19,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfkit.data import cache as cache_lib
-from tfkit.data.skip_grams import chunked, corpus_cache, corpus_lines, corpus_part, examples, line_count, part_lines
+from tfkit.data.skip_grams import chunked, corpus_cache, corpus_lines, corpus_part, line_count, mixed, part_lines
 from tfkit.data.vectors import read_word_vectors, write_word_vectors
 from tfkit.errors import TfkitError
 from tfkit.features.text import FIRST_WORD_ID, TextColumn
@@ -27,27 +28,12 @@ from tfkit.layers.lookup import creating_tables, gather_rows
 from tfkit.models.base import parameter_server_trainer
 from tfkit.models.word_queries import WordQueries
 from tfkit.optimizers import Adagrad
+from tfkit.optimizers.sparse import row_summed
 
 MODES = ("skip_gram", "cbow")
 LOSSES = ("negative_sampling", "nce")
 MAX_SENTENCE_LENGTH = 1000  # word2vec.c's
 _NOISE_TABLE_SIZE = 1_000_000
-
-
-def _row_gradient(gradient, rows, dense):
-    """A table's gradient with one row per word: summed into the whole table (``dense``), else one slice per row.
-
-    A step's gradient has a slice per pair, far more than the rows it touches.
-    Summed into the whole table when it has fewer rows than the step has
-    pairs: Adagrad leaves a row with zero gradient as it is, so the update is
-    the same, and one dense sum costs less than finding the rows.
-    """
-    if not isinstance(gradient, tf.IndexedSlices):
-        return gradient
-    if dense:
-        return tf.math.unsorted_segment_sum(gradient.values, gradient.indices, rows)
-    rows, position = tf.unique(gradient.indices)
-    return tf.IndexedSlices(tf.math.unsorted_segment_sum(gradient.values, position, tf.size(rows)), rows, gradient.dense_shape)
 
 
 @keras.saving.register_keras_serializable(package="tfkit")
@@ -74,6 +60,9 @@ class Word2Vec(WordQueries, keras.Model):
             0.2, chosen with WordSim-353 and SimLex-999 in
             ``bench/word2vec.py``), falling linearly to 0.01% of it.
         batch_words: Corpus words per training step.
+        mix_steps: Each step's words are drawn at random from this many
+            steps' worth of consecutive lines (1: consecutive lines only), so
+            that a word bursting in one article reaches Adagrad spread out.
         vocabulary: The words, most frequent first (learned by ``adapt``).
         counts: Their counts in the corpus (learned by ``adapt``).
 
@@ -102,6 +91,7 @@ class Word2Vec(WordQueries, keras.Model):
         standardize="lower",
         learning_rate=None,
         batch_words=10_000,
+        mix_steps=16,
         vocabulary=None,
         counts=None,
         name="word2vec",
@@ -113,7 +103,7 @@ class Word2Vec(WordQueries, keras.Model):
         if loss not in LOSSES:
             raise TfkitError(f"Word2Vec: loss must be one of {LOSSES}. Received: loss={loss!r}")
         for argument, value in (("dimension", dimension), ("window", window), ("num_negatives", num_negatives),
-                                ("batch_words", batch_words)):
+                                ("batch_words", batch_words), ("mix_steps", mix_steps)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise TfkitError(f"Word2Vec: {argument} must be a positive int. Received: {argument}={value!r}")
         if subsample < 0 or (learning_rate is not None and learning_rate <= 0):
@@ -134,6 +124,7 @@ class Word2Vec(WordQueries, keras.Model):
         self.standardize = standardize
         self.learning_rate = learning_rate
         self.batch_words = batch_words
+        self.mix_steps = mix_steps
         self.counts = None if counts is None else [int(c) for c in counts]
         # The column does the tokenising and the lookup (0 pads, 1 is out of vocabulary, words from 2).
         self.text = TextColumn("text", vocabulary=vocabulary, max_tokens=max_vocabulary, min_frequency=min_count,
@@ -195,7 +186,8 @@ class Word2Vec(WordQueries, keras.Model):
     def training_data(self, corpus, seed=None, cache="auto", part=None, lines_per_step=None):
         """Batches of training examples: ``{"inputs", "targets", "words"}`` of about ``batch_words`` words each.
 
-        See :func:`tfkit.data.skip_grams.examples`. ``cache`` keeps the
+        See :func:`tfkit.data.skip_grams.examples`, dealt out at random over
+        each ``mix_steps`` steps (:func:`~tfkit.data.skip_grams.mixed`). ``cache`` keeps the
         corpus' word ids after the first pass (see :func:`tfkit.data.cache.resolve`;
         a list of sentences is in memory already, a dataset of lines is read
         again each epoch unless ``cache`` says otherwise). ``part``:
@@ -223,8 +215,9 @@ class Word2Vec(WordQueries, keras.Model):
         # 4.5-5 s after their last step for the pipeline to shut down (TF 2.21; docs/performance.rst).
         options = tf.data.Options()
         options.autotune.enabled = False
-        return (encoded.map(lambda ids: examples(ids, keep, self.window, seed), num_parallel_calls=tf.data.AUTOTUNE)
-                .prefetch(2).with_options(options))
+        return (encoded.batch(self.mix_steps).map(lambda ids: mixed(ids, keep, self.window, seed),
+                                                  num_parallel_calls=tf.data.AUTOTUNE)
+                .unbatch().prefetch(2).with_options(options))
 
     def _encode(self, lines):
         ids = tf.ragged.map_flat_values(lambda words: tf.cast(self.lookup(words), tf.int64), self.text.tokens(lines))
@@ -353,7 +346,7 @@ class Word2Vec(WordQueries, keras.Model):
         watched = [v.value if isinstance(v, keras.Variable) else v for v in variables]  # a table's shards are tf.Variables
         # A step has about batch_words * (1 + num_negatives) pairs; a smaller table takes its gradient whole.
         pairs = self.batch_words * (1 + self.num_negatives)
-        gradients = [_row_gradient(g, v.shape[0], v.shape[0] <= pairs) for g, v in zip(tape.gradient(total, watched), watched)]
+        gradients = [row_summed(g, v.shape[0], v.shape[0] <= pairs) for g, v in zip(tape.gradient(total, watched), watched)]
         self.optimizer.learning_rate.assign(learning_rate)
         self.optimizer.apply(gradients, variables)
         # Atomic (the tf.Variable's own assign_add): on a cluster, every worker's words count.
@@ -409,6 +402,7 @@ class Word2Vec(WordQueries, keras.Model):
             "standardize": self.standardize,
             "learning_rate": self.learning_rate,
             "batch_words": self.batch_words,
+            "mix_steps": self.mix_steps,
             "vocabulary": self.vocabulary,
             "counts": self.counts,
             "name": self.name,

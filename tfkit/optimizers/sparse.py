@@ -50,6 +50,22 @@ def _summed(gradient):
     return values, indices
 
 
+def row_summed(gradient, rows, dense):
+    """A table's gradient with each row once: summed into the whole table (``dense``), else one slice per row.
+
+    A gradient with a slice per lookup (word2vec's: one per pair) can hold far
+    more slices than the rows it touches. Summed into the whole table when the
+    table has fewer rows than the gradient has slices: Adagrad, FTRL and plain
+    SGD leave a row with zero gradient as it is, so the update is the same,
+    and one dense sum costs less than finding the rows first.
+    """
+    if not isinstance(gradient, tf.IndexedSlices):
+        return gradient
+    if dense:
+        return tf.math.unsorted_segment_sum(gradient.values, gradient.indices, rows)
+    return tf.IndexedSlices(*_summed(gradient), gradient.dense_shape)
+
+
 @keras.saving.register_keras_serializable(package="tfkit")
 class Ftrl(keras.optimizers.Ftrl):
     """Keras' FTRL, applying sparse gradients row by row (``ResourceSparseApplyFtrlV2``).
