@@ -57,7 +57,7 @@ def test_word2vec_vectors_feed_a_static_text_cnn_whose_export_takes_sentences(mr
     vectors = tmp_path / "vectors.txt"
     result = run_tfkit("word2vec", str(mr_slice["neg"]), str(mr_slice["pos"]), "--output", str(vectors),
                        "--dimension", "12", "--min-count", "2", "--standardize", "kim", "--encoding", "latin-1",
-                       "--epochs", "2", "--seed", "1")
+                       "--epochs", "2", "--mix-steps", "4", "--seed", "1")
     assert result.returncode == 0, result.stderr[-3000:]
     # Not a terminal: one line per epoch, each with its steps counted, no progress bar.
     assert "Epoch 2/2" in result.stdout and "\u2501" not in result.stdout + result.stderr

@@ -104,6 +104,8 @@ def _parser():
     word2vec.add_argument("--encoding", default="utf-8", help="encoding of the files (default: utf-8)")
     word2vec.add_argument("--epochs", type=int, default=5, help="passes over the corpus (default: 5)")
     word2vec.add_argument("--batch-words", type=int, default=10_000, help="corpus words per step (default: 10,000)")
+    word2vec.add_argument("--mix-steps", type=int, default=16,
+                          help="each step's words are drawn at random from this many steps of lines (default: 16)")
     word2vec.add_argument("--seed", type=int, help="random seed")
 
     serve = commands.add_parser(

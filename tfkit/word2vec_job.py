@@ -45,6 +45,7 @@ def train_word_vectors(args):
     with strategy.scope():
         model = Word2Vec(dimension=args.dimension, mode=args.mode, loss=args.loss, window=args.window,
                          num_negatives=args.num_negatives, subsample=args.subsample, min_count=args.min_count, batch_words=args.batch_words,
+                         mix_steps=args.mix_steps,
                          standardize=None if args.standardize == "none" else args.standardize)
     if task is not None:
         print(f"Training word2vec on {distribute.describe(strategy)}.", flush=True)
