@@ -40,7 +40,7 @@ SETTINGS = dict(dimension=100, window=5, num_negatives=5, min_count=5, subsample
 
 
 def corpus(repeat, name="mr"):
-    """The corpus' lines, lower-cased, ``repeat`` times: MR sentences, or gensim's 500 Wikipedia articles."""
+    """The corpus' lines, lower-cased, ``repeat`` times: MR sentences, or gensim's 250 Wikipedia articles."""
     lines = []
     if name == "wiki":
         import gensim
@@ -72,7 +72,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="copies of the MR corpus")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--corpus", choices=["mr", "wiki"], default="mr",
-                        help="mr: the bundled MR sentences; wiki: 500 Wikipedia articles (331,000 words) from gensim's test data")
+                        help="mr: the bundled MR sentences; wiki: 250 Wikipedia articles (331,000 words) from gensim's test data")
     parser.add_argument("--batch-words", type=int, default=10_000, help="tfkit's corpus words per step")
     parser.add_argument("--learning-rate", type=float, default=None, help="tfkit's starting learning rate (default: its own)")
     parser.add_argument("--rounds", type=int, default=3, help="paired rounds (each trains both twice, ABBA)")
