@@ -55,9 +55,10 @@ def row_summed(gradient, rows, dense):
 
     A gradient with a slice per lookup (word2vec's: one per pair) can hold far
     more slices than the rows it touches. Summed into the whole table when the
-    table has fewer rows than the gradient has slices: Adagrad, FTRL and plain
-    SGD leave a row with zero gradient as it is, so the update is the same,
-    and one dense sum costs less than finding the rows first.
+    table has fewer rows than the gradient has slices: Adagrad and plain SGD
+    leave a row with zero gradient as it is, so the update is the same, and
+    one dense sum costs less than finding the rows first. (Not so with
+    momentum, which moves every row, or FTRL with L2 shrinkage.)
     """
     if not isinstance(gradient, tf.IndexedSlices):
         return gradient
