@@ -376,6 +376,29 @@ def main(argv=None):
     launching = args.command == "launch"
     if not launching:
         quiet_tensorflow()
+    status = _run(args, launching)
+    if not launching and _in_a_parameter_server_cluster():
+        # Everything is written. A normal shutdown would free the functions this process made, and TensorFlow
+        # would ask every task to remove each one, logging gRPC errors for those a task never had.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
+
+
+def _in_a_parameter_server_cluster():
+    from tfkit.distribute import cluster
+    from tfkit.errors import ClusterError
+
+    try:
+        task = cluster.from_tf_config()
+    except ClusterError:
+        return False
+    return task is not None and bool(task.num_ps)
+
+
+def _run(args, launching):
+    """Runs the command; its exit status (bad input, interrupts and cluster failures are reported here)."""
     from tfkit.errors import ClusterError, TfkitError
     from tfkit.jobs import Terminated, terminate_as_interrupt
 

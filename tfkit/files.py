@@ -1,6 +1,7 @@
 """Files written whole or not at all: a reader never sees half of one, an interrupted writer leaves none behind."""
 
 import contextlib
+import errno
 import glob
 import json
 import os
@@ -20,6 +21,8 @@ def replacing(path):
     >>> open(path).read(), os.listdir(os.path.dirname(path))
     ('done', ['notes.txt'])
     """
+    if os.path.isdir(path):  # else the rename at the end would fail, naming the temporary file
+        raise IsADirectoryError(errno.EISDIR, "Is a directory; expected a file name", path)
     root, extension = os.path.splitext(path)
     temporary = f"{root}.tmp-{os.getpid()}{extension}"
     for stale in glob.glob(f"{glob.escape(root)}.tmp-*{glob.escape(extension)}"):

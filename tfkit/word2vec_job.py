@@ -33,14 +33,14 @@ def train_word_vectors(args):
     import keras
 
     from tfkit import distribute
-    from tfkit.data.csv import file_lines
+    from tfkit.data import TextFiles
     from tfkit.models import Word2Vec
     from tfkit.summaries import verbosity
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
-    # File paths let each worker of a cluster read its own files or lines, and keep the word ids.
-    corpus = args.corpus if args.encoding.lower().replace("-", "") in ("utf8", "ascii") else file_lines(args.corpus, args.encoding)
+    # Files (not a dataset of their lines) let each worker of a cluster read its own files or lines, and keep the word ids.
+    corpus = TextFiles(args.corpus, args.encoding)
     strategy = distribute.get("parameter_server") if task is not None else distribute.get("default")
     with strategy.scope():
         model = Word2Vec(dimension=args.dimension, mode=args.mode, loss=args.loss, window=args.window,

@@ -23,6 +23,16 @@ CLOSURE_BLOCK = (
     "[Op:__inference_train_6813]\n"
 )
 PS_BLOCK = BLOCK.replace("/job:worker/replica:0/task:1", "/job:ps/replica:0/task:0")
+# What a chief logs for each task when it frees a function (a dataset's, say) that it never sent them (TF 2.21).
+NEVER_REGISTERED_BLOCK = (
+    "E0000 00:00:1796582535.195482    6490 context.cc:911] Failed to remove function remotely due to Tried to remove "
+    "non-existent function '__inference_Dataset_flat_map_text_lines_21'.\n"
+    "Additional GRPC error information from remote target /job:worker/replica:0/task:0 while calling "
+    "/tensorflow.eager.EagerService/Enqueue:\n"
+    ":UNKNOWN:Error received from peer  {grpc_status:3, grpc_message:\"Tried to remove non-existent function "
+    "\\'__inference_Dataset_flat_map_text_lines_21\\'.\"}\n"
+    "This could happen if the remote target has been disconnected from the client.\n"
+)
 
 # Writes through file descriptor 2 as TensorFlow's C++ logging does, and through sys.stderr as Python's does.
 SCRIPT = f"""
@@ -30,6 +40,7 @@ import os, sys
 from tfkit.distribute.lost_workers import reporting_lost_workers
 with reporting_lost_workers(["127.0.0.1:2001", "127.0.0.1:2002"]):
     sys.stderr.write("Epoch 2/3\\n"); sys.stderr.flush()
+    os.write(2, {NEVER_REGISTERED_BLOCK!r}.encode())  # worker:0 is not lost: nothing said of it
     for _ in range(2):
         sys.stderr.write({CLOSURE_BLOCK!r}); sys.stderr.flush()
     for _ in range(200):

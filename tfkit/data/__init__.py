@@ -8,6 +8,7 @@ from tfkit.data.gp_curves import GPCurves
 from tfkit.data.image_dataset import augment, image_dataset
 from tfkit.data.images import FORMATS as IMAGE_FORMATS
 from tfkit.data.images import ImageSet, read_cifar10, read_image_folder, read_images, read_numpy
+from tfkit.data.skip_grams import TextFiles
 from tfkit.data.sources import DataSource
 from tfkit.data.text import read_text, standardize_kim
 from tfkit.data.tfrecords import explain_data_loss, read_tfrecords, write_tfrecords
@@ -19,6 +20,7 @@ __all__ = [
     "DataSource",
     "GPCurves",
     "ImageSet",
+    "TextFiles",
     "augment",
     "data_errors",
     "expand_files",

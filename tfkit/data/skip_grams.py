@@ -1,19 +1,55 @@
 """word2vec's training examples in tf.data: lines of a corpus, and pairs or contexts of a batch of word ids."""
 
+from typing import NamedTuple
+
 import tensorflow as tf
 
 from tfkit.data.cache import resolve
 from tfkit.errors import TfkitError
 
 
+class TextFiles(NamedTuple):
+    """A corpus of text files in ``encoding``, read as UTF-8 lines (a plain path or list of paths is UTF-8).
+
+    Unlike a dataset of lines, files can be shared out: each worker of a
+    parameter-server cluster reads its own files or lines, transcoding them itself.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from tfkit.data import TextFiles
+    >>> from tfkit.data.skip_grams import corpus_lines
+    >>> path = os.path.join(tempfile.mkdtemp(), "corpus.txt")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write("un café\n".encode("latin-1"))
+    >>> corpus = TextFiles(path, encoding="latin-1")
+    >>> [line.decode("utf-8") for line in corpus_lines(corpus).as_numpy_iterator()]
+    ['un café']
+    """
+
+    files: object  # a path, glob, or list of them
+    encoding: str = "utf-8"
+
+
+def text_files(corpus):
+    """``corpus`` as :class:`TextFiles` if it names files (a path, paths, or TextFiles), else None."""
+    if isinstance(corpus, TextFiles):
+        return corpus
+    if isinstance(corpus, str) or (isinstance(corpus, (list, tuple)) and bool(corpus) and all(
+            isinstance(p, str) and ("/" in p or p.endswith((".txt", ".gz"))) for p in corpus)):
+        return TextFiles(corpus)
+    return None
+
+
 def corpus_lines(corpus):
     """A ``tf.data`` dataset of the corpus' lines: from a dataset of strings, a list of sentences, or file(s)."""
     if isinstance(corpus, tf.data.Dataset):
         return corpus
-    if is_files(corpus):
+    files = text_files(corpus)
+    if files is not None:
         from tfkit.data.csv import file_lines
 
-        return file_lines(corpus)
+        return file_lines(files.files, files.encoding)
     sentences = [s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in corpus]
     if not sentences:
         raise TfkitError("Word2Vec: the corpus is empty.")
@@ -29,23 +65,28 @@ def corpus_part(corpus, index, count):
     """
     if isinstance(corpus, tf.data.Dataset):
         return corpus.shard(count, index)
-    if is_files(corpus):
+    files = text_files(corpus)
+    if files is not None:
         from tfkit.data.csv import expand_files
 
-        files = expand_files(corpus)
-        return files[index::count] if len(files) >= count else corpus_lines(files).shard(count, index)
+        paths = expand_files(files.files)
+        if len(paths) >= count:
+            return TextFiles(paths[index::count], files.encoding)
+        return corpus_lines(TextFiles(paths, files.encoding)).shard(count, index)
     return list(corpus)[index::count]
 
 
 def part_lines(corpus, count):
     """The number of lines in each of the ``count`` parts :func:`corpus_part` makes, each file read through once."""
-    if not is_files(corpus):
+    files = text_files(corpus)
+    if files is None:
         total = len(corpus)
     else:
         from tfkit.data.csv import expand_files
 
-        files = expand_files(corpus)
-        lines = [int(corpus_lines([path]).reduce(tf.constant(0, tf.int64), lambda n, _: n + 1)) for path in files]
+        encoding, files = files.encoding, expand_files(files.files)
+        lines = [int(corpus_lines(TextFiles([path], encoding)).reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+                 for path in files]
         if len(files) >= count:
             return [sum(lines[index::count]) for index in range(count)]
         total = sum(lines)
@@ -70,12 +111,6 @@ def chunked(ids, length):
     return tf.RaggedTensor.from_row_splits(ids.flat_values, tf.concat([starts.flat_values, [total]], 0))
 
 
-def is_files(corpus):
-    """Whether ``corpus`` names files (a path, or paths) rather than holding sentences."""
-    return isinstance(corpus, str) or (isinstance(corpus, (list, tuple)) and bool(corpus) and all(
-        isinstance(p, str) and ("/" in p or p.endswith((".txt", ".gz"))) for p in corpus))
-
-
 def corpus_cache(corpus, cache="auto"):
     """Where a corpus' parsed lines are kept (see :func:`tfkit.data.cache.resolve`).
 
@@ -86,11 +121,12 @@ def corpus_cache(corpus, cache="auto"):
         return resolve(cache)
     if isinstance(corpus, tf.data.Dataset):
         return "none"
-    if not is_files(corpus):
+    files = text_files(corpus)
+    if files is None:
         return "memory"
     from tfkit.data.csv import expand_files
 
-    return resolve(cache, expand_files(corpus))
+    return resolve(cache, expand_files(files.files))
 
 
 def examples(ids, keep, window, seed=None):

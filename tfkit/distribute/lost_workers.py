@@ -6,7 +6,10 @@ for every function it then fails to register on or remove from the dead
 worker, each with lines of gRPC detail: hundreds of lines for one event.
 :func:`reporting_lost_workers` filters the chief's standard error while it
 trains: those blocks are dropped, and the first one about each worker is
-replaced by a single line naming it. Everything else passes through as written.
+replaced by a single line naming it. Blocks about removing a function that a
+task never had (the chief frees a function it only ran itself, and TensorFlow
+asks every task to remove it) say nothing about any task and are dropped
+whole. Everything else passes through as written.
 """
 
 import contextlib
@@ -24,6 +27,7 @@ _BLOCK_START = re.compile(
 _DETAIL = re.compile(r"^(Additional GRPC error information|:|This could happen if the remote target|"
                      r"It is treated as a transient connectivity failure|\s*$)")
 _WORKER = re.compile(r"/job:worker/(?:replica:\d+/)?task:(\d+)")
+_NEVER_REGISTERED = "Tried to remove non-existent function"
 
 
 class _Filter:
@@ -46,6 +50,8 @@ class _Filter:
         if not self.held:
             return
         block, self.held = "".join(self.held), []
+        if _NEVER_REGISTERED in block:
+            return
         match = _WORKER.search(block)
         if match is None:
             self.write(block)

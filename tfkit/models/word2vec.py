@@ -246,7 +246,8 @@ class Word2Vec(WordQueries, keras.Model):
                                                                              if k not in ("optimizer", "loss")})
 
     def fit(self, corpus, epochs=5, verbose="auto", callbacks=None, seed=None, cache="auto", **kwargs):
-        """Trains on ``corpus`` (file path(s), a list of sentences or a dataset of lines), adapting first if needed.
+        """Trains on ``corpus`` (file path(s) or :class:`~tfkit.data.TextFiles`, a list of sentences, or a dataset of
+        lines), adapting first if needed.
 
         ``cache`` is as in :meth:`training_data`.
         """
@@ -272,8 +273,9 @@ class Word2Vec(WordQueries, keras.Model):
     def _fit_on_cluster(self, trainer, corpus, epochs, verbose, callbacks, seed, cache):
         """Each worker trains on its part of the corpus; an epoch is as many steps as the parts hold together."""
         if isinstance(corpus, tf.data.Dataset):
-            raise TfkitError("Word2Vec on a parameter-server cluster reads files or a list of sentences, which each worker "
-                             "can read its part of; received a tf.data.Dataset.")
+            raise TfkitError("Word2Vec on a parameter-server cluster reads files (a path, paths, or tfkit.data.TextFiles "
+                             "for another encoding) or a list of sentences, which each worker can read its part of; "
+                             "received a tf.data.Dataset.")
         lines_per_step, cache = self.lines_per_step(corpus), corpus_cache(corpus, cache)  # here, not in the workers' trace
         steps = sum(-(-lines // lines_per_step) for lines in part_lines(corpus, trainer.num_workers))
         return trainer.fit(lambda index, count: self.training_data(corpus, seed, cache, (index, count), lines_per_step),
