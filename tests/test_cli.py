@@ -164,7 +164,7 @@ def test_a_changed_model_is_refused_in_an_old_job_dir(trained, census_slice):
     job_dir, _ = trained
     result = run_tfkit("train", *small_run(census_slice, job_dir, "--set", "model.num_layers=2"))
     assert result.returncode == 2
-    assert "differ from this config" in result.stderr and "Traceback" not in result.stderr
+    assert "holds a run whose model differs from this config" in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -99,3 +99,40 @@ def test_the_bundled_tuning_example_runs_a_trial(tmp_path):
     trial = yaml.safe_load(open(tmp_path / "trials" / "0000" / "config.yaml"))
     dimensions = {f["name"]: f.get("dimension") for f in trial["features"]}
     assert dimensions["occupation_embedding"] == dimensions["country_embedding"] == best["embedding_size"]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["--set", "train.optimizer=adamm"], "train.optimizer: unknown optimizer 'adamm'"),
+    (["--set", "train.learning_rate_schedule={name: cosine_decayy, decay_steps: 10}"],
+     "train.learning_rate_schedule.name: expected one of"),
+    (["--set", "model.name=wide_deeep"], "model.name: "),
+    (["--set", "train.cross_validation={folds: 3}", "--set", "data.validation_split=null",  # every fold adapts
+      "--set", "train.early_stopping=null", "--set", "train.optimizer=adamm"], "train.optimizer: unknown optimizer 'adamm'"),
+])
+def test_train_reports_a_config_error_before_reading_any_row(overrides, message, tmp_path, capsys):
+    # The header is right and the first row is not: had any pass read data first, the row would be the error.
+    from tests.conftest import CENSUS_TRAIN, census_lines
+
+    train = tmp_path / "train.csv"
+    header = census_lines(CENSUS_TRAIN, 0)
+    train.write_text("".join(header) + "39, State-gov\n")
+    job_dir = tmp_path / "job"
+    status = cli.main(["train", os.path.join(ROOT, "configs", "census.yaml"), "--job-dir", str(job_dir),
+                       "--set", f"data.train={train}", "--set", "data.test=null", *overrides])
+    captured = capsys.readouterr()
+    assert status == 2 and message in captured.err, captured.err
+    assert "line 2" not in captured.err and "Reading data.train" not in captured.out
+    assert not (job_dir / "model.json").exists() and not (job_dir / "checkpoints").exists()
+
+
+def test_tune_reports_a_config_error_before_any_trial_reads_a_row(tmp_path, capsys):
+    from tests.conftest import CENSUS_TRAIN, census_lines
+
+    train = tmp_path / "train.csv"
+    train.write_text("".join(census_lines(CENSUS_TRAIN, 0)) + "39, State-gov\n")
+    job_dir = tmp_path / "study"
+    status = cli.main(["tune", os.path.join(ROOT, "configs", "census_tuning.yaml"), "--job-dir", str(job_dir),
+                       "--set", f"data.train={train}", "--set", "train.optimizer=adamm"])
+    captured = capsys.readouterr()
+    assert status == 2 and "train.optimizer: unknown optimizer 'adamm'" in captured.err, captured.err
+    assert "line 2" not in captured.err and not job_dir.exists()

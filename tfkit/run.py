@@ -244,7 +244,8 @@ class Run:
             changed = [k for k in _IDENTITY_KEYS if previous.get(k) != self.config[k]]
             if changed:
                 raise ConfigError(
-                    f"job_dir {self.job_dir!r} holds a run whose {' and '.join(changed)} differ from this config, so "
+                    f"job_dir {self.job_dir!r} holds a run whose {' and '.join(changed)} "
+                    f"{'differs' if len(changed) == 1 else 'differ'} from this config, so "
                     "its checkpoints do not fit. Use another --job-dir, or delete the old one to start over."
                 )
         config_lib.dump(self.config, path)
@@ -255,6 +256,9 @@ class Run:
 
         With ``train.cross_validation``, runs every fold instead (see :meth:`cross_validate`).
         """
+        # What `tfkit config check` finds (an unknown optimizer, schedule or model), found before the adapt pass
+        # reads any data: on a large table that pass takes minutes.
+        config_lib.check(self.config)
         if self.config["train"]["cross_validation"] is not None and self.fold is None:
             return self.cross_validate()
         try:
