@@ -17,6 +17,7 @@ import keras
 import tensorflow as tf
 
 from tfkit import faults
+from tfkit.files import replacing
 
 _SHARD = re.compile(r"\.data-(\d+)-of-(\d+)$")
 
@@ -68,6 +69,32 @@ class Checkpoints(keras.callbacks.Callback):
     def _save(self, step):
         # An epoch's end may save the step just saved again: the epoch counter has moved on since.
         self.run.manager.save(checkpoint_number=step)
+
+
+def write_pointer(directory, names):
+    """Writes TensorFlow's ``checkpoint`` pointer file in ``directory``, whole or not at all: ``names`` (newest last).
+
+    The file is a ``CheckpointState`` text proto, as ``tf.train.CheckpointManager``
+    writes it (TensorFlow's own writer, ``update_checkpoint_state``, is
+    deprecated). Names are relative, so the folder can move.
+
+    Example:
+
+    >>> import tempfile, tensorflow as tf
+    >>> from tfkit.checkpoints import write_pointer
+    >>> directory = tempfile.mkdtemp()
+    >>> write_pointer(directory, ["ckpt-4", "ckpt-5"])
+    >>> state = tf.train.get_checkpoint_state(directory)
+    >>> os.path.basename(state.model_checkpoint_path), [os.path.basename(p) for p in state.all_model_checkpoint_paths]
+    ('ckpt-5', ['ckpt-4', 'ckpt-5'])
+    """
+    for name in names:
+        if not re.fullmatch(r"[\w.-]+", name):  # nothing to escape in the text proto's strings
+            raise ValueError(f"write_pointer: checkpoint names are file names. Received: {name!r}")
+    lines = [f'model_checkpoint_path: "{names[-1]}"'] + [f'all_model_checkpoint_paths: "{name}"' for name in names]
+    # "checkpoint.tmp-<pid>" while it is written: what CheckpointFiles.clean removes if a kill leaves it.
+    with replacing(os.path.join(directory, "checkpoint")) as temporary, open(temporary, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def complete_checkpoints(directory):
@@ -128,9 +155,7 @@ class CheckpointFiles:
         faults.point("checkpoint-written")
         older = [path for path in complete_checkpoints(self.directory) if path != prefix]
         kept = (older[-(self.max_to_keep - 1):] if self.max_to_keep > 1 else []) + [prefix]
-        # Relative names, as tf.train.CheckpointManager writes them: the folder can move.
-        tf.compat.v1.train.update_checkpoint_state(self.directory, os.path.basename(prefix),
-                                                   all_model_checkpoint_paths=[os.path.basename(p) for p in kept])
+        write_pointer(self.directory, [os.path.basename(path) for path in kept])
         for old in set(older) - set(kept):
             for path in glob.glob(glob.escape(old) + ".*"):
                 os.remove(path)
