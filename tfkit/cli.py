@@ -377,24 +377,11 @@ def main(argv=None):
     if not launching:
         quiet_tensorflow()
     status = _run(args, launching)
-    if not launching and _in_a_parameter_server_cluster():
-        # Everything is written. A normal shutdown would free the functions this process made, and TensorFlow
-        # would ask every task to remove each one, logging gRPC errors for those a task never had.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
+    if not launching:
+        from tfkit.distribute.cluster import exit_if_parameter_server_task
+
+        exit_if_parameter_server_task(status)
     return status
-
-
-def _in_a_parameter_server_cluster():
-    from tfkit.distribute import cluster
-    from tfkit.errors import ClusterError
-
-    try:
-        task = cluster.from_tf_config()
-    except ClusterError:
-        return False
-    return task is not None and bool(task.num_ps)
 
 
 def _run(args, launching):

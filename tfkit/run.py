@@ -244,8 +244,7 @@ class Run:
             changed = [k for k in _IDENTITY_KEYS if previous.get(k) != self.config[k]]
             if changed:
                 raise ConfigError(
-                    f"job_dir {self.job_dir!r} holds a run whose {' and '.join(changed)} "
-                    f"{'differs' if len(changed) == 1 else 'differ'} from this config, so "
+                    f"job_dir {self.job_dir!r} holds a run whose {' and '.join(changed)} differ{'s' * (len(changed) == 1)} from this config, so "
                     "its checkpoints do not fit. Use another --job-dir, or delete the old one to start over."
                 )
         config_lib.dump(self.config, path)
@@ -254,11 +253,8 @@ class Run:
     def train(self):
         """Trains (or resumes), evaluates and exports; returns the summary written to metrics.json.
 
-        With ``train.cross_validation``, runs every fold instead (see :meth:`cross_validate`).
-        """
-        # What `tfkit config check` finds (an unknown optimizer, schedule or model), found before the adapt pass
-        # reads any data: on a large table that pass takes minutes.
-        config_lib.check(self.config)
+        With ``train.cross_validation``, runs every fold instead (see :meth:`cross_validate`)."""
+        config_lib.check(self.config)  # as `tfkit config check`, before any data is read (adapt can take minutes)
         if self.config["train"]["cross_validation"] is not None and self.fold is None:
             return self.cross_validate()
         try:

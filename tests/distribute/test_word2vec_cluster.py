@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, run_python
+from tests.conftest import ROOT, STRICT_WARNINGS, run_python
 from tests.distribute.test_launch import assert_no_process_left
 from tests.models.test_word2vec import planted_corpus, topic_neighbour_rate
 
@@ -61,7 +61,7 @@ def test_corpus_parts_cover_the_corpus_once(tmp_path):
 
 
 def launch_word2vec(*arguments):
-    """``tfkit launch --workers 2 --ps 1 -- tfkit word2vec ARGUMENTS``: (exit status, output).
+    """``tfkit launch --workers 2 --ps 1 -- tfkit word2vec ARGUMENTS``: (exit status, output), which holds no warning.
 
     TensorFlow's C++ errors are not hidden (each task quiets its start-up lines itself, as for a user),
     so that what the chief logs about the other tasks' functions shows.
@@ -69,8 +69,11 @@ def launch_word2vec(*arguments):
     command = [sys.executable, "-m", "tfkit.cli", "launch", "--workers", "2", "--ps", "1", "--",
                sys.executable, "-m", "tfkit.cli", "word2vec", *arguments]
     environment = {name: value for name, value in os.environ.items() if name != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, env=environment)
-    return result.returncode, result.stdout + result.stderr
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**environment, "PYTHONWARNINGS": STRICT_WARNINGS})
+    output = result.stdout + result.stderr
+    assert "WARNING:tensorflow" not in output and "Warning:" not in output, output[-3000:]
+    return result.returncode, output
 
 
 @pytest.mark.slow

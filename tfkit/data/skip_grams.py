@@ -21,7 +21,7 @@ class TextFiles(NamedTuple):
     >>> from tfkit.data.skip_grams import corpus_lines
     >>> path = os.path.join(tempfile.mkdtemp(), "corpus.txt")
     >>> with open(path, "wb") as f:
-    ...     _ = f.write("un café\n".encode("latin-1"))
+    ...     _ = f.write("un café".encode("latin-1"))
     >>> corpus = TextFiles(path, encoding="latin-1")
     >>> [line.decode("utf-8") for line in corpus_lines(corpus).as_numpy_iterator()]
     ['un café']

@@ -198,3 +198,22 @@ def serve_if_only_serving(task, job_dir):
     serve(task, job_dir)
     sys.stdout.flush()
     os._exit(0)  # the gRPC server cannot be stopped; don't wait for its threads
+
+
+def exit_if_parameter_server_task(status):
+    """Ends this process now with ``status`` if it is a task of a parameter-server cluster (``TF_CONFIG``).
+
+    Call it once everything is written. A normal shutdown would free the
+    functions the process made, and TensorFlow would ask every task to remove
+    each one, logging gRPC errors for those a task never had.
+    """
+    from tfkit.errors import TfkitError
+
+    try:
+        task = from_tf_config()
+    except TfkitError:  # a TF_CONFIG the command has already reported
+        return
+    if task is not None and task.num_ps:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)

@@ -42,10 +42,11 @@ class _Task:
         self.reader.start()
 
     def _relay(self, output, lock):
-        for line in iter(self.process.stdout.readline, b""):
-            with lock:
-                output.write(f"[{self.role}] {line.decode(errors='replace')}")
-                output.flush()
+        with self.process.stdout:  # closed at its end
+            for line in iter(self.process.stdout.readline, b""):
+                with lock:
+                    output.write(f"[{self.role}] {line.decode(errors='replace')}")
+                    output.flush()
 
     def signal(self, number):
         try:
