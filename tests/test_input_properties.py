@@ -6,7 +6,7 @@ import json
 import re
 
 import tensorflow as tf
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tfkit.data import data_errors, read_csv
@@ -32,18 +32,26 @@ def located(error, path, lines):
 
 
 @given(st.lists(rows, min_size=1, max_size=8))
+@example([b"39,clerk,no", b"", b"52, cook ,yes", b"  ", b"18,,no", b"7,pilot,yes"])  # reads: 4 rows, 2 blank lines
 def test_csv_rows_read_or_fail_naming_file_and_line(tmp_path_factory, generated):
     path = str(tmp_path_factory.mktemp("csv") / "rows.csv")
     with open(path, "wb") as f:
         f.write(HEADER + b"\n".join(generated) + b"\n")
     lines = 1 + sum(row.count(b"\n") + 1 for row in generated)
+    # A row per line that is not blank (whitespace around a row is no row); the reader skips blank lines.
+    expected_rows = sum(1 for line in b"\n".join(generated).split(b"\n") if line.strip())
+    read = 0
     try:
         with data_errors():
             for features, labels in read_csv(path, 3, label="income", label_vocabulary=["no", "yes"],
                                              column_dtypes={"age": "float32", "job": "string"}):
                 assert features["age"].dtype == tf.float32 and labels.dtype == tf.int32
+                assert len(features["age"]) == len(features["job"]) == len(labels)
+                read += len(labels)
     except DataError as error:
         assert located(error, path, lines), str(error)
+    else:
+        assert read == expected_rows  # every row read: none dropped, none made up
 
 
 json_values = st.recursive(
@@ -61,13 +69,21 @@ SPECS = {"age": tf.TensorSpec([None], tf.float32), "job": tf.TensorSpec([None], 
 
 
 @given(st.lists(json_lines, min_size=1, max_size=8))
+@example([json.dumps({"age": 30 + i, "job": "clerk", "count": i, "scores": [0.5, i]}) for i in range(4)] + [" "])
 def test_json_instances_read_or_fail_naming_file_and_line(tmp_path_factory, generated):
     path = str(tmp_path_factory.mktemp("json") / "instances.json")
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(generated) + "\n")
+    with open(path, encoding="utf-8") as f:  # an instance per line that is not blank, as Python reads text lines
+        expected_rows = sum(1 for line in f if line.strip())
+    read = 0
     try:
         for batch in _json_batches(path, SPECS, 3):
             assert batch["scores"].shape[1:] == (2,) and batch["count"].dtype == tf.int64
+            assert {len(value) for value in batch.values()} == {len(batch["age"])}
+            read += len(batch["age"])
     except DataError as error:
         match = re.match(re.escape(path) + r", line (\d+): ", str(error))
         assert match and 1 <= int(match.group(1)) <= len(generated), str(error)
+    else:
+        assert read == expected_rows  # every instance read: none dropped

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import CENSUS_CONFIG, ROOT
+from tests.conftest import CENSUS_CONFIG, ROOT, STRICT_WARNINGS, majority_rate
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ class Launch:
 
     def __init__(self, command):
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": STRICT_WARNINGS})
         self.lines = []
 
     def wait_for(self, pattern, timeout=240):
@@ -59,7 +59,9 @@ class Launch:
     def finish(self, timeout=300):
         output, _ = self.process.communicate(timeout=timeout)
         self.lines.append(output)
-        return self.process.returncode, "".join(self.lines)
+        output = "".join(self.lines)
+        assert "WARNING:tensorflow" not in output and "Warning:" not in output, output[-3000:]
+        return self.process.returncode, output
 
 
 def run_launch(census_slice, job_dir, *launch_args, **options):
@@ -68,7 +70,9 @@ def run_launch(census_slice, job_dir, *launch_args, **options):
 
 
 def assert_no_process_left(output):
-    for pid in re.findall(r"\[launch\] \S+ pid (\d+)", output):
+    pids = re.findall(r"\[launch\] \S+ pid (\d+)", output)
+    assert pids, "the output names no task's pid"
+    for pid in pids:
         assert not os.path.exists(f"/proc/{pid}") or _is_zombie(pid), f"process {pid} is still running"
 
 
@@ -85,11 +89,16 @@ def cluster_run(census_slice, tmp_path_factory):
     return job_dir, output
 
 
-def test_parameter_server_cluster_runs_the_census_config_end_to_end(cluster_run):
+def assert_learned(metrics, census_slice):
+    """Better than a constant answer, which scores the test slice's majority rate (0.77) and an AUC of 0.5."""
+    assert metrics["test"]["accuracy"] > majority_rate(census_slice[1]) + 0.02 and metrics["test"]["auc"] > 0.8, metrics["test"]
+
+
+def test_parameter_server_cluster_runs_the_census_config_end_to_end(cluster_run, census_slice):
     job_dir, output = cluster_run
     metrics = json.loads((job_dir / "metrics.json").read_text())
     assert metrics["epochs"] == EPOCHS and metrics["steps"] == EPOCHS * metrics["steps_per_epoch"] > 0
-    assert metrics["test"]["accuracy"] > 0.75
+    assert_learned(metrics, census_slice)
     for role in ("ps:0", "worker:0", "worker:1"):
         assert f"[{role}] {role}: the chief is done; exiting." in output
     assert "[chief] Training on parameter_server: 2 workers, 1 ps." in output
@@ -243,7 +252,8 @@ def test_two_process_multi_worker_mirrored_training(census_slice, tmp_path, clus
     batches = json.loads((cluster_run[0] / "metrics.json").read_text())["steps_per_epoch"]
     assert abs(metrics["steps_per_epoch"] - -(-batches * 16 // 64)) <= 1
     assert metrics["epochs"] == EPOCHS and metrics["steps"] == EPOCHS * metrics["steps_per_epoch"]
-    assert metrics["test"]["accuracy"] > 0.75 and len(metrics["history"]["val_loss"]) == EPOCHS
+    assert_learned(metrics, census_slice)
+    assert len(metrics["history"]["val_loss"]) == EPOCHS
     assert "[worker:0]" in output and "[chief] Trained" in output and "[worker:0] Trained" not in output
     assert sorted(os.listdir(job_dir)) == [".tfkit.lock", "checkpoints", "chief_done.json", "config.yaml", "export",
                                            "history.json", "logs", "metrics.json", "model.json"]

@@ -59,8 +59,11 @@ def test_a_study_runs_trials_in_parallel_writes_its_table_and_resumes_without_re
         assert trial_config["train"]["optimizer"]["deep"]["learning_rate"] == pytest.approx(rate)
         metrics = json.load(open(os.path.join(row["job_dir"], "metrics.json")))
         assert float(row["accuracy"]) == pytest.approx(metrics["validation"]["accuracy"])
-    # The two trials overlapped in time: they ran as parallel processes.
     assert "Trial 0 accuracy=" in first.stdout and "Trial 1 accuracy=" in first.stdout
+    # The two trials overlapped in time: each started (its config written) before the other ended (its metrics).
+    started = [os.path.getmtime(os.path.join(row["job_dir"], "config.yaml")) for row in rows]
+    ended = [os.path.getmtime(os.path.join(row["job_dir"], "metrics.json")) for row in rows]
+    assert max(started) < min(ended), (started, ended)
     logs = {row["trial"]: open(os.path.join(row["job_dir"], "log.txt")).read() for row in rows}
     # Trial processes read the tuning section from the study's record: no early stopping asked, none applied.
     study, spec = load_study(job_dir)
