@@ -141,7 +141,7 @@ BAD_REQUESTS = [
     ({"instances": [{**ROW, "colour": "red"}]}, 400, "input 'colour' is not an input"),
     ({"instances": [ROW], "signature_name": "nope"}, 404, 'Serving signature name: "nope" not found'),
     (b'{"instances": [', 400, "malformed JSON"),
-    (b"x" * (MAX_BODY + 1), 400, f"larger than {MAX_BODY} bytes"),
+    (b"x" * (MAX_BODY + 1), 413, f"larger than {MAX_BODY} bytes"),
 ]
 
 

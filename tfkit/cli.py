@@ -108,24 +108,17 @@ def _parser():
                           help="each step's words are drawn at random from this many steps of lines (default: 16)")
     word2vec.add_argument("--seed", type=int, help="random seed")
 
+    from tfkit.serve import command as serve_command
+
     serve = commands.add_parser(
         "serve",
         help="Serve the versions of an export folder with TensorFlow Serving's REST (and gRPC) API.",
         description="Serve EXPORT_DIR (numbered SavedModel versions, as tfkit exports them) at /v1/models/NAME: "
                     "predict, status and metadata as TensorFlow Serving answers them; new versions are picked up "
-                    "as they appear. Needs pip install \"tfkit[serve]\". Example: tfkit serve runs/census/export",
+                    "as they appear. Needs pip install \"tfkit[serve]\". Example: tfkit serve runs/census/export. "
+                    + serve_command.LIMITS,
     )
-    serve.add_argument("export_dir", help="folder of numbered SavedModel versions")
-    serve.add_argument("--model-name", help="the NAME in /v1/models/NAME (default: the job directory's name)")
-    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: 0.0.0.0)")
-    serve.add_argument("--port", type=int, default=8501, help="REST port (default: 8501, TensorFlow Serving's)")
-    serve.add_argument("--grpc-port", type=int, help="also serve gRPC PredictionService on this port (8500 is TF Serving's)")
-    serve.add_argument("--max-batch-size", type=int, default=64,
-                       help="rows of concurrent requests run as one batch (default: 64; 1 turns batching off)")
-    serve.add_argument("--batch-timeout-ms", type=float, default=0.0,
-                       help="longest wait for more requests to batch with (default: 0: batch what waits)")
-    serve.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions (default: 1)")
-    serve.add_argument("--max-body-bytes", type=int, default=16 << 20, help="largest request body (default: 16 MiB)")
+    serve_command.add_arguments(serve)
 
     launch = commands.add_parser(
         "launch",
@@ -317,11 +310,9 @@ def _word2vec(args):
 
 
 def _serve(args):
-    from tfkit.serve import serve
+    from tfkit.serve import command
 
-    serve(args.export_dir, model_name=args.model_name, host=args.host, port=args.port, grpc_port=args.grpc_port,
-          max_batch_size=args.max_batch_size, batch_timeout_ms=args.batch_timeout_ms, poll_seconds=args.poll_seconds,
-          max_body_bytes=args.max_body_bytes)
+    command.run(args)
 
 
 def _launch(args):

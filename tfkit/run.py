@@ -134,7 +134,8 @@ class Run:
     # -- model and checkpoints ---------------------------------------------
     def build(self):
         """Builds (or re-creates from job_dir) the adapted, compiled model for training, and its checkpoint."""
-        self.strategy = distribute.get(self.config["strategy"])
+        self.strategy = distribute.get(self.config["strategy"])  # first: multi-worker collectives need a fresh runtime
+        config_lib.check(self.config)  # as `tfkit config check`, before any data is read (adapt can take minutes)
         self.parameter_server = distribute.is_parameter_server(self.strategy)
         if self.is_chief:
             make_job_dir(self.job_dir)
@@ -254,7 +255,6 @@ class Run:
         """Trains (or resumes), evaluates and exports; returns the summary written to metrics.json.
 
         With ``train.cross_validation``, runs every fold instead (see :meth:`cross_validate`)."""
-        config_lib.check(self.config)  # as `tfkit config check`, before any data is read (adapt can take minutes)
         if self.config["train"]["cross_validation"] is not None and self.fold is None:
             return self.cross_validate()
         try:

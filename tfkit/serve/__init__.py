@@ -12,13 +12,16 @@ DEFAULT_PORT = 8501  # TensorFlow Serving's REST port
 DEFAULT_GRPC_PORT = 8500
 
 
-def serve(export_dir, model_name=None, host="0.0.0.0", port=DEFAULT_PORT, grpc_port=None, max_batch_size=64,
-          batch_timeout_ms=0.0, poll_seconds=1.0, max_body_bytes=16 << 20):
+def serve(export_dir, model_name=None, host="127.0.0.1", port=DEFAULT_PORT, grpc_port=None, max_batch_size=64,
+          batch_timeout_ms=0.0, poll_seconds=1.0, max_body_bytes=16 << 20, max_rows=10_000, request_timeout_seconds=30.0,
+          keep_alive_seconds=5.0, max_connections=1000):
     """Serves the SavedModel versions under ``export_dir`` until interrupted.
 
     ``model_name`` defaults to the name of the export folder's parent (a job
     directory: ``runs/census/export`` is ``census``). ``max_batch_size`` of 1
-    turns server-side batching off.
+    turns server-side batching off. ``host`` 127.0.0.1 serves this machine
+    only (the server has no authentication); ``0.0.0.0`` or ``::`` exposes it.
+    The limits are those of ``tfkit serve --help``.
     """
     try:
         import uvicorn
@@ -27,22 +30,30 @@ def serve(export_dir, model_name=None, host="0.0.0.0", port=DEFAULT_PORT, grpc_p
 
         raise TfkitError('tfkit serve needs the serve extra: pip install "tfkit[serve]"') from None
     from tfkit.errors import TfkitError
+    from tfkit.serve.connections import h11_protocol
     from tfkit.serve.rest import RestApi
     from tfkit.serve.versions import ModelVersions, NotFound
 
+    for name, value in (("max_rows", max_rows), ("max_body_bytes", max_body_bytes), ("max_connections", max_connections),
+                        ("request_timeout_seconds", request_timeout_seconds), ("keep_alive_seconds", keep_alive_seconds)):
+        if value <= 0:
+            raise TfkitError(f"tfkit serve: --{name.replace('_', '-')} must be positive. Received: {value}")
     export_dir = os.path.abspath(export_dir)
     model_name = model_name or default_model_name(export_dir)
     try:
         models = {model_name: ModelVersions(model_name, export_dir, poll_seconds)}
     except NotFound as error:
         raise TfkitError(str(error)) from None
-    api = RestApi(models, max_batch_size=max_batch_size, batch_timeout_ms=batch_timeout_ms, max_body_bytes=max_body_bytes)
+    api = RestApi(models, max_batch_size=max_batch_size, batch_timeout_ms=batch_timeout_ms, max_body_bytes=max_body_bytes,
+                  max_rows=max_rows, body_timeout_seconds=request_timeout_seconds)
     grpc_server = None
     if grpc_port is not None:
         from tfkit.serve.grpc_api import start_grpc
 
         grpc_server, grpc_port = start_grpc(models, host, grpc_port, api)
-    config = uvicorn.Config(api.app, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(api.app, host=host, port=port, log_level="warning", access_log=False,
+                            http=h11_protocol(request_timeout_seconds), timeout_keep_alive=keep_alive_seconds,
+                            limit_concurrency=max_connections)
     server = uvicorn.Server(config)
     logging.getLogger("tfkit.serve").setLevel(logging.INFO)
     print(f"Serving {model_name} (versions {models[model_name].loaded}) from {export_dir}: REST on {host}:{port}"

@@ -15,8 +15,16 @@ from tensorflow.core.framework import tensor_shape_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
-from tfkit.serve.signatures import BadRequest
-from tfkit.serve.versions import NotFound
+from tfkit.serve.signatures import BadRequest, TooLarge
+from tfkit.serve.versions import NotFound, Unavailable
+
+# The TensorProto field holding each dtype's values (when not packed in tensor_content).
+_VALUES = {tf.float32: "float_val", tf.float64: "double_val", tf.int32: "int_val", tf.int16: "int_val",
+           tf.int8: "int_val", tf.uint8: "int_val", tf.uint16: "int_val", tf.int64: "int64_val", tf.bool: "bool_val",
+           tf.string: "string_val", tf.float16: "half_val", tf.bfloat16: "half_val", tf.uint32: "uint32_val",
+           tf.uint64: "uint64_val"}
+# Values a row may hold in dimensions the signature leaves open (a curve's points, say).
+MAX_VALUES_PER_OPEN_ROW = 100_000
 
 
 def _tensor_info(spec):
@@ -31,6 +39,53 @@ def signature_def(signature):
         inputs={key: _tensor_info(spec) for key, spec in signature.inputs.items()},
         outputs={key: _tensor_info(spec) for key, spec in signature.outputs.items()},
         method_name="tensorflow/serving/predict")
+
+
+def tensor_of(key, proto, spec, max_rows):
+    """The numpy array of input ``key``'s ``TensorProto``, checked against ``spec`` before anything is allocated.
+
+    As TensorFlow Serving, the dtype must be the input's; the shape must have
+    the input's rank and known dimensions, at most ``max_rows`` rows (else
+    TooLarge) and at most :data:`MAX_VALUES_PER_OPEN_ROW` values a row in
+    dimensions the signature leaves open; the values must fill the shape
+    (packed ``tensor_content`` of exactly its size, or a value field with one
+    value, to repeat, or one per element).
+    """
+    if proto.dtype != spec.dtype.as_datatype_enum:
+        try:
+            received = tf.dtypes.as_dtype(proto.dtype).name
+        except TypeError:
+            received = f"unknown dtype {proto.dtype}"
+        raise BadRequest(f"input {key!r}: expects {spec.dtype.name} values, but {received} is provided")
+    dims = [dim.size for dim in proto.tensor_shape.dim]
+    if proto.tensor_shape.unknown_rank or any(size < 0 for size in dims):
+        raise BadRequest(f"input {key!r}: a tensor's shape must be known and not negative; got {dims}")
+    if spec.shape.rank is not None and len(dims) != spec.shape.rank:
+        raise BadRequest(f"input {key!r}: expected rank {spec.shape.rank} (shape {spec.shape}), got shape {dims}")
+    rows = dims[0] if dims else 1
+    if rows > max_rows:
+        raise TooLarge(f"input {key!r} has {rows} rows; this server takes at most {max_rows} a request (--max-rows)")
+    per_row, open_row = 1, 1
+    for index, size in enumerate(dims[1:], start=1):
+        expected = spec.shape[index] if spec.shape.rank is not None else None
+        if expected is not None and size != expected:
+            raise BadRequest(f"input {key!r}: expected shape {spec.shape}, got {dims}")
+        per_row *= size
+        open_row *= size if expected is None else 1
+    if open_row > MAX_VALUES_PER_OPEN_ROW:
+        raise TooLarge(f"input {key!r}: {open_row} values a row in its open dimensions; at most {MAX_VALUES_PER_OPEN_ROW}")
+    elements = rows * per_row
+    if spec.dtype not in _VALUES:
+        raise BadRequest(f"input {key!r}: {spec.dtype.name} tensors are not served")
+    if proto.tensor_content:
+        if spec.dtype == tf.string or len(proto.tensor_content) != elements * spec.dtype.size:
+            raise BadRequest(f"input {key!r}: tensor_content holds {len(proto.tensor_content)} bytes; shape {dims} of "
+                             f"{spec.dtype.name} takes {elements * spec.dtype.size}")
+    else:
+        count = len(getattr(proto, _VALUES[spec.dtype]))
+        if count > elements or (count == 0 and elements):
+            raise BadRequest(f"input {key!r}: {count} values for shape {dims} ({elements} elements)")
+    return tf.make_ndarray(proto)
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -50,17 +105,26 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         try:
             model, loaded = self._version(request.model_spec)
             signature = loaded.signature(request.model_spec.signature_name)
-            columns = {key: tf.make_ndarray(proto) for key, proto in request.inputs.items()}
+            unknown = sorted(set(request.inputs) - set(signature.inputs))
+            if unknown:
+                raise BadRequest(f"input {unknown[0]!r} is not an input of signature {signature.name!r}; its inputs: "
+                                 f"{sorted(signature.inputs)}")
+            columns = {key: tensor_of(key, proto, signature.inputs[key], self.api.max_rows)
+                       for key, proto in request.inputs.items()}
             arrays, rows = signature.arrays(columns)
             batcher = self.api.batcher(model.name, loaded.number, signature)
             if self.loop is not None:
                 outputs = asyncio.run_coroutine_threadsafe(batcher(arrays, rows), self.loop).result()
             else:
                 outputs = signature(arrays)
+        except TooLarge as error:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
         except BadRequest as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except NotFound as error:
             context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+        except Unavailable as error:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
         except tf.errors.InvalidArgumentError as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, error.message)
         response = predict_pb2.PredictResponse()
@@ -78,6 +142,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             model, loaded = self._version(request.model_spec)
         except NotFound as error:
             context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+        except Unavailable as error:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
         definitions = get_model_metadata_pb2.SignatureDefMap()
         for name, signature in loaded.signatures.items():
             definitions.signature_def[name].CopyFrom(signature_def(signature))
@@ -93,7 +159,7 @@ def start_grpc(models, host, port, api, threads=16):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads))
     service = PredictionService(models, api)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(service, server)
-    port = server.add_insecure_port(f"{host}:{port}")
+    port = server.add_insecure_port(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")  # IPv6 in brackets
     server.start()
     api.on_startup.append(lambda: setattr(service, "loop", asyncio.get_running_loop()))
     return server, port

@@ -11,6 +11,8 @@ def parse_body(body):
         request = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise BadRequest(f"malformed JSON in the request body: {error}") from None
+    except RecursionError:
+        raise BadRequest("malformed JSON in the request body: nested too deeply") from None
     if not isinstance(request, dict):
         raise BadRequest(f"the request body must be a JSON object with \"instances\" or \"inputs\"; got {type(request).__name__}")
     if ("instances" in request) == ("inputs" in request):

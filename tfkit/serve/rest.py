@@ -7,7 +7,10 @@
 * ``GET /v1/models/NAME[/versions/N]/metadata``: the signatures' inputs and outputs.
 
 Errors are ``{"error": "..."}``: 400 for a bad request, 404 for an unknown
-model, version or signature.
+model, version or signature, 408 for a body sent too slowly, 413 for a
+request over a limit (body bytes, rows), 503 for a version that cannot be
+loaded. Paths are matched exactly: no redirect is ever made (a redirect would
+echo the request's ``Host`` header).
 """
 
 import asyncio
@@ -21,10 +24,11 @@ from starlette.routing import Route
 
 from tfkit.serve.batching import Batcher
 from tfkit.serve.protocol import columns_of, parse_body, response
-from tfkit.serve.signatures import BadRequest
-from tfkit.serve.versions import NotFound
+from tfkit.serve.signatures import BadRequest, TooLarge
+from tfkit.serve.versions import NotFound, Unavailable
 
-_PATH = re.compile(r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<tail>/metadata|:predict)?$")
+_PATH = re.compile(r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
+                   r"(?P<tail>/metadata|:predict|:classify|:regress)?$")
 
 
 def _error(status, message):
@@ -34,15 +38,19 @@ def _error(status, message):
 class RestApi:
     """The REST endpoints over ``models`` (``{name: ModelVersions}``)."""
 
-    def __init__(self, models, max_batch_size=64, batch_timeout_ms=0.0, max_body_bytes=16 << 20):
+    def __init__(self, models, max_batch_size=64, batch_timeout_ms=0.0, max_body_bytes=16 << 20, max_rows=10_000,
+                 body_timeout_seconds=30.0):
         self.models = models
         self.max_batch_size = max_batch_size
         self.batch_timeout_ms = batch_timeout_ms
         self.max_body_bytes = max_body_bytes
+        self.max_rows = max_rows
+        self.body_timeout_seconds = body_timeout_seconds
         self._batchers = {}
         self.on_startup = []  # called in the event loop once it runs
         self.app = Starlette(routes=[Route("/v1/models/{path:path}", self.handle, methods=["GET", "POST"])],
                              exception_handlers={404: _no_route, 405: _no_route}, lifespan=self._lifespan)
+        self.app.router.redirect_slashes = False
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app):
@@ -66,7 +74,15 @@ class RestApi:
             if name not in self.models:
                 raise NotFound(f"Servable not found for request: Latest({name}); this server serves {sorted(self.models)}")
             model = self.models[name]
+            if match["label"] is not None:
+                raise NotFound(f"version labels are not served: ask for /v1/models/{name}/versions/N (versions: {model.loaded})")
+            if version is not None and len(version) > 18:  # versions are int64s, as TensorFlow Serving's
+                raise NotFound(f"Servable not found for request: Specific({name}, {version[:20]}...): no such version")
             version = int(version) if version is not None else None
+            if tail in (":classify", ":regress"):
+                loaded = await _version(model, version)
+                raise BadRequest(f"{tail[1:]} needs a {tail[1:]} signature (serialized tf.Examples in); this model has "
+                                 f"predict signatures only: {sorted(loaded.signatures)}. Use :predict.")
             if tail == ":predict":
                 if request.method != "POST":
                     return _error(405, "predict takes POST")
@@ -75,28 +91,48 @@ class RestApi:
                 return _error(405, f"{request.url.path} takes GET")
             loaded = await _version(model, version)
             return JSONResponse(self._metadata(model, loaded) if tail == "/metadata" else self._status(model, loaded, version))
+        except TooLarge as error:
+            return _error(413, str(error))
         except BadRequest as error:
             return _error(400, str(error))
         except NotFound as error:
             return _error(404, str(error))
+        except Unavailable as error:
+            return _error(503, str(error))
+        except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
+            return _error(408, f"the request body did not arrive within {self.body_timeout_seconds}s "
+                               "(--request-timeout-seconds)")
         except tf.errors.InvalidArgumentError as error:
             return _error(400, error.message)
 
     async def _body(self, request):
-        chunks, size = [], 0
-        async for chunk in request.stream():
+        too_large = f"the request body is larger than {self.max_body_bytes} bytes (--max-body-bytes)"
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise BadRequest(f"Content-Length must be a number of bytes; got {declared[:40]!r}")
+            if int(declared) > self.max_body_bytes:
+                raise TooLarge(too_large)  # refused before reading any of it
+        chunks, size, stream = [], 0, request.stream()
+        while True:
+            try:
+                chunk = await asyncio.wait_for(anext(stream), self.body_timeout_seconds)
+            except StopAsyncIteration:
+                return b"".join(chunks)
             size += len(chunk)
             if size > self.max_body_bytes:
-                raise BadRequest(f"the request body is larger than {self.max_body_bytes} bytes (--max-body-bytes)")
+                raise TooLarge(too_large)
             chunks.append(chunk)
-        return b"".join(chunks)
 
     async def _predict(self, model, version, body):
         request = parse_body(body)
         loaded = await _version(model, version)
-        signature = loaded.signature(request.get("signature_name"))
+        name = request.get("signature_name")
+        if name is not None and not isinstance(name, str):
+            raise BadRequest(f"\"signature_name\" must be a string; got {type(name).__name__}")
+        signature = loaded.signature(name)
         columns, row_format = columns_of(request, signature)
-        arrays, rows = signature.arrays(columns)
+        arrays, rows = signature.arrays(columns, self.max_rows)
         return response(await self.batcher(model.name, loaded.number, signature)(arrays, rows), row_format)
 
     @staticmethod

@@ -11,6 +11,10 @@ class BadRequest(ValueError):
     """A request the server cannot answer as sent (HTTP 400, gRPC INVALID_ARGUMENT)."""
 
 
+class TooLarge(BadRequest):
+    """A request over one of the server's limits (HTTP 413, gRPC RESOURCE_EXHAUSTED)."""
+
+
 def _tensor_info(spec):
     shape = {"dim": [{"size": str(-1 if d is None else d), "name": ""} for d in spec.shape]} if spec.shape.rank is not None \
         else {"unknown_rank": True}
@@ -34,11 +38,12 @@ class Signature:
             "method_name": "tensorflow/serving/predict",
         }
 
-    def arrays(self, columns):
+    def arrays(self, columns, max_rows=None):
         """``{input: values}`` (a list per input, a row per value) as numpy arrays of the inputs' dtypes; and the rows.
 
         Raises BadRequest naming the input that is missing, unknown, of the
-        wrong type, or of another length than the others.
+        wrong type, or of another length than the others; TooLarge for more
+        than ``max_rows`` rows, before any array is made.
         """
         unknown = sorted(set(columns) - set(self.inputs))
         if unknown:
@@ -46,6 +51,10 @@ class Signature:
         missing = sorted(set(self.inputs) - set(columns))
         if missing:
             raise BadRequest(f"input {missing[0]!r} is missing; signature {self.name!r} takes {sorted(self.inputs)}")
+        for key, values in columns.items():
+            if max_rows is not None and isinstance(values, (list, np.ndarray)) and len(values) > max_rows:
+                raise TooLarge(f"input {key!r} has {len(values)} rows; this server takes at most {max_rows} a request "
+                               "(--max-rows)")
         arrays, rows = {}, None
         for key, spec in self.inputs.items():
             arrays[key] = _array(key, columns[key], spec)
@@ -76,8 +85,12 @@ def _array(key, values, spec):
         array = np.asarray(values)
     except ValueError as error:  # nested lists of different lengths
         raise BadRequest(f"input {key!r}: {error}") from None
-    if array.dtype.kind not in "biuf":  # a string, null, object or b64 among the numbers
-        raise BadRequest(f"input {key!r}: expected {spec.dtype.name} numbers, got {_first_not_number(values)!r}")
+    if array.dtype.kind == "b" and spec.dtype != tf.bool:  # as TensorFlow Serving: true is no number
+        raise BadRequest(f"input {key!r}: expected {spec.dtype.name} numbers, got true or false")
+    if array.dtype.kind not in "biuf":  # a string, null, object or b64 among the numbers, or an integer too large
+        found = _first_not_number(values)
+        raise BadRequest(f"input {key!r}: expected {spec.dtype.name} numbers, " +
+                         ("got a number too large for any numeric type" if found is _NUMBERS_ONLY else f"got {found!r}"))
     try:
         return array.astype(spec.dtype.as_numpy_dtype)
     except (TypeError, ValueError, OverflowError) as error:

@@ -22,6 +22,10 @@ class NotFound(LookupError):
     """An unknown model, version or signature (HTTP 404, gRPC NOT_FOUND)."""
 
 
+class Unavailable(RuntimeError):
+    """A version on disk that cannot be loaded (HTTP 503, gRPC UNAVAILABLE)."""
+
+
 def versions_on_disk(export_dir):
     """The complete versions under ``export_dir``, oldest first."""
     if not os.path.isdir(export_dir):
@@ -55,17 +59,21 @@ class ModelVersions:
         export_dir: The folder of numbered versions.
         poll_seconds: How often to look for new versions (0: never, after the start).
 
-    An older version is loaded when a request names it, and kept.
+    An older version is loaded when a request names it, and kept. A version
+    that fails to load (a corrupt ``saved_model.pb``) is logged once, with its
+    path, and tried again only when its files change; the versions loaded
+    keep serving, and a newer good version replaces them as usual.
     """
 
     def __init__(self, name, export_dir, poll_seconds=1.0):
         self.name = name
         self.export_dir = export_dir
         self._loaded = {}
+        self._failed = {}  # version -> (its saved_model.pb's mtime, the error)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         if not self.refresh():
-            raise NotFound(f"{export_dir}: no SavedModel versions (numbered folders with a saved_model.pb).")
+            raise NotFound(f"{export_dir}: no SavedModel versions (numbered folders with a saved_model.pb) that load.")
         self._poller = None
         if poll_seconds:
             self._poller = threading.Thread(target=self._poll, args=(poll_seconds,), daemon=True, name="tfkit-serve-poll")
@@ -73,24 +81,41 @@ class ModelVersions:
 
     def _poll(self, seconds):
         while not self._stop.wait(seconds):
-            try:
-                self.refresh()
-            except Exception:  # a broken version is reported and skipped; the ones loaded keep serving
-                log.exception("tfkit serve: could not load a new version of %s", self.name)
+            self.refresh()
 
     def close(self):
         self._stop.set()
 
     def refresh(self):
-        """Loads the newest version on disk if it is not loaded yet; returns whether any version is loaded."""
-        on_disk = versions_on_disk(self.export_dir)
-        if on_disk and on_disk[-1] not in self._loaded:
-            self._load(on_disk[-1])
-            log.info("tfkit serve: serving %s version %d", self.name, on_disk[-1])
+        """Loads the newest version on disk that loads, if newer than those loaded; returns whether any is loaded."""
+        newest_loaded = max(self._loaded, default=-1)
+        for number in reversed(versions_on_disk(self.export_dir)):
+            if number <= newest_loaded:
+                break
+            try:
+                self._load(number)
+            except Unavailable:
+                continue  # logged once by _load; an older version may still be newer than those loaded
+            log.info("tfkit serve: serving %s version %d", self.name, number)
+            break
         return bool(self._loaded)
 
     def _load(self, number):
-        loaded = LoadedVersion(number, os.path.join(self.export_dir, str(number)))
+        path = os.path.join(self.export_dir, str(number))
+        try:
+            stamp = os.path.getmtime(os.path.join(path, "saved_model.pb"))
+        except OSError:
+            stamp = None
+        if number in self._failed and self._failed[number][0] == stamp:
+            raise Unavailable(self._failed[number][1])
+        try:
+            loaded = LoadedVersion(number, path)
+        except Exception as error:  # whatever TensorFlow raises for a broken SavedModel
+            message = (f"version {number} of {self.name} ({path}) cannot be loaded: {type(error).__name__}: "
+                       f"{str(error).splitlines()[0] if str(error) else ''}")
+            self._failed[number] = (stamp, message)
+            log.error("tfkit serve: %s; serving versions %s", message, self.loaded)
+            raise Unavailable(message) from None
         with self._lock:
             return self._loaded.setdefault(number, loaded)
 
