@@ -113,16 +113,16 @@ class RestApi:
                 raise BadRequest(f"Content-Length must be a number of bytes; got {declared[:40]!r}")
             if int(declared) > self.max_body_bytes:
                 raise TooLarge(too_large)  # refused before reading any of it
-        chunks, size, stream = [], 0, request.stream()
-        while True:
-            try:
-                chunk = await asyncio.wait_for(anext(stream), self.body_timeout_seconds)
-            except StopAsyncIteration:
-                return b"".join(chunks)
+        return await asyncio.wait_for(self._read(request, too_large), self.body_timeout_seconds)
+
+    async def _read(self, request, too_large):
+        chunks, size = [], 0
+        async for chunk in request.stream():
             size += len(chunk)
             if size > self.max_body_bytes:
                 raise TooLarge(too_large)
             chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _predict(self, model, version, body):
         request = parse_body(body)
