@@ -86,8 +86,14 @@ def test_the_launcher_and_tf_config_parsing_do_not_import_tensorflow():
 PRINT_ROLE = "import json, os, sys; t = json.loads(os.environ['TF_CONFIG'])['task']; print(t['type'], t['index']); "
 
 
-def test_launch_prefixes_each_role_and_returns_the_chief_status():
-    code = PRINT_ROLE + "sys.exit(3 if t['type'] == 'chief' else 0)"
+def test_launch_prefixes_each_role_and_returns_the_chief_status(tmp_path):
+    # The chief fails only once the others have printed (each leaves a file): its failure stops them, and on a
+    # loaded machine a task may not have started yet.
+    code = PRINT_ROLE + (
+        f"import pathlib, time; marks = pathlib.Path({str(tmp_path)!r}); (marks / t['type']).mkdir(exist_ok=True); "
+        "(marks / t['type'] / str(t['index'])).touch(); "
+        "[time.sleep(0.1) for _ in range(1200) if t['type'] == 'chief' and len(list(marks.glob('*/*'))) < 4]; "
+        "sys.exit(3 if t['type'] == 'chief' else 0)")
     result = run_tfkit("launch", "--workers", "2", "--ps", "1", "--", sys.executable, "-c", code, timeout=120)
     assert result.returncode == 3
     for line in ("[chief] chief 0", "[worker:0] worker 0", "[worker:1] worker 1", "[ps:0] ps 0"):
