@@ -36,12 +36,12 @@ def export_dir(census_slice, tmp_path_factory):
 
 
 class Server:
-    def __init__(self, export_dir, *options):
+    def __init__(self, export_dir, *options, name="census"):
         self.port, self.grpc_port = free_ports(2)
-        self.url = f"http://127.0.0.1:{self.port}/v1/models/census"
+        self.url = f"http://127.0.0.1:{self.port}/v1/models/{name}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tfkit.cli", "serve", str(export_dir), "--host", "127.0.0.1", "--port", str(self.port),
-             "--grpc-port", str(self.grpc_port), "--model-name", "census", "--poll-seconds", "0.2", "--max-body-bytes", str(MAX_BODY), *options],
+             "--grpc-port", str(self.grpc_port), "--model-name", name, "--poll-seconds", "0.2", "--max-body-bytes", str(MAX_BODY), *options],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": STRICT_WARNINGS})
         deadline = time.time() + 120
@@ -214,6 +214,80 @@ def test_concurrent_requests_run_as_one_model_call_up_to_max_batch_size(export_d
         np.testing.assert_allclose(answer["probabilities"][0], outputs["probabilities"][index % 2], atol=1e-5)
 
 
+def test_a_batch_that_fails_is_answered_request_by_request_so_only_the_bad_request_fails(export_dir, expected):
+    """Three classify requests batched as one call: the one whose tf.Example does not parse gets the error, the
+    others their scores."""
+    import asyncio
+
+    import tensorflow as tf
+
+    from tfkit.serve import examples
+    from tfkit.serve.batching import Batcher
+    from tfkit.serve.versions import LoadedVersion
+
+    version, outputs = expected
+    signature = LoadedVersion(version, str(export_dir / str(version))).signature("classification")
+    calls = []
+
+    def counted(arrays):
+        calls.append(len(arrays["inputs"]))
+        return signature(arrays)
+
+    batcher = Batcher(counted, max_batch_size=64, timeout_ms=50.0)
+    good = {"inputs": examples.examples_of_json({"examples": [ROW]}, 10)}
+    bad = {"inputs": examples.examples_of_json({"examples": [{**ROW, "age": "old"}]}, 10)}
+
+    async def send_all():
+        return await asyncio.gather(*(batcher(arrays, 1) for arrays in (good, bad, good)), return_exceptions=True)
+
+    answers = asyncio.run(send_all())
+    assert calls == [3, 1, 1, 1], calls  # the batch, then each request alone
+    assert isinstance(answers[1], tf.errors.InvalidArgumentError) and "age" in answers[1].message
+    for answer in (answers[0], answers[2]):
+        np.testing.assert_allclose(answer["scores"][0], outputs["probabilities"][0], atol=1e-5)
+
+
+def scores(answer):
+    return [[score for _, score in classes] for classes in answer["results"]]
+
+
+def test_classify_answers_as_tensorflow_serving_does_with_the_models_probabilities(server, expected):
+    _, outputs = expected
+    status, answer = server.request(":classify", {"signature_name": "classification", "examples": [ROW, OTHER]})
+    assert status == 200, answer
+    assert [[label for label, _ in classes] for classes in answer["results"]] == [["<=50K", ">50K"]] * 2
+    np.testing.assert_allclose(scores(answer), outputs["probabilities"], atol=1e-5)
+    # The context's features go into every example; an example's own feature wins.
+    context = {**OTHER, "age": 1.0}
+    status, merged = server.request(":classify", {"signature_name": "classification", "context": context,
+                                                  "examples": [ROW, {"age": OTHER["age"]}]})
+    assert status == 200, merged
+    np.testing.assert_allclose(scores(merged), outputs["probabilities"], atol=1e-5)
+    # A feature an example lacks is missing, as an empty CSV cell is: the numeric column's default (0.0 for these
+    # columns), the empty category.
+    status, missing = server.request(":classify", {"signature_name": "classification", "examples": [
+        {k: v for k, v in ROW.items() if k not in ("hours_per_week", "workclass")}]})
+    status, filled = server.predict({"instances": [{**ROW, "hours_per_week": 0.0, "workclass": ""}]})
+    assert status == 200, filled
+    np.testing.assert_allclose(scores(missing)[0], filled["predictions"][0]["probabilities"], atol=1e-5)
+    assert abs(scores(missing)[0][1] - outputs["probabilities"][0][1]) > 1e-4  # the gap changed the answer
+    metadata = server.get("/metadata")["metadata"]["signature_def"]["signature_def"]["classification"]
+    assert metadata["method_name"] == "tensorflow/serving/classify" and list(metadata["inputs"]) == ["inputs"]
+    assert metadata["inputs"]["inputs"]["dtype"] == "DT_STRING" and sorted(metadata["outputs"]) == ["classes", "scores"]
+
+
+def test_classify_and_regress_without_such_a_signature_say_which_signatures_there_are(server):
+    status, answer = server.request(":classify", {"examples": [ROW]})  # serving_default takes raw features
+    assert status == 400 and "signature 'serving_default' is not a classification signature" in answer["error"]
+    assert "this model's classification signatures: ['classification']" in answer["error"], answer
+    status, answer = server.request(":regress", {"examples": [ROW]})
+    assert status == 400 and ("no regression signature; its signatures: classification (classify), "
+                              "serving_default (predict)") in answer["error"], answer
+    status, answer = server.request(":classify", {"signature_name": "nope", "examples": [ROW]})
+    assert status == 404 and "['classification', 'serving_default']" in answer["error"], answer
+    assert server.request(":classify", method="GET")[0] == 405
+
+
 def test_slow_and_broken_clients_do_not_block_the_others(server):
     slow = socket.create_connection(("127.0.0.1", server.port))
     try:
@@ -327,6 +401,86 @@ def test_grpc_predict_and_metadata_answer_as_tensorflow_serving_does(server, exp
             stub.Predict(predict_request([ROW], name="other"), timeout=60)
         assert error.value.code() == grpc.StatusCode.NOT_FOUND
         assert stub.Predict(predict_request([ROW]), timeout=60).outputs["probabilities"].tensor_shape.dim[0].size == 1
+
+
+def example_of(row):
+    import tensorflow as tf
+
+    return tf.train.Example(features=tf.train.Features(feature={
+        key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()])) if isinstance(value, str) else
+        tf.train.Feature(float_list=tf.train.FloatList(value=[value])) for key, value in row.items()}))
+
+
+def test_grpc_classify_and_regress_answer_as_tensorflow_serving_does(server, expected):
+    import grpc
+    from tensorflow_serving.apis import classification_pb2, regression_pb2
+
+    _, outputs = expected
+    channel, stub = grpc_stub(server)
+    with channel:
+        request = classification_pb2.ClassificationRequest()
+        request.model_spec.name, request.model_spec.signature_name = "census", "classification"
+        request.input.example_list.examples.extend([example_of(ROW), example_of(OTHER)])
+        response = stub.Classify(request, timeout=60)
+        assert response.model_spec.signature_name == "classification" and response.model_spec.version.value > 0
+        assert [[c.label for c in each.classes] for each in response.result.classifications] == [["<=50K", ">50K"]] * 2
+        np.testing.assert_allclose([[c.score for c in each.classes] for each in response.result.classifications],
+                                   outputs["probabilities"], atol=1e-5)
+        with_context = classification_pb2.ClassificationRequest(model_spec=request.model_spec)
+        with_context.input.example_list_with_context.context.CopyFrom(example_of({**OTHER, "age": 1.0}))
+        with_context.input.example_list_with_context.examples.extend([example_of(ROW), example_of({"age": OTHER["age"]})])
+        np.testing.assert_allclose([[c.score for c in each.classes] for each in stub.Classify(with_context, timeout=60)
+                                    .result.classifications], outputs["probabilities"], atol=1e-5)
+        regress = regression_pb2.RegressionRequest()
+        regress.model_spec.name = "census"
+        regress.input.example_list.examples.append(example_of(ROW))
+        with pytest.raises(grpc.RpcError) as error:
+            stub.Regress(regress, timeout=60)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "no regression signature" in error.value.details()
+        with pytest.raises(grpc.RpcError) as error:
+            stub.Classify(classification_pb2.ClassificationRequest(model_spec=request.model_spec), timeout=60)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "Input is empty" in error.value.details()
+
+
+def test_regress_answers_one_value_per_example_over_rest_and_grpc(tmp_path):
+    import grpc
+    from tensorflow_serving.apis import regression_pb2
+
+    from tfkit.features import CategoricalColumn, NumericColumn
+    from tfkit.models import WideDeep
+
+    model = WideDeep(wide_columns=[CategoricalColumn("workclass", vocabulary=["Private", "State-gov"])],
+                     deep_columns=[NumericColumn("age")], hidden_units=[4], head="regression")
+    model.compile()
+    x = {"workclass": np.array(["Private", "State-gov"] * 8), "age": np.linspace(20.0, 60.0, 16)}
+    model.fit(x, x["age"] / 10.0, epochs=3, verbose=0)
+    model.export(str(tmp_path / "export"))
+    rows = {"workclass": np.array(["State-gov", "Private"]), "age": np.array([39.0, 52.0])}
+    predictions = model.predict(rows, verbose=0)["predictions"][:, 0]
+    server = Server(tmp_path / "export", name="hours")
+    try:
+        status, answer = server.request(":regress", {"signature_name": "regression", "examples": [
+            {"workclass": "State-gov", "age": 39.0}, {"workclass": "Private", "age": 52.0}]})
+        assert status == 200, answer
+        np.testing.assert_allclose(answer["results"], predictions, atol=1e-5)
+        status, answer = server.request(":classify", {"signature_name": "regression", "examples": [{"age": 39.0}]})
+        assert status == 400 and "no classification signature; its signatures: regression (regress)" in answer["error"]
+        channel, stub = grpc_stub(server)
+        with channel:
+            request = regression_pb2.RegressionRequest()
+            request.model_spec.name, request.model_spec.signature_name = "hours", "regression"
+            request.input.example_list.examples.extend([example_of({"workclass": "State-gov", "age": 39.0}),
+                                                        example_of({"workclass": "Private", "age": 52.0})])
+            response = stub.Regress(request, timeout=60)
+            np.testing.assert_allclose([r.value for r in response.result.regressions], predictions, atol=1e-5)
+            assert response.model_spec.name == "hours" and response.model_spec.signature_name == "regression"
+            request.input.example_list.examples[0].features.feature["age"].float_list.value.append(1.0)
+            with pytest.raises(grpc.RpcError) as error:
+                stub.Regress(request, timeout=60)
+            assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "Key: age, Index: 0.  Number of float values != expected" in error.value.details()
+    finally:
+        server.stop()
 
 
 def test_an_export_folder_without_versions_exits_2_naming_it(tmp_path):

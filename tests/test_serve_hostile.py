@@ -106,6 +106,7 @@ def test_grpc_unknown_inputs_and_versions_are_refused(server, stub):
     ({"instances": [ROW], "signature_name": ["x"]}, 400, '"signature_name" must be a string'),
     (b"[" * 20_000 + b"]" * 20_000, 400, "nested too deeply"),  # 40 KB: under the test server's body limit
     ({"instances": [{**ROW, "age": True}]}, 400, "expected float32 numbers, got true or false"),
+    ({"inputs": {**{k: [v, v] for k, v in ROW.items()}, "age": [39.0, True]}}, 400, "float32 numbers, got true or false"),
     ({"instances": [{**ROW, "age": 2**70}]}, 400, "a number too large"),
     ({"instances": [ROW] * (MAX_ROWS + 1)}, 413, f"at most {MAX_ROWS} a request (--max-rows)"),
     ({"instances": [{**ROW, "age": "old"}]}, 400, "expected float32 numbers, got 'old'"),
@@ -116,12 +117,36 @@ def test_a_malformed_rest_request_gets_a_4xx_naming_the_problem(server, body, st
     assert_still_serving(server)
 
 
-def test_classify_regress_and_labels_are_refused_saying_what_is_served(server):
-    for verb in ("classify", "regress"):
-        status, answer = server.request(f":{verb}", {"examples": [ROW]})
-        assert status == 400 and f"predict signatures only: ['serving_default']" in answer["error"], answer
+def test_version_labels_are_refused_saying_what_is_served(server):
     status, answer = server.request("/labels/stable")
     assert status == 404 and "version labels are not served" in answer["error"], answer
+
+
+CLASSIFY = {"signature_name": "classification"}
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({**CLASSIFY}, 400, "holds \"examples\", a non-empty list of objects; this one has none"),
+    ({**CLASSIFY, "examples": []}, 400, "a non-empty list"),
+    ({**CLASSIFY, "examples": {"age": 1.0}}, 400, "a non-empty list"),
+    ({**CLASSIFY, "examples": [ROW, 3]}, 400, "example 1 must be a JSON object of features; got int"),
+    ({**CLASSIFY, "examples": [ROW], "context": []}, 400, "\"context\" must be a JSON object"),
+    ({**CLASSIFY, "examples": [{**ROW, "age": None}]}, 400, "feature 'age': a feature's values are numbers, strings"),
+    ({**CLASSIFY, "examples": [{**ROW, "age": [[1.0]]}]}, 400, "feature 'age': a feature's values are numbers"),
+    ({**CLASSIFY, "examples": [{**ROW, "age": [1.5, 2]}]}, 400, "feature 'age': mixes float and int64 values"),
+    ({**CLASSIFY, "examples": [{**ROW, "age": 2**70}]}, 400, "does not fit an int64"),
+    ({**CLASSIFY, "examples": [{**ROW, "age": 1e300}]}, 400, "does not fit a float"),
+    ({**CLASSIFY, "examples": [{**ROW, "workclass": {"b64": "%%"}}]}, 400, "feature 'workclass': not base64"),
+    ({**CLASSIFY, "examples": [{**ROW, "age": 39}]}, 400, "Key: age, Index: 0.  Data types don't match"),
+    ({**CLASSIFY, "examples": [{**ROW, "age": [1.0, 2.0]}]}, 400, "Key: age, Index: 0.  Number of float values"),
+    ({**CLASSIFY, "examples": [ROW] * (MAX_ROWS + 1)}, 413, f"at most {MAX_ROWS} a request (--max-rows)"),
+    ({"signature_name": 3, "examples": [ROW]}, 400, '"signature_name" must be a string'),
+])
+def test_a_malformed_classify_request_gets_a_4xx_naming_the_problem(server, body, status, words):
+    got, answer = server.request(":classify", body)
+    assert got == status and words in answer["error"], answer
+    assert server.request(":classify", {**CLASSIFY, "examples": [ROW]})[0] == 200
+    assert_still_serving(server)
 
 
 def test_a_huge_version_number_and_a_missing_model_are_404(server):
@@ -228,6 +253,15 @@ bodies = st.one_of(
 @given(body=st.one_of(bodies, st.binary(max_size=64)))
 def test_fuzzed_rest_bodies_never_get_a_5xx(server, body):
     status, answer = server.predict(body)
+    assert status < 500 and ("error" in answer) == (status != 200), (status, answer)
+
+
+@settings(max_examples=60)
+@given(examples=st.one_of(st.lists(st.dictionaries(st.sampled_from(list(ROW)), json_values), max_size=3), json_values),
+       context=st.one_of(st.none(), json_values))
+def test_fuzzed_classify_bodies_never_get_a_5xx(server, examples, context):
+    body = {**CLASSIFY, "examples": examples, **({} if context is None else {"context": context})}
+    status, answer = server.request(":classify", body)
     assert status < 500 and ("error" in answer) == (status != 200), (status, answer)
 
 

@@ -5,6 +5,14 @@ dtype (``age``: float32, ``workclass``: string, ...), one row per example,
 and returns the head's predictions: ``probabilities``, ``logits``,
 ``class_ids``, ``classes`` (label strings) and, for binary heads,
 ``logistic``; ``predictions`` for regression.
+
+Classifiers also get a ``classification`` signature and one-output
+regressors a ``regression`` signature, as estimators exported them for
+TensorFlow Serving's classify and regress APIs: they take ``inputs``, a
+batch of serialized ``tf.train.Example`` protos holding the raw features by name,
+and return ``classes`` (every label) with their ``scores``, or ``outputs``.
+A feature an example lacks is taken as missing, as an empty CSV cell is
+(:meth:`tfkit.models.Model.missing_values`); images must be given.
 """
 
 import glob
@@ -13,7 +21,10 @@ import shutil
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.saved_model import fingerprinting_utils
 
 from tfkit import faults
 from tfkit.distribute import single_device_copy
@@ -45,6 +56,12 @@ def export_saved_model(model, export_dir):
     for layer in model._flatten_layers(include_self=False):
         archive.track(layer)
     archive.add_endpoint("serving_default", serve)
+    methods = {}
+    example_endpoint = _example_endpoint(model)
+    if example_endpoint is not None:
+        name, method, function = example_endpoint
+        archive.add_endpoint(name, function)
+        methods[name] = f"tensorflow/serving/{method}"
 
     os.makedirs(export_dir, exist_ok=True)
     remove_partial_exports(export_dir)
@@ -55,11 +72,77 @@ def export_saved_model(model, export_dir):
     temporary = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
     try:
         archive.write_out(temporary, verbose=False)
+        _set_method_names(temporary, methods)
         faults.point("export-written")
         os.rename(temporary, final)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     return final
+
+
+def example_features(model):
+    """The ``tf.io.parse_example`` spec of the model's raw inputs as tf.Example features, or None if one has no fixed shape.
+
+    Floats are read from float lists, integers and booleans from int64 lists,
+    strings from bytes lists; a feature with a missing value
+    (:meth:`~tfkit.models.Model.missing_values`) may be left out of an example.
+    """
+    missing = model.missing_values()
+    spec = {}
+    for key, tensor_spec in model.serving_input_signature().items():
+        shape, dtype = tensor_spec.shape[1:], tensor_spec.dtype
+        if not shape.is_fully_defined():
+            return None
+        kind = tf.string if dtype == tf.string else tf.float32 if dtype.is_floating else tf.int64
+        default = None if key not in missing else np.full(shape, missing[key], kind.as_numpy_dtype)
+        spec[key] = tf.io.FixedLenFeature(shape, kind, default)
+    return spec
+
+
+def _example_endpoint(model):
+    """``(name, method, function)`` of the classification or regression signature on serialized tf.Examples, or None."""
+    method = model.head.example_method
+    spec = example_features(model) if method else None
+    if spec is None:
+        return None
+    signature = model.serving_input_signature()
+
+    def parse(inputs):
+        features = tf.io.parse_example(inputs, spec)
+        return {key: _cast(key, value, signature[key].dtype) for key, value in features.items()}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def examples(inputs):
+        return model.head.example_outputs(model(parse(inputs), training=False))
+
+    return {"classify": "classification", "regress": "regression"}[method], method, examples
+
+
+def _cast(key, values, dtype):
+    """Parsed values as the input's dtype; integers out of its range are refused, naming the feature."""
+    if dtype.is_integer and dtype != tf.int64:
+        checks = [tf.debugging.assert_greater_equal(values, tf.cast(dtype.min, tf.int64), message=f"feature {key}: "
+                                                    f"values below the {dtype.name} range"),
+                  tf.debugging.assert_less_equal(values, tf.cast(dtype.max, tf.int64), message=f"feature {key}: "
+                                                 f"values above the {dtype.name} range")]
+        with tf.control_dependencies(checks):
+            values = tf.identity(values)
+    return values if values.dtype == dtype else tf.cast(values, dtype)
+
+
+def _set_method_names(path, methods):
+    """Gives the signatures ``methods`` names (``tf.saved_model.save`` names every one predict) and refreshes the fingerprint."""
+    if not methods:
+        return
+    saved_model = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        saved_model.ParseFromString(f.read())
+    for meta_graph in saved_model.meta_graphs:
+        for name, method in methods.items():
+            meta_graph.signature_def[name].method_name = method
+    with open(os.path.join(path, "saved_model.pb"), "wb") as f:
+        f.write(saved_model.SerializeToString())
+    fingerprinting_utils.write_fingerprint(path)
 
 
 def remove_partial_exports(export_dir):

@@ -82,11 +82,10 @@ def part_lines(corpus, count):
     if files is None:
         total = len(corpus)
     else:
-        from tfkit.data.csv import expand_files
+        from tfkit.data.csv import expand_files, text_lines
 
-        encoding, files = files.encoding, expand_files(files.files)
-        lines = [int(corpus_lines(TextFiles([path], encoding)).reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
-                 for path in files]
+        files = expand_files(files.files)  # counted as they are: transcoding keeps the lines
+        lines = [int(text_lines(path).reduce(tf.constant(0, tf.int64), lambda n, _: n + 1)) for path in files]
         if len(files) >= count:
             return [sum(lines[index::count]) for index in range(count)]
         total = sum(lines)

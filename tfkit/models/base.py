@@ -49,6 +49,27 @@ class Model(keras.Model):
         """Raw input features and their dtype names, ``{key: dtype}``."""
         return features_lib.input_specs(self.feature_columns())
 
+    def missing_values(self):
+        """``{key: value}``: what stands in for a missing value of each raw input a CSV cell can hold.
+
+        A numeric column's ``missing_default`` (NaN when it flags missing values),
+        ``""`` for other strings, 0 for other numbers; images and other inputs
+        of rank 2 and more have none.
+
+        Example:
+
+        >>> from tfkit.features import CategoricalColumn, NumericColumn
+        >>> from tfkit.models import WideDeep
+        >>> WideDeep(wide_columns=[CategoricalColumn("job", vocabulary=["cook"])],
+        ...          deep_columns=[NumericColumn("age", default_value=30.0), NumericColumn("hours", missing_indicator=True)]
+        ...          ).missing_values()
+        {'job': '', 'age': 30.0, 'hours': nan}
+        """
+        defaults = {column.key: column.missing_default for column in features_lib.closure(self.feature_columns())
+                    if isinstance(column, features_lib.NumericColumn)}
+        return {key: defaults.get(key, "" if spec.dtype == "string" else 0)
+                for key, spec in self.input_specs().items() if len(spec.example_shape) <= 1}
+
     def adapt(self, data, steps=None):
         """Learns every vocabulary, boundary and statistic the columns need, in one pass over ``data``."""
         if self.built:

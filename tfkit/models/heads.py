@@ -24,6 +24,18 @@ class Head:
     def predictions(self, logits):
         raise NotImplementedError
 
+    # TensorFlow Serving's API for the head's example_outputs: "classify", "regress" or None (none).
+    example_method = None
+
+    def example_outputs(self, logits):
+        """The outputs of TensorFlow Serving's classify or regress API for the logits (see ``example_method``).
+
+        Classify: ``classes``, every label for each example, and their
+        ``scores``; regress: ``outputs``, one float per example; as estimators
+        exported them for serialized tf.Examples.
+        """
+        raise NotImplementedError
+
 
 class _ClassHead(Head):
     def __init__(self, num_classes, label_vocabulary):
@@ -34,6 +46,13 @@ class _ClassHead(Head):
         if self.label_vocabulary is None:
             return tf.strings.as_string(class_ids)
         return tf.gather(tf.constant(self.label_vocabulary), class_ids)
+
+    example_method = "classify"
+
+    def example_outputs(self, logits):
+        labels = self.label_vocabulary or [str(i) for i in range(self.num_classes)]
+        scores = tf.cast(self.predictions(logits)["probabilities"], tf.float32)
+        return {"classes": tf.tile(tf.constant(labels)[None], [tf.shape(scores)[0], 1]), "scores": scores}
 
 
 class BinaryHead(_ClassHead):
@@ -94,6 +113,13 @@ class RegressionHead(Head):
 
     def predictions(self, logits):
         return {"predictions": logits}
+
+    @property
+    def example_method(self):
+        return "regress" if self.units == 1 else None
+
+    def example_outputs(self, logits):
+        return {"outputs": tf.cast(logits, tf.float32)}
 
 
 class GaussianHead(Head):

@@ -5,7 +5,8 @@ A batch is the requests waiting when the model is free, up to
 wait, so a lone request runs at once and requests arriving while the model
 computes make the next batch). A request larger than that runs on its own.
 Calls run in a thread, so the server keeps accepting requests while the model
-computes.
+computes. A batch that fails is run again request by request, so that only
+the request at fault gets the error.
 """
 
 import asyncio
@@ -58,10 +59,13 @@ class Batcher:
         arrays = {key: np.concatenate([a[key] for a, _, _ in batch]) for key in batch[0][0]}
         try:
             outputs = await asyncio.to_thread(self.signature, arrays)
-        except Exception as error:  # every request of the batch gets the error
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+        except Exception as error:
+            if len(batch) == 1:
+                if not batch[0][2].done():
+                    batch[0][2].set_exception(error)
+                return
+            for request in batch:  # one request's bad values (a tf.Example that does not parse) fail it alone
+                await self._compute([request])
             return
         start = 0
         for _, rows, future in batch:

@@ -1,21 +1,26 @@
-"""TensorFlow Serving's gRPC ``PredictionService`` (``Predict``, ``GetModelMetadata``), with the protos of ``tensorflow-serving-api``.
+"""TensorFlow Serving's gRPC ``PredictionService`` (``Predict``, ``Classify``, ``Regress``, ``GetModelMetadata``), with
+the protos of ``tensorflow-serving-api``.
 
 Requests are checked as REST requests are (:class:`tfkit.serve.signatures.Signature`)
 and go through the same batchers: a gRPC call waits on the REST server's event
 loop for its batch. Bad requests end with ``INVALID_ARGUMENT``, unknown models,
-versions and signatures with ``NOT_FOUND``.
+versions and signatures with ``NOT_FOUND``, requests over a limit with
+``RESOURCE_EXHAUSTED``, versions that cannot be loaded with ``UNAVAILABLE``.
 """
 
 import asyncio
+import functools
 from concurrent import futures
 
 import grpc
 import tensorflow as tf
 from tensorflow.core.framework import tensor_shape_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
-from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc,
+                                     regression_pb2)
 
-from tfkit.serve.signatures import BadRequest, TooLarge
+from tfkit.serve import examples
+from tfkit.serve.signatures import BadRequest, TooLarge, check_rows, model_error
 from tfkit.serve.versions import NotFound, Unavailable
 
 # The TensorProto field holding each dtype's values (when not packed in tensor_content).
@@ -38,7 +43,7 @@ def signature_def(signature):
     return meta_graph_pb2.SignatureDef(
         inputs={key: _tensor_info(spec) for key, spec in signature.inputs.items()},
         outputs={key: _tensor_info(spec) for key, spec in signature.outputs.items()},
-        method_name="tensorflow/serving/predict")
+        method_name=signature.method_name)
 
 
 def tensor_of(key, proto, spec, max_rows):
@@ -62,9 +67,7 @@ def tensor_of(key, proto, spec, max_rows):
         raise BadRequest(f"input {key!r}: a tensor's shape must be known and not negative; got {dims}")
     if spec.shape.rank is not None and len(dims) != spec.shape.rank:
         raise BadRequest(f"input {key!r}: expected rank {spec.shape.rank} (shape {spec.shape}), got shape {dims}")
-    rows = dims[0] if dims else 1
-    if rows > max_rows:
-        raise TooLarge(f"input {key!r} has {rows} rows; this server takes at most {max_rows} a request (--max-rows)")
+    check_rows(key, dims[0] if dims else 1, max_rows)
     per_row, open_row = 1, 1
     for index, size in enumerate(dims[1:], start=1):
         expected = spec.shape[index] if spec.shape.rank is not None else None
@@ -74,7 +77,7 @@ def tensor_of(key, proto, spec, max_rows):
         open_row *= size if expected is None else 1
     if open_row > MAX_VALUES_PER_OPEN_ROW:
         raise TooLarge(f"input {key!r}: {open_row} values a row in its open dimensions; at most {MAX_VALUES_PER_OPEN_ROW}")
-    elements = rows * per_row
+    elements = (dims[0] if dims else 1) * per_row
     if spec.dtype not in _VALUES:
         raise BadRequest(f"input {key!r}: {spec.dtype.name} tensors are not served")
     if proto.tensor_content:
@@ -88,8 +91,29 @@ def tensor_of(key, proto, spec, max_rows):
     return tf.make_ndarray(proto)
 
 
+def _answers(method):
+    """Ends a call whose request fails with the gRPC status TensorFlow Serving gives (see the module's docstring)."""
+
+    @functools.wraps(method)
+    def call(self, request, context):
+        try:
+            return method(self, request, context)
+        except TooLarge as error:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+        except BadRequest as error:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except NotFound as error:
+            context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+        except Unavailable as error:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
+        except tf.errors.InvalidArgumentError as error:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, model_error(error))
+
+    return call
+
+
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    """``Predict`` and ``GetModelMetadata`` over ``models`` (``{name: ModelVersions}``), batched by ``api`` (a RestApi)."""
+    """TensorFlow Serving's calls over ``models`` (``{name: ModelVersions}``), batched by ``api`` (a RestApi)."""
 
     def __init__(self, models, api):
         self.models = models
@@ -101,49 +125,62 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             raise NotFound(f"Servable not found for request: Latest({spec.name}); this server serves {sorted(self.models)}")
         return self.models[spec.name], self.models[spec.name].get(spec.version.value if spec.HasField("version") else None)
 
-    def Predict(self, request, context):  # noqa: N802 (the service's method names)
-        try:
-            model, loaded = self._version(request.model_spec)
-            signature = loaded.signature(request.model_spec.signature_name)
-            unknown = sorted(set(request.inputs) - set(signature.inputs))
-            if unknown:
-                raise BadRequest(f"input {unknown[0]!r} is not an input of signature {signature.name!r}; its inputs: "
-                                 f"{sorted(signature.inputs)}")
-            columns = {key: tensor_of(key, proto, signature.inputs[key], self.api.max_rows)
-                       for key, proto in request.inputs.items()}
-            arrays, rows = signature.arrays(columns)
-            batcher = self.api.batcher(model.name, loaded.number, signature)
-            if self.loop is not None:
-                outputs = asyncio.run_coroutine_threadsafe(batcher(arrays, rows), self.loop).result()
-            else:
-                outputs = signature(arrays)
-        except TooLarge as error:
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
-        except BadRequest as error:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        except NotFound as error:
-            context.abort(grpc.StatusCode.NOT_FOUND, str(error))
-        except Unavailable as error:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
-        except tf.errors.InvalidArgumentError as error:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, error.message)
-        response = predict_pb2.PredictResponse()
+    def _run(self, model, loaded, signature, arrays, rows):
+        """The signature's outputs, computed in a batch on the REST server's event loop once it runs."""
+        if self.loop is None:
+            return signature(arrays)
+        batcher = self.api.batcher(model.name, loaded.number, signature)
+        return asyncio.run_coroutine_threadsafe(batcher(arrays, rows), self.loop).result()
+
+    @staticmethod
+    def _spec(response, model, loaded, signature):
         response.model_spec.name = model.name
         response.model_spec.version.value = loaded.number
         response.model_spec.signature_name = signature.name
+        return response
+
+    @_answers
+    def Predict(self, request, context):  # noqa: N802 (the service's method names)
+        model, loaded = self._version(request.model_spec)
+        signature = loaded.signature(request.model_spec.signature_name)
+        signature.check_names(request.inputs)
+        columns = {key: tensor_of(key, proto, signature.inputs[key], self.api.max_rows)
+                   for key, proto in request.inputs.items()}
+        arrays, rows = signature.arrays(columns, may_hold_booleans=False)
+        outputs = self._run(model, loaded, signature, arrays, rows)
+        response = self._spec(predict_pb2.PredictResponse(), model, loaded, signature)
         for key, value in outputs.items():
             response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
         return response
 
+    @_answers
+    def Classify(self, request, context):  # noqa: N802
+        model, loaded, signature, outputs, rows = self._examples(request, examples.CLASSIFY)
+        response = self._spec(classification_pb2.ClassificationResponse(), model, loaded, signature)
+        for classes in examples.classifications(outputs, rows):
+            response.result.classifications.add().classes.extend(
+                classification_pb2.Class(label=label, score=score) for label, score in classes)
+        return response
+
+    @_answers
+    def Regress(self, request, context):  # noqa: N802
+        model, loaded, signature, outputs, rows = self._examples(request, examples.REGRESS)
+        response = self._spec(regression_pb2.RegressionResponse(), model, loaded, signature)
+        response.result.regressions.extend(regression_pb2.Regression(value=value)
+                                           for value in examples.regressions(outputs, rows))
+        return response
+
+    def _examples(self, request, api):
+        model, loaded = self._version(request.model_spec)
+        signature = examples.signature_for(loaded, request.model_spec.signature_name, api)
+        inputs = examples.examples_of_input(request.input, self.api.max_rows)
+        return model, loaded, signature, self._run(model, loaded, signature, {"inputs": inputs}, len(inputs)), len(inputs)
+
+    @_answers
     def GetModelMetadata(self, request, context):  # noqa: N802
         if list(request.metadata_field) != ["signature_def"]:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "metadata_field must be [\"signature_def\"], the only metadata served")
-        try:
-            model, loaded = self._version(request.model_spec)
-        except NotFound as error:
-            context.abort(grpc.StatusCode.NOT_FOUND, str(error))
-        except Unavailable as error:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
+            raise BadRequest("metadata_field must be [\"signature_def\"], the only metadata served")
+        model, loaded = self._version(request.model_spec)
         definitions = get_model_metadata_pb2.SignatureDefMap()
         for name, signature in loaded.signatures.items():
             definitions.signature_def[name].CopyFrom(signature_def(signature))

@@ -5,8 +5,11 @@ import json
 from tfkit.serve.signatures import BadRequest, to_json
 
 
-def parse_body(body):
-    """The request object of a predict body; BadRequest for malformed JSON or a body holding neither or both formats."""
+def parse_object(body, holding):
+    """The JSON object of a request body; BadRequest for malformed JSON, another value, or a signature name not a string.
+
+    ``holding`` says what the object holds, for the message.
+    """
     try:
         request = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
@@ -14,7 +17,16 @@ def parse_body(body):
     except RecursionError:
         raise BadRequest("malformed JSON in the request body: nested too deeply") from None
     if not isinstance(request, dict):
-        raise BadRequest(f"the request body must be a JSON object with \"instances\" or \"inputs\"; got {type(request).__name__}")
+        raise BadRequest(f"the request body must be a JSON object with {holding}; got {type(request).__name__}")
+    name = request.get("signature_name")
+    if name is not None and not isinstance(name, str):
+        raise BadRequest(f"\"signature_name\" must be a string; got {type(name).__name__}")
+    return request
+
+
+def parse_body(body):
+    """The request object of a predict body; BadRequest for malformed JSON or a body holding neither or both formats."""
+    request = parse_object(body, "\"instances\" or \"inputs\"")
     if ("instances" in request) == ("inputs" in request):
         raise BadRequest("a request holds either \"instances\" (a list of rows) or \"inputs\" (columns), " +
                          ("not both" if "instances" in request else "and this one has neither"))

@@ -4,6 +4,10 @@
   ``{"inputs": ...}`` (and ``"signature_name"``), answered with
   ``{"predictions": ...}`` or ``{"outputs": ...}``;
 * ``GET /v1/models/NAME[/versions/N]``: the versions and their state;
+* ``POST /v1/models/NAME[/versions/N]:classify`` (``:regress``) with
+  ``{"examples": [{feature: value}], "context": {...}}`` and a classify
+  (regress) signature, answered with ``{"results": [[[label, score], ...]]}``
+  (``{"results": [value, ...]}``), see :mod:`tfkit.serve.examples`;
 * ``GET /v1/models/NAME[/versions/N]/metadata``: the signatures' inputs and outputs.
 
 Errors are ``{"error": "..."}``: 400 for a bad request, 404 for an unknown
@@ -22,9 +26,10 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tfkit.serve import examples
 from tfkit.serve.batching import Batcher
-from tfkit.serve.protocol import columns_of, parse_body, response
-from tfkit.serve.signatures import BadRequest, TooLarge
+from tfkit.serve.protocol import columns_of, parse_body, parse_object, response
+from tfkit.serve.signatures import BadRequest, TooLarge, model_error
 from tfkit.serve.versions import NotFound, Unavailable
 
 _PATH = re.compile(r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
@@ -79,14 +84,11 @@ class RestApi:
             if version is not None and len(version) > 18:  # versions are int64s, as TensorFlow Serving's
                 raise NotFound(f"Servable not found for request: Specific({name}, {version[:20]}...): no such version")
             version = int(version) if version is not None else None
-            if tail in (":classify", ":regress"):
-                loaded = await _version(model, version)
-                raise BadRequest(f"{tail[1:]} needs a {tail[1:]} signature (serialized tf.Examples in); this model has "
-                                 f"predict signatures only: {sorted(loaded.signatures)}. Use :predict.")
-            if tail == ":predict":
+            if tail in (":predict", ":classify", ":regress"):
                 if request.method != "POST":
-                    return _error(405, "predict takes POST")
-                return JSONResponse(await self._predict(model, version, await self._body(request)))
+                    return _error(405, f"{tail[1:]} takes POST")
+                answer = self._predict if tail == ":predict" else self._classify_or_regress
+                return JSONResponse(await answer(model, version, await self._body(request), tail[1:]))
             if request.method != "GET":
                 return _error(405, f"{request.url.path} takes GET")
             loaded = await _version(model, version)
@@ -103,7 +105,7 @@ class RestApi:
             return _error(408, f"the request body did not arrive within {self.body_timeout_seconds}s "
                                "(--request-timeout-seconds)")
         except tf.errors.InvalidArgumentError as error:
-            return _error(400, error.message)
+            return _error(400, model_error(error))
 
     async def _body(self, request):
         too_large = f"the request body is larger than {self.max_body_bytes} bytes (--max-body-bytes)"
@@ -124,16 +126,24 @@ class RestApi:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _predict(self, model, version, body):
+    async def _predict(self, model, version, body, _):
         request = parse_body(body)
         loaded = await _version(model, version)
-        name = request.get("signature_name")
-        if name is not None and not isinstance(name, str):
-            raise BadRequest(f"\"signature_name\" must be a string; got {type(name).__name__}")
-        signature = loaded.signature(name)
+        signature = loaded.signature(request.get("signature_name"))
         columns, row_format = columns_of(request, signature)
-        arrays, rows = signature.arrays(columns, self.max_rows)
+        # A JSON true among numbers is refused; looking for one is only worth it where the body has one.
+        arrays, rows = signature.arrays(columns, self.max_rows, may_hold_booleans=b"true" in body or b"false" in body)
         return response(await self.batcher(model.name, loaded.number, signature)(arrays, rows), row_format)
+
+    async def _classify_or_regress(self, model, version, body, api):
+        request = parse_object(body, "\"examples\"")
+        loaded = await _version(model, version)
+        signature = examples.signature_for(loaded, request.get("signature_name"), api)
+        inputs = examples.examples_of_json(request, self.max_rows)
+        outputs = await self.batcher(model.name, loaded.number, signature)({"inputs": inputs}, len(inputs))
+        if api == examples.CLASSIFY:
+            return {"results": [[list(pair) for pair in classes] for classes in examples.classifications(outputs, len(inputs))]}
+        return {"results": examples.regressions(outputs, len(inputs))}
 
     @staticmethod
     def _status(model, loaded, version):

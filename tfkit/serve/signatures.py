@@ -24,9 +24,10 @@ def _tensor_info(spec):
 class Signature:
     """One signature of a loaded SavedModel (a concrete function taking named tensors)."""
 
-    def __init__(self, name, function):
+    def __init__(self, name, function, method_name="tensorflow/serving/predict"):
         self.name = name
         self.function = function
+        self.method_name = method_name
         self.inputs = dict(function.structured_input_signature[1])
         self.outputs = {key: tf.TensorSpec(value.shape, value.dtype, key) for key, value in function.structured_outputs.items()}
 
@@ -35,29 +36,34 @@ class Signature:
         return {
             "inputs": {key: _tensor_info(spec) for key, spec in sorted(self.inputs.items())},
             "outputs": {key: _tensor_info(spec) for key, spec in sorted(self.outputs.items())},
-            "method_name": "tensorflow/serving/predict",
+            "method_name": self.method_name,
         }
 
-    def arrays(self, columns, max_rows=None):
-        """``{input: values}`` (a list per input, a row per value) as numpy arrays of the inputs' dtypes; and the rows.
-
-        Raises BadRequest naming the input that is missing, unknown, of the
-        wrong type, or of another length than the others; TooLarge for more
-        than ``max_rows`` rows, before any array is made.
-        """
+    def check_names(self, columns):
+        """Raises BadRequest naming an input of ``columns`` the signature does not take, or one it takes that is missing."""
         unknown = sorted(set(columns) - set(self.inputs))
         if unknown:
             raise BadRequest(f"input {unknown[0]!r} is not an input of signature {self.name!r}; its inputs: {sorted(self.inputs)}")
         missing = sorted(set(self.inputs) - set(columns))
         if missing:
             raise BadRequest(f"input {missing[0]!r} is missing; signature {self.name!r} takes {sorted(self.inputs)}")
+
+    def arrays(self, columns, max_rows=None, may_hold_booleans=True):
+        """``{input: values}`` (a list per input, a row per value) as numpy arrays of the inputs' dtypes; and the rows.
+
+        Raises BadRequest naming the input that is missing, unknown, of the
+        wrong type (a JSON ``true`` is no number, as in TensorFlow Serving;
+        ``may_hold_booleans`` False skips looking for one), or of another
+        length than the others; TooLarge for more than ``max_rows`` rows,
+        before any array is made.
+        """
+        self.check_names(columns)
         for key, values in columns.items():
-            if max_rows is not None and isinstance(values, (list, np.ndarray)) and len(values) > max_rows:
-                raise TooLarge(f"input {key!r} has {len(values)} rows; this server takes at most {max_rows} a request "
-                               "(--max-rows)")
+            if max_rows is not None and isinstance(values, (list, np.ndarray)):
+                check_rows(key, len(values), max_rows)
         arrays, rows = {}, None
         for key, spec in self.inputs.items():
-            arrays[key] = _array(key, columns[key], spec)
+            arrays[key] = _array(key, columns[key], spec, may_hold_booleans)
             if spec.shape.rank and arrays[key].ndim != spec.shape.rank:
                 raise BadRequest(f"input {key!r}: expected values of rank {spec.shape.rank} (shape {spec.shape}), "
                                  f"got shape {list(arrays[key].shape)}")
@@ -74,7 +80,28 @@ class Signature:
         return {key: value.numpy() for key, value in results.items()}
 
 
-def _array(key, values, spec):
+def model_error(error):
+    """What a TensorFlow error raised by a signature says, without where in the graph it was raised.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> model_error(tf.errors.InvalidArgumentError(None, None, "Graph execution error:\\n\\nDetected at node P defined at "
+    ...     "(most recent call last):\\n<stack traces unavailable>\\nKey: age, Index: 0.  Data types don't match.\\n\\t [[{{node P}}]]"))
+    "Key: age, Index: 0.  Data types don't match."
+    """
+    lines = [line for line in error.message.splitlines() if line.strip() and not line.startswith(
+        ("Graph execution error:", "Detected at node", "<stack traces unavailable>", "\t [[{{"))]
+    return " ".join(lines) or error.message
+
+
+def check_rows(key, rows, max_rows):
+    """Raises TooLarge if input ``key`` has more than ``max_rows`` rows (``--max-rows``)."""
+    if rows > max_rows:
+        raise TooLarge(f"input {key!r} has {rows} rows; this server takes at most {max_rows} a request (--max-rows)")
+
+
+def _array(key, values, spec, may_hold_booleans=True):
     """``values`` (JSON lists, or a numpy array from a gRPC tensor) as an array of the input's dtype."""
     if spec.dtype == tf.string:
         try:
@@ -85,7 +112,8 @@ def _array(key, values, spec):
         array = np.asarray(values)
     except ValueError as error:  # nested lists of different lengths
         raise BadRequest(f"input {key!r}: {error}") from None
-    if array.dtype.kind == "b" and spec.dtype != tf.bool:  # as TensorFlow Serving: true is no number
+    if spec.dtype != tf.bool and (array.dtype.kind == "b" or (
+            may_hold_booleans and array.dtype.kind in "iuf" and _holds_boolean(values))):  # as TensorFlow Serving
         raise BadRequest(f"input {key!r}: expected {spec.dtype.name} numbers, got true or false")
     if array.dtype.kind not in "biuf":  # a string, null, object or b64 among the numbers, or an integer too large
         found = _first_not_number(values)
@@ -98,6 +126,13 @@ def _array(key, values, spec):
 
 
 _NUMBERS_ONLY = object()
+
+
+def _holds_boolean(values):
+    """Whether (nested) list ``values`` holds a boolean (numpy makes ``[1.5, true]`` floats)."""
+    if isinstance(values, list):
+        return any(_holds_boolean(value) for value in values)
+    return isinstance(values, bool)
 
 
 def _first_not_number(values):

@@ -12,6 +12,7 @@ import os
 import threading
 
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 from tfkit.serve.signatures import Signature
 
@@ -41,7 +42,9 @@ class LoadedVersion:
         self.number = number
         self.path = path
         self.saved_model = tf.saved_model.load(path)
-        self.signatures = {name: Signature(name, function) for name, function in self.saved_model.signatures.items()}
+        methods = _method_names(path)
+        self.signatures = {name: Signature(name, function, methods.get(name, "tensorflow/serving/predict"))
+                           for name, function in self.saved_model.signatures.items()}
 
     def signature(self, name):
         name = name or "serving_default"
@@ -49,6 +52,15 @@ class LoadedVersion:
             raise NotFound(f"Serving signature name: \"{name}\" not found in signature def; the model has "
                            f"{sorted(self.signatures)}.")
         return self.signatures[name]
+
+
+def _method_names(path):
+    """``{signature: method_name}`` as the SavedModel's ``saved_model.pb`` records them (its serving meta graph's)."""
+    saved_model = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        saved_model.ParseFromString(f.read())
+    graphs = [graph for graph in saved_model.meta_graphs if "serve" in graph.meta_info_def.tags] or saved_model.meta_graphs
+    return {name: signature.method_name for name, signature in graphs[0].signature_def.items()} if graphs else {}
 
 
 class ModelVersions:
