@@ -57,7 +57,7 @@ def export_saved_model(model, export_dir):
         archive.track(layer)
     archive.add_endpoint("serving_default", serve)
     methods = {}
-    example_endpoint = _example_endpoint(model)
+    example_endpoint = _example_endpoint(model, serve)
     if example_endpoint is not None:
         name, method, function = example_endpoint
         archive.add_endpoint(name, function)
@@ -99,8 +99,11 @@ def example_features(model):
     return spec
 
 
-def _example_endpoint(model):
-    """``(name, method, function)`` of the classification or regression signature on serialized tf.Examples, or None."""
+def _example_endpoint(model, serve):
+    """``(name, method, function)`` of the classification or regression signature on serialized tf.Examples, or None.
+
+    It parses the examples and calls ``serve`` (the traced ``serving_default``), so the model is traced once.
+    """
     method = model.head.example_method
     spec = example_features(model) if method else None
     if spec is None:
@@ -113,7 +116,7 @@ def _example_endpoint(model):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
     def examples(inputs):
-        return model.head.example_outputs(model(parse(inputs), training=False))
+        return model.head.example_outputs(serve(parse(inputs)))
 
     return {"classify": "classification", "regress": "regression"}[method], method, examples
 

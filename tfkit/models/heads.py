@@ -27,8 +27,8 @@ class Head:
     # TensorFlow Serving's API for the head's example_outputs: "classify", "regress" or None (none).
     example_method = None
 
-    def example_outputs(self, logits):
-        """The outputs of TensorFlow Serving's classify or regress API for the logits (see ``example_method``).
+    def example_outputs(self, predictions):
+        """The outputs of TensorFlow Serving's classify or regress API from ``predictions`` (see ``example_method``).
 
         Classify: ``classes``, every label for each example, and their
         ``scores``; regress: ``outputs``, one float per example; as estimators
@@ -49,9 +49,9 @@ class _ClassHead(Head):
 
     example_method = "classify"
 
-    def example_outputs(self, logits):
+    def example_outputs(self, predictions):
         labels = self.label_vocabulary or [str(i) for i in range(self.num_classes)]
-        scores = tf.cast(self.predictions(logits)["probabilities"], tf.float32)
+        scores = tf.cast(predictions["probabilities"], tf.float32)
         return {"classes": tf.tile(tf.constant(labels)[None], [tf.shape(scores)[0], 1]), "scores": scores}
 
 
@@ -118,8 +118,8 @@ class RegressionHead(Head):
     def example_method(self):
         return "regress" if self.units == 1 else None
 
-    def example_outputs(self, logits):
-        return {"outputs": tf.cast(logits, tf.float32)}
+    def example_outputs(self, predictions):
+        return {"outputs": tf.cast(predictions["predictions"], tf.float32)}
 
 
 class GaussianHead(Head):
