@@ -51,7 +51,7 @@ def constructor_signature(app, what, name, obj, options, signature, return_annot
 
 
 def setup(app):
-    """``.. config-reference:: SECTION`` renders the config schema's keys as a table (tfkit.schema.reference_table);
+    """``.. config-reference:: SECTION`` renders the config schema's keys as a table (tfkit.config.schema.reference_table);
     classes show their constructors' arguments."""
     app.connect("autodoc-process-signature", constructor_signature)
     from docutils import nodes
@@ -63,7 +63,7 @@ def setup(app):
 
         def run(self):
             from tfkit import config
-            from tfkit.schema import reference_table
+            from tfkit.config.schema import reference_table
             from tfkit.tune import spec
 
             schema, path = {"config": (config.SCHEMA, ""), "tuning": (spec.TUNING_SCHEMA, "tuning"),

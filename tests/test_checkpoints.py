@@ -6,7 +6,7 @@ import os
 import tensorflow as tf
 
 from tests.conftest import run_python
-from tfkit.checkpoints import CheckpointFiles, complete_checkpoints, latest_checkpoint, write_pointer
+from tfkit.jobs.checkpoints import CheckpointFiles, complete_checkpoints, latest_checkpoint, write_pointer
 
 
 def saved(directory, steps, keep=3):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tests.conftest import CENSUS_CONFIG, ROOT
 from tfkit import cli
 from tfkit.config import SCHEMA
-from tfkit.schema import Field
+from tfkit.config.schema import Field
 
 TUNED_CONFIG = os.path.join(ROOT, "configs", "census_tuning.yaml")
 with open(CENSUS_CONFIG, encoding="utf-8") as f:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tfkit.data import data_errors, read_csv
 from tfkit.errors import DataError
-from tfkit.predict import _json_batches
+from tfkit.jobs.predict import _json_batches
 
 HEADER = b"age,job,income\n"
 

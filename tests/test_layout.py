@@ -33,7 +33,7 @@ def test_features_layers_and_models_never_touch_distribution_or_the_cli():
     for folder in ("features", "layers", "models"):
         for path in python_files(folder):
             for name in imports_of(path):
-                if name.startswith(("tfkit.distribute", "tfkit.cli", "tfkit.run", "tf.distribute")):
+                if name.startswith(("tfkit.distribute", "tfkit.cli", "tfkit.jobs", "tf.distribute")):
                     offences.append(f"{os.path.relpath(path, ROOT)} uses {name}")
     # The sanctioned exceptions, all in the base model: its workarounds of Keras' distributed
     # trainer (keras-team/keras#20585) and the hand-off of fit to the parameter-server loop,
@@ -49,8 +49,48 @@ def test_features_layers_and_models_never_touch_distribution_or_the_cli():
 def test_features_and_layers_never_import_models_or_training():
     for folder in ("features", "layers"):
         for path in python_files(folder):
-            bad = [n for n in imports_of(path) if n.startswith(("tfkit.models", "tfkit.run", "tfkit.config"))]
+            bad = [n for n in imports_of(path) if n.startswith(("tfkit.models", "tfkit.jobs", "tfkit.config"))]
             assert bad == [], f"{os.path.relpath(path, ROOT)} imports {bad}"
+
+
+# The layers of tfkit, lowest first: a package imports its own layer and those below, never one above. Columns and
+# their layers are one level (a column makes its lookup layers, DenseFeatures reads columns); config sits beside the
+# job layer, which runs what a config describes; the CLI only parses arguments and calls the layers below.
+LAYERS = [
+    {"errors", "io"},
+    {"features", "layers", "optimizers"},
+    {"data", "distribute"},
+    {"models", "export"},
+    {"config", "serve"},
+    {"jobs"},
+    {"tune"},
+    {"cli"},
+]
+# The one sanctioned exception: the tuning section of a config is checked by its own schema, which lives with tuning.
+UPWARD_ALLOWED = {("tfkit/config/validation.py", "tfkit.tune")}
+
+
+def test_each_layer_imports_only_its_own_and_those_below():
+    rank = {package: index for index, layer in enumerate(LAYERS) for package in layer}
+    entries = {name.removesuffix(".py") for name in os.listdir(PACKAGE) if not name.startswith(("_", "."))}
+    assert entries - {"__pycache__"} == set(rank), "a package or module at the top of tfkit/ is in no layer"
+    offences = []
+    for path in python_files(""):
+        relative = os.path.relpath(path, ROOT)
+        own = os.path.relpath(path, PACKAGE).split(os.sep)[0].removesuffix(".py")
+        if own == "__init__.py" or own not in rank:
+            continue
+        for name in imports_of(path):
+            parts = name.split(".")
+            if parts[0] == "tfkit" and len(parts) > 1 and parts[1] in rank and rank[parts[1]] > rank[own]:
+                if (relative, f"tfkit.{parts[1]}") not in UPWARD_ALLOWED:
+                    offences.append(f"{relative} ({own}) imports {name} ({parts[1]}, a layer above)")
+    assert sorted(set(offences)) == []
+
+
+def test_the_top_of_the_package_holds_only_what_users_import_and_the_packages():
+    modules = sorted(name for name in os.listdir(PACKAGE) if name.endswith(".py"))
+    assert modules == ["__init__.py", "errors.py", "export.py"]
 
 
 def test_modules_stay_small():

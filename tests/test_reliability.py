@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import CENSUS_CONFIG, ROOT, census_lines, CENSUS_TEST
 from tests.test_cli import small_run
 from tfkit import cli
-from tfkit.jobs import job_lock
+from tfkit.jobs.directory import job_lock
 
 
 def write(path, text, mode="w"):

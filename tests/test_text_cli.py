@@ -94,7 +94,7 @@ def test_word2vec_vectors_feed_a_static_text_cnn_whose_export_takes_sentences(mr
     # The export answers as the trained model does (its vectors and filters inside, raw sentences in).
     import yaml
 
-    from tfkit.run import Run
+    from tfkit.jobs.run import Run
 
     run = Run(yaml.safe_load((job / "config.yaml").read_text()))
     run.restore_trained()

@@ -26,9 +26,9 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.saved_model import fingerprinting_utils
 
-from tfkit import faults
+from tfkit.io import faults
 from tfkit.distribute import single_device_copy
-from tfkit.files import process_alive
+from tfkit.io.files import process_alive
 
 
 def export_saved_model(model, export_dir):

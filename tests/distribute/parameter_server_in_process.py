@@ -14,7 +14,7 @@ import tensorflow as tf
 from tfkit import config as config_lib
 from tfkit import distribute
 from tfkit.data import read_csv
-from tfkit.checkpoints import weights_checkpoint
+from tfkit.jobs.checkpoints import weights_checkpoint
 
 TRAIN, TEST, CONFIG_PATH, SCRATCH = sys.argv[1:5]
 CONFIG = config_lib.load(CONFIG_PATH)

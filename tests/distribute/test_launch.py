@@ -153,7 +153,7 @@ def test_the_cluster_export_serves_without_tf_config_or_tfkit(cluster_run, censu
     job_dir, _ = cluster_run
     metrics = json.loads((job_dir / "metrics.json").read_text())
     from tfkit import config as config_lib
-    from tfkit.run import Run
+    from tfkit.jobs.run import Run
 
     config = config_lib.load(CENSUS_CONFIG, [f"data.train={census_slice[0]}", f"data.test={census_slice[1]}"])
     config["job_dir"] = str(job_dir)

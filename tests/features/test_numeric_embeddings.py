@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfkit.build import build_columns
+from tfkit.config.build import build_columns
 from tfkit.errors import ConfigError, TfkitError
 from tfkit.features import NumericColumn, PeriodicColumn, PiecewiseLinearColumn, adapt
 from tfkit.features.tree_bins import tree_edges

@@ -45,7 +45,7 @@ def test_bad_transforms_are_refused(kwargs, message):
 
 
 def test_a_small_integer_feature_is_one_hot_from_one_config_entry():
-    from tfkit.build import build_columns
+    from tfkit.config.build import build_columns
     from tfkit.errors import ConfigError
     from tfkit.features import IndicatorColumn
 

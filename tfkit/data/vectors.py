@@ -10,7 +10,7 @@ has, per word, the word, a space and ``d`` little-endian float32 values
 import numpy as np
 
 from tfkit.errors import DataError
-from tfkit.files import replacing
+from tfkit.io.files import replacing
 
 
 def write_word_vectors(path, words, vectors, binary=False):

@@ -19,7 +19,7 @@ import socket
 import sys
 import time
 
-from tfkit.files import write_json
+from tfkit.io.files import write_json
 
 ROLES = ("chief", "worker", "ps", "evaluator")
 CHIEF_DONE = "chief_done.json"

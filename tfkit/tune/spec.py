@@ -15,7 +15,7 @@ This module needs neither TensorFlow nor Optuna; :mod:`tfkit.tune.study` runs th
 import math
 
 from tfkit.errors import ConfigError
-from tfkit.schema import REQUIRED, Field, validate_section
+from tfkit.config.schema import REQUIRED, Field, validate_section
 
 GOALS = ("MAXIMIZE", "MINIMIZE")
 ALGORITHMS = ("BAYESIAN_OPTIMIZATION", "RANDOM_SEARCH", "GRID_SEARCH")

@@ -25,8 +25,8 @@ import time
 
 from tfkit import config as config_lib
 from tfkit.errors import ConfigError, TfkitError
-from tfkit.files import replacing, write_json
-from tfkit.jobs import job_lock, terminate_as_interrupt
+from tfkit.io.files import replacing, write_json
+from tfkit.jobs.directory import job_lock, terminate_as_interrupt
 from tfkit.tune import spec as tuning_spec
 
 STUDY_NAME = "tfkit"

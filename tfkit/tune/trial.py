@@ -15,7 +15,7 @@ import keras
 
 from tfkit import config as config_lib
 from tfkit.errors import ConfigError, TfkitError
-from tfkit.files import write_json
+from tfkit.io.files import write_json
 from tfkit.tune import study as study_lib
 
 
@@ -52,7 +52,7 @@ def main(argv=None):
     parser.add_argument("--study", required=True, help="the study's job directory")
     parser.add_argument("--number", type=int, required=True, help="the trial's number in the study")
     args = parser.parse_args(argv)
-    from tfkit.run import Run
+    from tfkit.jobs.run import Run
 
     optuna = study_lib.import_optuna()
     try:

@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from tfkit.errors import TfkitError
-from tfkit.files import replacing
+from tfkit.io.files import replacing
 
 
 def plot_curves(path, target_x, target_y, context_x, context_y, mean, stddev, num_curves=1, title=None):

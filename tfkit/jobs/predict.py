@@ -20,10 +20,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfkit.data import CsvSchema, data_errors, expand_files, read_csv
-from tfkit import faults
+from tfkit.io import faults
 from tfkit.errors import DataError, TfkitError
 from tfkit.export import latest_export
-from tfkit.files import replacing
+from tfkit.io.files import replacing
 
 
 def signature_name(name):

@@ -35,7 +35,7 @@ def train_word_vectors(args):
     from tfkit import distribute
     from tfkit.data import TextFiles
     from tfkit.models import Word2Vec
-    from tfkit.summaries import verbosity
+    from tfkit.jobs.summaries import verbosity
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)

@@ -57,7 +57,7 @@ def job_lock(job_dir, command):
     Example:
 
     >>> import tempfile
-    >>> from tfkit.jobs import job_lock
+    >>> from tfkit.jobs.directory import job_lock
     >>> job_dir = tempfile.mkdtemp()
     >>> with job_lock(job_dir, "tfkit train a.yaml"):
     ...     with job_lock(job_dir, "tfkit train b.yaml"):

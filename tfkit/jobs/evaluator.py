@@ -17,9 +17,9 @@ import time
 
 import tensorflow as tf
 
-from tfkit.checkpoints import latest_checkpoint
+from tfkit.jobs.checkpoints import latest_checkpoint
 from tfkit.distribute import cluster
-from tfkit.run import Run
+from tfkit.jobs.run import Run
 
 
 def evaluate_continuously(config, task=None, poll_seconds=1.0):

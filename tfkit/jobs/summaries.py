@@ -10,7 +10,7 @@ def verbosity(verbose):
 
     Example:
 
-    >>> from tfkit.summaries import verbosity
+    >>> from tfkit.jobs.summaries import verbosity
     >>> verbosity(0), verbosity(2)
     (0, 2)
     """
@@ -32,7 +32,7 @@ class TensorBoard(keras.callbacks.TensorBoard):
     Example:
 
     >>> import tempfile
-    >>> from tfkit.summaries import TensorBoard
+    >>> from tfkit.jobs.summaries import TensorBoard
     >>> TensorBoard(tempfile.mkdtemp()).async_safe, TensorBoard(tempfile.mkdtemp(), update_freq=10).async_safe
     (True, False)
     """

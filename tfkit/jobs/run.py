@@ -8,12 +8,12 @@ directory holding everything the run writes::
       model.json         the model config with everything adapt learned
       checkpoints/       the last ``train.keep_checkpoints`` checkpoints, ``ckpt-<global step>``
       logs/              TensorBoard event files (loss, metrics, learning rate)
-      history.json       every epoch's metrics, across resumes (:mod:`tfkit.history`)
+      history.json       every epoch's metrics, across resumes (:mod:`tfkit.jobs.history`)
       metrics.json       final evaluation
       export/<version>/  SavedModel taking raw features
 
 Running the same config again resumes from the newest complete checkpoint
-(:mod:`tfkit.checkpoints`). Checkpoints, metrics and exports are written to
+(:mod:`tfkit.jobs.checkpoints`). Checkpoints, metrics and exports are written to
 temporary names and renamed into place, so an interrupted run never leaves a
 half-written one, and what a killed write leaves is removed on the next run.
 
@@ -22,7 +22,7 @@ multi-worker tasks checkpoint into a temporary directory of their own (the
 collective ops need every worker to save) and remove it. When the chief is
 done, ``tfkit train`` writes ``job_dir/chief_done.json``, which tells ps and worker tasks
 (:func:`tfkit.distribute.cluster.serve`) and the evaluator
-(:mod:`tfkit.sidecar`) to exit.
+(:mod:`tfkit.jobs.evaluator`) to exit.
 """
 
 import copy
@@ -45,15 +45,15 @@ from tfkit import distribute
 from tfkit import models  # also registers the model classes that model.json names
 from tfkit.distribute import cluster
 from tfkit.errors import ClusterError, ConfigError, TfkitError
-from tfkit.checkpoints import CheckpointFiles, Checkpoints, latest_checkpoint, weights_checkpoint
+from tfkit.jobs.checkpoints import CheckpointFiles, Checkpoints, latest_checkpoint, weights_checkpoint
 from tfkit.data import data_errors
 from tfkit.data.checks import check_data_files
 from tfkit.export import export_saved_model, latest_export, remove_partial_exports
 from tfkit.features import NumericColumn, closure
-from tfkit.files import write_json
-from tfkit.history import History
-from tfkit.jobs import make_job_dir
-from tfkit.summaries import TensorBoard, verbosity
+from tfkit.io.files import write_json
+from tfkit.jobs.history import History
+from tfkit.jobs.directory import make_job_dir
+from tfkit.jobs.summaries import TensorBoard, verbosity
 
 # Validation and test datasets of unknown length: Keras learns their length from the first pass.
 warnings.filterwarnings("ignore", message="Your input ran out of data")

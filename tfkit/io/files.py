@@ -14,7 +14,7 @@ def replacing(path):
     Example:
 
     >>> import os, tempfile
-    >>> from tfkit.files import replacing
+    >>> from tfkit.io.files import replacing
     >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
     >>> with replacing(path) as temporary, open(temporary, "w") as f:
     ...     _ = f.write("done")

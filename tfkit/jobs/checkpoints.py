@@ -16,8 +16,8 @@ import shutil
 import keras
 import tensorflow as tf
 
-from tfkit import faults
-from tfkit.files import replacing
+from tfkit.io import faults
+from tfkit.io.files import replacing
 
 _SHARD = re.compile(r"\.data-(\d+)-of-(\d+)$")
 
@@ -81,7 +81,7 @@ def write_pointer(directory, names):
     Example:
 
     >>> import tempfile, tensorflow as tf
-    >>> from tfkit.checkpoints import write_pointer
+    >>> from tfkit.jobs.checkpoints import write_pointer
     >>> directory = tempfile.mkdtemp()
     >>> write_pointer(directory, ["ckpt-4", "ckpt-5"])
     >>> state = tf.train.get_checkpoint_state(directory)

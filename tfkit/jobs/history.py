@@ -1,6 +1,6 @@
 """A run's epoch-by-epoch history, kept in ``job_dir/history.json`` across interruptions and resumes.
 
-Each epoch's metrics are written (whole, see :mod:`tfkit.files`) when the
+Each epoch's metrics are written (whole, see :mod:`tfkit.io.files`) when the
 epoch ends, before its checkpoint. A run resumed from the checkpoint of
 epoch ``e`` keeps the first ``e`` epochs and drops any later one (an epoch
 whose checkpoint was never written is trained again). Early stopping's
@@ -11,7 +11,7 @@ kept with it.
 import json
 import os
 
-from tfkit.files import write_json
+from tfkit.io.files import write_json
 
 
 class History:

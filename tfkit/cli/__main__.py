@@ -1,0 +1,7 @@
+"""``python -m tfkit.cli``: the ``tfkit`` command."""
+
+import sys
+
+from tfkit.cli import main
+
+sys.exit(main())
