@@ -247,6 +247,29 @@ def test_a_batch_that_fails_is_answered_request_by_request_so_only_the_bad_reque
         np.testing.assert_allclose(answer["scores"][0], outputs["probabilities"][0], atol=1e-5)
 
 
+def test_requests_whose_open_dimensions_differ_are_answered_each_alone():
+    """A curve of 3 points and one of 5 cannot stack into one batch: each runs alone, neither waits forever."""
+    import asyncio
+
+    from tfkit.serve.batching import Batcher
+
+    calls = []
+
+    def mean_of_points(arrays):
+        calls.append(arrays["x"].shape)
+        return {"mean": arrays["x"].mean(axis=1)}
+
+    batcher = Batcher(mean_of_points, max_batch_size=64, timeout_ms=50.0)
+    three, five = {"x": np.ones([1, 3])}, {"x": np.full([1, 5], 2.0)}
+
+    async def send_all():
+        return await asyncio.wait_for(asyncio.gather(batcher(three, 1), batcher(five, 1), batcher(three, 1)), 30)
+
+    answers = asyncio.run(send_all())
+    assert [answer["mean"].tolist() for answer in answers] == [[1.0], [2.0], [1.0]]
+    assert calls == [(1, 3), (1, 5), (1, 3)], calls  # the batch could not be made: each alone
+
+
 def scores(answer):
     return [[score for _, score in classes] for classes in answer["results"]]
 
@@ -257,6 +280,8 @@ def test_classify_answers_as_tensorflow_serving_does_with_the_models_probabiliti
     assert status == 200, answer
     assert [[label for label, _ in classes] for classes in answer["results"]] == [["<=50K", ">50K"]] * 2
     np.testing.assert_allclose(scores(answer), outputs["probabilities"], atol=1e-5)
+    # Written as TensorFlow Serving writes float32 scores: the shortest decimal that reads back as the same float32.
+    assert all(repr(score) == str(np.float32(score)) for classes in scores(answer) for score in classes), answer
     # The context's features go into every example; an example's own feature wins.
     context = {**OTHER, "age": 1.0}
     status, merged = server.request(":classify", {"signature_name": "classification", "context": context,
@@ -267,6 +292,7 @@ def test_classify_answers_as_tensorflow_serving_does_with_the_models_probabiliti
     # columns), the empty category.
     status, missing = server.request(":classify", {"signature_name": "classification", "examples": [
         {k: v for k, v in ROW.items() if k not in ("hours_per_week", "workclass")}]})
+    assert status == 200, missing
     status, filled = server.predict({"instances": [{**ROW, "hours_per_week": 0.0, "workclass": ""}]})
     assert status == 200, filled
     np.testing.assert_allclose(scores(missing)[0], filled["predictions"][0]["probabilities"], atol=1e-5)
@@ -284,7 +310,8 @@ def test_classify_and_regress_without_such_a_signature_say_which_signatures_ther
     assert status == 400 and ("no regression signature; its signatures: classification (classify), "
                               "serving_default (predict)") in answer["error"], answer
     status, answer = server.request(":classify", {"signature_name": "nope", "examples": [ROW]})
-    assert status == 404 and "['classification', 'serving_default']" in answer["error"], answer
+    assert status == 400 and "No signature was found with the name: 'nope'" in answer["error"], answer
+    assert "['classification', 'serving_default']" in answer["error"], answer
     assert server.request(":classify", method="GET")[0] == 405
 
 

@@ -117,6 +117,22 @@ def test_a_malformed_rest_request_gets_a_4xx_naming_the_problem(server, body, st
     assert_still_serving(server)
 
 
+def test_non_finite_numbers_and_invalid_unicode_are_answered_never_a_500(server):
+    # A model's output may be NaN or infinite: written as TensorFlow Serving writes them, not a 500.
+    status, answer = server.predict(b'{"instances": [' + json.dumps({**ROW, "capital_gain": 1e38}).encode()
+                                    .replace(b"1e+38", b"Infinity") + b"]}")
+    assert status == 200, answer
+    status, answer = server.request(":classify", b'{"signature_name": "classification", "examples": [' +
+                                    json.dumps({**ROW, "age": 1.0}).encode().replace(b"1.0", b"NaN") + b"]}")
+    assert status == 200 and len(answer["results"][0]) == 2, answer
+    # A lone surrogate (not Unicode) in a signature name comes back in the message, escaped.
+    status, answer = server.predict({"instances": [ROW], "signature_name": "\ud800"})
+    assert status == 404 and "\ud800" in answer["error"], answer
+    # "true" inside a string is no boolean.
+    assert server.predict({"instances": [{**ROW, "workclass": "true"}]})[0] == 200
+    assert_still_serving(server)
+
+
 def test_version_labels_are_refused_saying_what_is_served(server):
     status, answer = server.request("/labels/stable")
     assert status == 404 and "version labels are not served" in answer["error"], answer
@@ -141,6 +157,8 @@ CLASSIFY = {"signature_name": "classification"}
     ({**CLASSIFY, "examples": [{**ROW, "age": [1.0, 2.0]}]}, 400, "Key: age, Index: 0.  Number of float values"),
     ({**CLASSIFY, "examples": [ROW] * (MAX_ROWS + 1)}, 413, f"at most {MAX_ROWS} a request (--max-rows)"),
     ({"signature_name": 3, "examples": [ROW]}, 400, '"signature_name" must be a string'),
+    ({**CLASSIFY, "examples": [{**ROW, "workclass": "\ud800"}]}, 400, "feature 'workclass': '\\ud800' is not valid Unicode"),
+    ({**CLASSIFY, "examples": [{**ROW, "\ud800": 1.0}]}, 400, "feature name '\\ud800' is not valid Unicode"),
 ])
 def test_a_malformed_classify_request_gets_a_4xx_naming_the_problem(server, body, status, words):
     got, answer = server.request(":classify", body)

@@ -142,6 +142,8 @@ def _set_method_names(path, methods):
         saved_model.ParseFromString(f.read())
     for meta_graph in saved_model.meta_graphs:
         for name, method in methods.items():
+            if name not in meta_graph.signature_def:
+                raise KeyError(f"the SavedModel at {path} has no signature {name!r} to name {method}")
             meta_graph.signature_def[name].method_name = method
     with open(os.path.join(path, "saved_model.pb"), "wb") as f:
         f.write(saved_model.SerializeToString())

@@ -62,6 +62,19 @@ def test_a_multiclass_export_classifies_tf_examples_as_the_model_predicts(tmp_pa
         classify(inputs=tf.constant([example(job="cook", age=39, hours=40.0)]))
 
 
+def test_the_fingerprint_is_that_of_the_saved_model_as_written(tmp_path):
+    import shutil
+
+    from tensorflow.python.saved_model import fingerprinting_utils
+
+    _, path = fitted("binary", tmp_path)
+    copy = shutil.copytree(path, tmp_path / "copy")
+    (copy / "fingerprint.pb").unlink()
+    fingerprinting_utils.write_fingerprint(str(copy))  # computed afresh from the files
+    assert (tf.saved_model.experimental.read_fingerprint(path).saved_model_checksum ==
+            tf.saved_model.experimental.read_fingerprint(str(copy)).saved_model_checksum)
+
+
 def test_a_regression_export_regresses_tf_examples_and_a_binary_one_scores_both_labels(tmp_path):
     model, path = fitted("regression", tmp_path / "regression")
     assert method_names(path)["regression"] == "tensorflow/serving/regress"

@@ -5,8 +5,8 @@ A batch is the requests waiting when the model is free, up to
 wait, so a lone request runs at once and requests arriving while the model
 computes make the next batch). A request larger than that runs on its own.
 Calls run in a thread, so the server keeps accepting requests while the model
-computes. A batch that fails is run again request by request, so that only
-the request at fault gets the error.
+computes. A batch that fails, or whose requests do not stack, is run again
+request by request, so that only the request at fault gets the error.
 """
 
 import asyncio
@@ -28,8 +28,9 @@ class Batcher:
         """The outputs of ``arrays`` (``rows`` rows), computed in a batch with other requests' when batching is on."""
         if self.max_batch_size <= 1 or rows >= self.max_batch_size:
             return await asyncio.to_thread(self.signature, arrays)
-        if self._worker is None:
-            self._queue = asyncio.Queue()
+        if self._worker is None or self._worker.done():  # first use, or (never expected) a worker that died
+            if self._queue is None:
+                self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._run())
         future = asyncio.get_running_loop().create_future()
         await self._queue.put((arrays, rows, future))
@@ -56,15 +57,21 @@ class Batcher:
             await self._compute(batch)
 
     async def _compute(self, batch):
-        arrays = {key: np.concatenate([a[key] for a, _, _ in batch]) for key in batch[0][0]}
+        batch = [request for request in batch if not request[2].done()]  # a client gone while it waited
+        if not batch:
+            return
         try:
+            arrays = batch[0][0] if len(batch) == 1 else \
+                {key: np.concatenate([a[key] for a, _, _ in batch]) for key in batch[0][0]}
             outputs = await asyncio.to_thread(self.signature, arrays)
         except Exception as error:
             if len(batch) == 1:
                 if not batch[0][2].done():
                     batch[0][2].set_exception(error)
                 return
-            for request in batch:  # one request's bad values (a tf.Example that does not parse) fail it alone
+            # Requests that do not stack (open dimensions of other sizes), or one whose values fail in the model
+            # (a tf.Example that does not parse): each runs alone, so that only the request at fault gets its error.
+            for request in batch:
                 await self._compute([request])
             return
         start = 0

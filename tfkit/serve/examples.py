@@ -26,18 +26,30 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def kind(signature):
-    """``"classify"``, ``"regress"`` or ``"predict"``: which API a signature can answer, by its inputs and outputs."""
+    """``"classify"``, ``"regress"`` or ``"predict"``: which API a signature can answer, by its inputs and outputs.
+
+    As TensorFlow Serving checks them: one input, ``inputs``, of strings; one
+    or two outputs among which ``classes`` or ``scores`` (the others ignored),
+    or one output, ``outputs``.
+    """
     if set(signature.inputs) != {"inputs"} or signature.inputs["inputs"].dtype != tf.string:
         return "predict"
     outputs = set(signature.outputs)
-    if outputs and outputs <= {"classes", "scores"}:
+    if len(outputs) in (1, 2) and outputs & {"classes", "scores"}:
         return CLASSIFY
     return REGRESS if outputs == {"outputs"} else "predict"
 
 
 def signature_for(loaded, name, api):
-    """The signature ``name`` (default ``serving_default``) of a loaded version, checked to answer ``api``."""
-    signature = loaded.signature(name)
+    """The signature ``name`` (default ``serving_default``) of a loaded version, checked to answer ``api``.
+
+    BadRequest (as TensorFlow Serving: INVALID_ARGUMENT) for a name the version
+    does not have or a signature that cannot answer ``api``, naming those that can.
+    """
+    name = name or "serving_default"
+    if name not in loaded.signatures:
+        raise BadRequest(f"No signature was found with the name: {name!r}; the model has {sorted(loaded.signatures)}")
+    signature = loaded.signatures[name]
     if kind(signature) == api:
         return signature
     able = sorted(other for other, candidate in loaded.signatures.items() if kind(candidate) == api)
@@ -97,7 +109,10 @@ def _example(features, where):
         raise BadRequest(f"{where} must be a JSON object of features; got {type(features).__name__}")
     example = tf.train.Example()
     for name, values in features.items():
-        feature = example.features.feature[name]
+        try:
+            feature = example.features.feature[name]
+        except (ValueError, TypeError):  # not valid Unicode (a lone surrogate), which a proto's string cannot hold
+            raise BadRequest(f"{where}: feature name {name!r} is not valid Unicode") from None
         for value in values if isinstance(values, list) else [values]:
             _add(feature, name, value)
     return example
@@ -114,7 +129,11 @@ def _add(feature, name, value):
         if abs(value) > _FLOAT32_MAX and np.isfinite(value):
             raise BadRequest(f"feature {name!r}: {value} does not fit a float without loss")
     elif isinstance(value, str):
-        kind_, values = "bytes_list", value.encode("utf-8")
+        kind_ = "bytes_list"
+        try:
+            values = value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest(f"feature {name!r}: {value[:40]!r} is not valid Unicode; send bytes as {{\"b64\": ...}}") from None
     elif isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str):
         kind_ = "bytes_list"
         try:
@@ -156,3 +175,15 @@ def regressions(outputs, rows):
         raise BadRequest(f"the signature's 'outputs' is {values.dtype} of shape {list(values.shape)}; expected float32 "
                          f"of shape [{rows}] or [{rows}, 1]")
     return values.reshape(-1).tolist()
+
+
+def shortest(value):
+    """A float32 score or value as the shortest decimal that reads back as it (``0.9248``, not
+    ``0.9247999787330627``), as TensorFlow Serving writes them.
+
+    Example:
+
+    >>> shortest(0.9247999787330627), shortest(float("nan"))
+    (0.9248, nan)
+    """
+    return float(str(np.float32(value)))

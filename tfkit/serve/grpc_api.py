@@ -91,6 +91,12 @@ def tensor_of(key, proto, spec, max_rows):
     return tf.make_ndarray(proto)
 
 
+# TensorFlow's errors from a signature, as gRPC statuses (the same canonical codes).
+_OP_ERROR_CODES = {tf.errors.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT, tf.errors.OUT_OF_RANGE: grpc.StatusCode.OUT_OF_RANGE,
+                   tf.errors.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+                   tf.errors.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED}
+
+
 def _answers(method):
     """Ends a call whose request fails with the gRPC status TensorFlow Serving gives (see the module's docstring)."""
 
@@ -106,8 +112,8 @@ def _answers(method):
             context.abort(grpc.StatusCode.NOT_FOUND, str(error))
         except Unavailable as error:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
-        except tf.errors.InvalidArgumentError as error:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, model_error(error))
+        except tf.errors.OpError as error:
+            context.abort(_OP_ERROR_CODES.get(error.error_code, grpc.StatusCode.INTERNAL), model_error(error))
 
     return call
 

@@ -19,6 +19,7 @@ echo the request's ``Host`` header).
 
 import asyncio
 import contextlib
+import json
 import re
 
 import tensorflow as tf
@@ -36,8 +37,24 @@ _PATH = re.compile(r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<
                    r"(?P<tail>/metadata|:predict|:classify|:regress)?$")
 
 
+class _JSON(JSONResponse):
+    """JSON as TensorFlow Serving writes it: UTF-8, and NaN and Infinity for non-finite numbers (a model's output may
+    hold them); text that is not valid Unicode (a lone surrogate sent back in an error message) escaped."""
+
+    def render(self, content):
+        try:
+            return json.dumps(content, ensure_ascii=False, allow_nan=True, separators=(",", ":")).encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(content, allow_nan=True, separators=(",", ":")).encode("ascii")
+
+
 def _error(status, message):
-    return JSONResponse({"error": message}, status_code=status)
+    return _JSON({"error": message}, status_code=status)
+
+
+# TensorFlow's errors from a signature, as HTTP statuses: a request's values the model refuses are the client's.
+_OP_ERROR_STATUS = {tf.errors.INVALID_ARGUMENT: 400, tf.errors.OUT_OF_RANGE: 400, tf.errors.FAILED_PRECONDITION: 400,
+                    tf.errors.RESOURCE_EXHAUSTED: 413}
 
 
 class RestApi:
@@ -88,11 +105,11 @@ class RestApi:
                 if request.method != "POST":
                     return _error(405, f"{tail[1:]} takes POST")
                 answer = self._predict if tail == ":predict" else self._classify_or_regress
-                return JSONResponse(await answer(model, version, await self._body(request), tail[1:]))
+                return _JSON(await answer(model, version, await self._body(request), tail[1:]))
             if request.method != "GET":
                 return _error(405, f"{request.url.path} takes GET")
             loaded = await _version(model, version)
-            return JSONResponse(self._metadata(model, loaded) if tail == "/metadata" else self._status(model, loaded, version))
+            return _JSON(self._metadata(model, loaded) if tail == "/metadata" else self._status(model, loaded, version))
         except TooLarge as error:
             return _error(413, str(error))
         except BadRequest as error:
@@ -104,8 +121,8 @@ class RestApi:
         except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
             return _error(408, f"the request body did not arrive within {self.body_timeout_seconds}s "
                                "(--request-timeout-seconds)")
-        except tf.errors.InvalidArgumentError as error:
-            return _error(400, model_error(error))
+        except tf.errors.OpError as error:
+            return _error(_OP_ERROR_STATUS.get(error.error_code, 500), model_error(error))
 
     async def _body(self, request):
         too_large = f"the request body is larger than {self.max_body_bytes} bytes (--max-body-bytes)"
@@ -142,8 +159,9 @@ class RestApi:
         inputs = examples.examples_of_json(request, self.max_rows)
         outputs = await self.batcher(model.name, loaded.number, signature)({"inputs": inputs}, len(inputs))
         if api == examples.CLASSIFY:
-            return {"results": [[list(pair) for pair in classes] for classes in examples.classifications(outputs, len(inputs))]}
-        return {"results": examples.regressions(outputs, len(inputs))}
+            return {"results": [[[label, examples.shortest(score)] for label, score in classes]
+                                for classes in examples.classifications(outputs, len(inputs))]}
+        return {"results": [examples.shortest(value) for value in examples.regressions(outputs, len(inputs))]}
 
     @staticmethod
     def _status(model, loaded, version):

@@ -57,8 +57,11 @@ class LoadedVersion:
 def _method_names(path):
     """``{signature: method_name}`` as the SavedModel's ``saved_model.pb`` records them (its serving meta graph's)."""
     saved_model = saved_model_pb2.SavedModel()
-    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
-        saved_model.ParseFromString(f.read())
+    try:
+        with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+            saved_model.ParseFromString(f.read())
+    except OSError:  # saved as text or in chunks: TensorFlow loads it, and its signatures are taken as predict
+        return {}
     graphs = [graph for graph in saved_model.meta_graphs if "serve" in graph.meta_info_def.tags] or saved_model.meta_graphs
     return {name: signature.method_name for name, signature in graphs[0].signature_def.items()} if graphs else {}
 
