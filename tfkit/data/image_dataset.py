@@ -86,7 +86,7 @@ def image_dataset(
                             f"takes {list(image_shape)}: set the model's image_shape, or resize the images.")
         images, labels = source.images, source.labels.astype(np.int64)
         if holdout is not None:
-            # Split here rather than filter the dataset: its length stays known (see tfkit.jobs.run).
+            # Split here rather than filter the dataset: its length stays known (see tfkit.jobs.datasets).
             keep = holdout_predicate(*holdout)(tf.strings.as_string(tf.range(len(labels), dtype=tf.int64))).numpy()
             images, labels = images[keep], labels[keep]
         dataset = tf.data.Dataset.from_tensor_slices((images, labels))

@@ -102,7 +102,14 @@ def _error(message):
 
 
 def free_ports(count):
-    """``count`` distinct free TCP ports on 127.0.0.1."""
+    """``count`` distinct free TCP ports on 127.0.0.1.
+
+    Example:
+
+    >>> ports = free_ports(3)
+    >>> len(set(ports)) == 3 and all(0 < port < 65536 for port in ports)
+    True
+    """
     sockets = []
     try:
         for _ in range(count):

@@ -5,7 +5,10 @@ A job directory (``runs/census/``) holds what a run leaves: ``config.yaml``,
 logs and the export. The modules, one responsibility each:
 
 * :mod:`~tfkit.jobs.run`: :class:`~tfkit.jobs.run.Run`, which trains,
-  resumes, cross-validates, evaluates and exports a config there;
+  resumes, cross-validates, evaluates and exports a config there, over
+  :mod:`~tfkit.jobs.datasets` (what the run reads: train, its held-out part or
+  fold, validation, test) and :mod:`~tfkit.jobs.state` (the model built or
+  read back, with its checkpoint state);
 * :mod:`~tfkit.jobs.directory`: making the directory and its lock, one command at a time;
 * :mod:`~tfkit.jobs.checkpoints`: checkpoints written whole, recovery of killed ones;
 * :mod:`~tfkit.jobs.history` and :mod:`~tfkit.jobs.summaries`: the epochs' metrics, TensorBoard;

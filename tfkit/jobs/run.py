@@ -26,40 +26,31 @@ done, ``tfkit train`` writes ``job_dir/chief_done.json``, which tells ps and wor
 """
 
 import copy
-import json
-import math
 import os
 import shutil
 import statistics
-import tempfile
 import time
 import warnings
 
 import keras
 import tensorflow as tf
-import yaml
 
-from tfkit import config as config_lib
-from tfkit import data as data_lib
 from tfkit import distribute
 from tfkit import models  # also registers the model classes that model.json names
-from tfkit.distribute import cluster
-from tfkit.errors import ClusterError, ConfigError, TfkitError
-from tfkit.jobs.checkpoints import CheckpointFiles, Checkpoints, latest_checkpoint, weights_checkpoint
 from tfkit.data import data_errors
-from tfkit.data.checks import check_data_files
-from tfkit.export import export_saved_model, latest_export, remove_partial_exports
-from tfkit.features import NumericColumn, closure
+from tfkit.distribute import cluster
+from tfkit.errors import ClusterError, ConfigError
+from tfkit.export import export_saved_model, latest_export
 from tfkit.io.files import write_json
-from tfkit.jobs.history import History
+from tfkit.jobs.checkpoints import Checkpoints, latest_checkpoint
+from tfkit.jobs.datasets import RunDatasets
 from tfkit.jobs.directory import make_job_dir
+from tfkit.jobs.history import History
+from tfkit.jobs.state import RunState
 from tfkit.jobs.summaries import TensorBoard, verbosity
 
 # Validation and test datasets of unknown length: Keras learns their length from the first pass.
 warnings.filterwarnings("ignore", message="Your input ran out of data")
-
-# Keys whose change makes old checkpoints meaningless for this job_dir.
-_IDENTITY_KEYS = ("features", "model")
 
 
 def _spread(values):
@@ -68,7 +59,12 @@ def _spread(values):
 
 
 class Run:
-    """One config's run in its job directory. See the module docstring."""
+    """One config's run in its job directory: train, cross-validate, evaluate, export. See the module docstring.
+
+    Its parts have names: :attr:`datasets` (:class:`~tfkit.jobs.datasets.RunDatasets`,
+    what the run reads) and :attr:`state` (:class:`~tfkit.jobs.state.RunState`,
+    the model built or restored with its checkpoint).
+    """
 
     def __init__(self, config, task=None, fold=None, callbacks=()):
         self.config = config
@@ -79,176 +75,35 @@ class Run:
         self.job_dir = config["job_dir"]
         self.task = cluster.from_tf_config() if task is None else task
         self.is_chief = self.task is None or self.task.is_chief
-        # Training resolves the strategy; evaluation and export run on this device.
-        self.strategy, self.parameter_server = None, False
-        self.model, self.manager, self.data_source, self.history = None, None, None, None
-        self._batches_per_pass = None
-        self.model_path = os.path.join(self.job_dir, "model.json")
-        self.checkpoint_dir = os.path.join(self.job_dir, "checkpoints")
+        self.datasets = RunDatasets(config["data"], config["train"]["seed"], fold, lambda: self.state.model)
+        self.state = RunState(config, self.is_chief, self.datasets)
+        self.history = None
 
-    # -- data ---------------------------------------------------------------
-    def _dataset(self, files, split, training=False, holdout=None, batch_size=None):
-        if self.data_source is None:
-            defaults = {c.key: c.missing_default for c in closure(self.model.feature_columns()) if isinstance(c, NumericColumn)}
-            self.data_source = data_lib.DataSource(self.config["data"], self.model.input_specs(), defaults)
-        # Parameter-server workers each read the whole training set: unseeded, each shuffles its own way.
-        seed = None if training and self.parameter_server else self.config["train"]["seed"]
-        return self.data_source.dataset(files, split, training, holdout, batch_size, seed)
-
-    def _held_out(self):
-        """The part of train held out for validation: a fraction, or this fold's range."""
-        if self.fold is not None:
-            fold, folds = self.fold
-            return (fold / folds, (fold + 1) / folds)
-        return self.config["data"]["validation_split"]
-
-    def _split(self):
-        data = self.config["data"]
-        if self.fold is not None:
-            return ("train", self._held_out())
-        if data["validation_split"] is not None and data["validation"] is not None:
-            raise ConfigError("data: give validation or validation_split, not both.")
-        return ("train", data["validation_split"]) if data["validation_split"] is not None else None
+    # -- the parts' names, as callbacks, the evaluator and the commands use them ----------------------------------
+    model = property(lambda self: self.state.model)
+    epoch = property(lambda self: self.state.epoch)
+    manager = property(lambda self: self.state.manager)
+    global_step = property(lambda self: self.state.global_step)
+    model_path = property(lambda self: self.state.model_path)
+    checkpoint_dir = property(lambda self: self.state.checkpoint_dir)
 
     def train_dataset(self, training=True, batch_size=None):
-        dataset = self._dataset(self.config["data"]["train"], "train", training, self._split(), batch_size)
-        if training and batch_size is None and int(dataset.cardinality()) == tf.data.UNKNOWN_CARDINALITY:
-            # Keras' fit, reaching the end of a dataset of unknown length, adds one to the optimizer's
-            # step count for a step it does not take: every epoch, which shifts learning-rate schedules
-            # and step numbers. A dataset that states its length is never read past its end.
-            dataset = dataset.apply(tf.data.experimental.assert_cardinality(self.batches_per_pass()))
-        return dataset
+        return self.datasets.train(training, batch_size)
 
     def validation_dataset(self):
-        data = self.config["data"]
-        if data["validation"] is not None:
-            return self._dataset(data["validation"], "validation")
-        if self._held_out() is not None:
-            return self._dataset(data["train"], "train", holdout=("validation", self._held_out()))
-        return None
+        return self.datasets.validation()
 
     def test_dataset(self):
-        files = self.config["data"]["test"]
-        return self._dataset(files, "test") if files is not None else None
+        return self.datasets.test()
 
-    # -- model and checkpoints ---------------------------------------------
-    def build(self):
-        """Builds (or re-creates from job_dir) the adapted, compiled model for training, and its checkpoint."""
-        self.strategy = distribute.get(self.config["strategy"])  # first: multi-worker collectives need a fresh runtime
-        config_lib.check(self.config)  # as `tfkit config check`, before any data is read (adapt can take minutes)
-        self.parameter_server = distribute.is_parameter_server(self.strategy)
-        if self.is_chief:
-            make_job_dir(self.job_dir)
-            self._check_job_dir()
-        keras.utils.set_random_seed(self.config["train"]["seed"])
-        with self.strategy.scope():
-            if os.path.exists(self.model_path):
-                self.model = self._read_model()
-                check_data_files(self.config["data"], self.model.input_specs())
-            else:
-                columns = config_lib.build_columns(self.config["features"])
-                self.model = config_lib.build_model(self.config["model"], columns, self.config["data"])
-                check_data_files(self.config["data"], self.model.input_specs())
-                self._adapt()
-                if self.is_chief:
-                    write_json(self.model_path, keras.saving.serialize_keras_object(self.model))
-            self.model.compile(optimizer=self._optimizer(), steps_per_execution=self._steps_per_execution())
-            if not self.model.built:
-                self.model.build()
-            self.model.optimizer.build(distribute.trainable_variables(self.model))
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.done = tf.Variable(False, trainable=False)
-        counters = {"epoch": self.epoch, "done": self.done}
-        if self.parameter_server:
-            counters["step"] = self.model._parameter_server_trainer().global_step
-        self.checkpoint = tf.train.Checkpoint(weights=weights_checkpoint(self.model), optimizer=self.model.optimizer, **counters)
-        # Workers other than the chief must save too (collective ops), but only into a directory of their own.
-        directory = self.checkpoint_dir if self.is_chief else tempfile.mkdtemp(prefix="tfkit-worker-checkpoints-")
-        self.checkpoint.save_counter  # made on access: checkpoints then hold it, as tf.train.CheckpointManager's did
-        self.manager = CheckpointFiles(self.checkpoint, directory, self.config["train"]["keep_checkpoints"])
-        if self.is_chief:
-            self._clean_leftovers()
-        latest = latest_checkpoint(self.checkpoint_dir)
-        if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
-        return self.model
+    def load_for_evaluation(self):
+        return self.state.load_for_evaluation()
 
-    def _clean_leftovers(self):
-        """Removes what writes killed before they finished left in job_dir: checkpoint temporaries, exports."""
-        removed = self.manager.clean() if os.path.isdir(self.checkpoint_dir) else []
-        removed += remove_partial_exports(os.path.join(self.job_dir, "export"))
-        if removed:
-            print(f"Removed {len(removed)} file(s) left by an interrupted write: {', '.join(removed)}.", flush=True)
+    def restore_weights(self, path):
+        return self.state.restore_weights(path)
 
-    def _adapt(self):
-        """The one pass that learns vocabularies, boundaries and statistics, said out loud: it reads all of train."""
-        pending = [c.name for c in closure(self.model.feature_columns()) if c.needs_adapt]
-        started = time.time()
-        if pending and self.is_chief:
-            shown = ", ".join(pending[:6]) + (f" and {len(pending) - 6} more" if len(pending) > 6 else "")
-            print(f"Reading data.train once to learn {len(pending)} columns' vocabularies and statistics ({shown})...", flush=True)
-        with data_errors():
-            self.model.adapt(self.train_dataset(training=False, batch_size=4096))
-        if pending and self.is_chief:
-            print(f"Learned them in {time.time() - started:.1f}s.", flush=True)
-
-    def _read_held_out(self, validation):
-        """Reads (and caches) validation and test data before training: a bad row there stops the run now, not at the end."""
-        read = [] if self.config["data"]["format"] == "gp_curves" else [validation, self.test_dataset()]  # curves: drawn
-        with data_errors():
-            for dataset in filter(None, read):
-                dataset.reduce(0, lambda count, _: count + 1)
-
-    def _steps_per_execution(self):
-        """``train.steps_per_execution`` (default 8 on a parameter server, else 1) dividing ``steps_per_epoch`` and
-        ``checkpoint_steps``; 1 on multi-worker mirrored (Keras' multi-step function fails: "You must feed a value...")."""
-        train = self.config["train"]
-        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            return 1
-        given = train["steps_per_execution"] or (distribute.parameter_server.DEFAULT_STEPS_PER_FUNCTION if self.parameter_server else 1)
-        return math.gcd(given, train["steps_per_epoch"] or 0, train["checkpoint_steps"] or 0)
-
-    def _optimizer(self):
-        schedule = self.config["train"]["learning_rate_schedule"]
-        steps_per_epoch = self.steps_per_epoch() if schedule is not None and schedule.get("unit") == "epochs" else None
-        return config_lib.build_optimizer(self.config["train"], self.model, steps_per_epoch)
-
-    def steps_per_epoch(self):
-        """``train.steps_per_epoch``, or the batches of one pass over the training data."""
-        if self.config["train"]["steps_per_epoch"] is not None:
-            return self.config["train"]["steps_per_epoch"]
-        return self.batches_per_pass()
-
-    def batches_per_pass(self):
-        """The batches of one pass over the training data, counted (once) if the dataset does not know."""
-        if self._batches_per_pass is None:
-            dataset = self.train_dataset(training=False)
-            count = int(dataset.cardinality())
-            if count < 0:
-                with data_errors():
-                    count = int(dataset.reduce(0, lambda count, _: count + 1))
-            self._batches_per_pass = count
-        return self._batches_per_pass
-
-    @property
-    def global_step(self):
-        """Training steps taken, exact on every strategy."""
-        if self.parameter_server:
-            return int(self.model._parameter_server_trainer().global_step.numpy())
-        return int(self.model.optimizer.iterations.numpy())
-
-    def _check_job_dir(self):
-        path = os.path.join(self.job_dir, "config.yaml")
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                previous = yaml.safe_load(f) or {}
-            changed = [k for k in _IDENTITY_KEYS if previous.get(k) != self.config[k]]
-            if changed:
-                raise ConfigError(
-                    f"job_dir {self.job_dir!r} holds a run whose {' and '.join(changed)} differ{'s' * (len(changed) == 1)} from this config, so "
-                    "its checkpoints do not fit. Use another --job-dir, or delete the old one to start over."
-                )
-        config_lib.dump(self.config, path)
+    def restore_trained(self):
+        self.state.restore_trained()
 
     # -- the three jobs -----------------------------------------------------
     def train(self):
@@ -273,20 +128,20 @@ class Run:
                 shutil.rmtree(self.manager.directory, ignore_errors=True)
 
     def _train(self):
-        self.build()
+        self.state.build()
         train = self.config["train"]
         initial_epoch = int(self.epoch.numpy())
         started = time.time()
         steps_per_epoch, initial_step, trained = train["steps_per_epoch"], self.global_step, False
         self.history = History(self.job_dir, initial_epoch) if self.is_chief else None
-        if not self.done.numpy() and initial_epoch < train["epochs"]:
+        if not self.state.done.numpy() and initial_epoch < train["epochs"]:
             if self.is_chief:
-                print(f"Training on {distribute.describe(self.strategy)}.", flush=True)
+                print(f"Training on {distribute.describe(self.state.strategy)}.", flush=True)
             if initial_epoch and self.is_chief:
                 print(f"Resuming from {self.manager.latest_checkpoint} (epoch {initial_epoch}, step {self.global_step}).",
                       flush=True)
-            validation = self.validation_dataset()
-            self._read_held_out(validation)
+            validation = self.datasets.validation()
+            self.datasets.read_ahead(validation)
             callbacks, stopper = [Checkpoints(self, train["checkpoint_steps"])], None
             if self.is_chief:
                 callbacks.append(TensorBoard(os.path.join(self.job_dir, "logs"), write_graph=False))
@@ -299,7 +154,7 @@ class Run:
             callbacks.extend(self.callbacks)
             with data_errors():
                 self.model.fit(
-                    self.train_dataset(),
+                    self.datasets.train(),
                     validation_data=validation,
                     epochs=train["epochs"],
                     initial_epoch=initial_epoch,
@@ -314,7 +169,7 @@ class Run:
             # Counted, not configured: synchronous replicas share each step's batches.
             steps_per_epoch = (self.global_step - initial_step) // max(1, int(self.epoch.numpy()) - initial_epoch)
             # Early stopping ends the run for good; a finished epoch budget may be raised later.
-            self.done.assign(bool(self.model.stop_training))
+            self.state.done.assign(bool(self.model.stop_training))
             self.manager.save(checkpoint_number=self.global_step)
         summary = {"epochs": int(self.epoch.numpy()), "steps": self.global_step, "steps_per_epoch": steps_per_epoch,
                    "train_seconds": round(time.time() - started, 1),
@@ -345,7 +200,7 @@ class Run:
                               "run it without TF_CONFIG.")
         if self.is_chief:
             make_job_dir(self.job_dir)
-            self._check_job_dir()
+            self.state.check_job_dir()
         started, summaries = time.time(), []
         for fold in range(folds):
             print(f"Fold {fold + 1} of {folds}", flush=True)
@@ -365,7 +220,7 @@ class Run:
     def evaluate_loaded(self):
         """Metrics of the model as it is, on the validation and test data: ``{split: {metric: value}}``."""
         results, baseline = {}, self._exact_gp()
-        for name, dataset in (("validation", self.validation_dataset()), ("test", self.test_dataset())):
+        for name, dataset in (("validation", self.datasets.validation()), ("test", self.datasets.test())):
             if dataset is not None:
                 with data_errors():
                     results[name] = {k: float(v) for k, v in self.model.evaluate(dataset, verbose=0, return_dict=True).items()}
@@ -390,30 +245,3 @@ class Run:
         if self.model is None:
             self.restore_trained()
         return export_saved_model(self.model, export_dir or os.path.join(self.job_dir, "export"))
-
-    def load_for_evaluation(self):
-        """The trained model's config from job_dir, built on this device, without optimizer state."""
-        if not os.path.exists(self.model_path):
-            raise TfkitError(f"{self.job_dir} holds no trained model: run `tfkit train` first.")
-        self.model = self._read_model()
-        self.model.compile(optimizer=self.config["train"]["optimizer"])
-        self.model.build()
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-        return self.model
-
-    def _read_model(self):
-        with open(self.model_path, encoding="utf-8") as f:
-            return keras.saving.deserialize_keras_object(json.load(f))
-
-    def restore_weights(self, path):
-        """Loads a checkpoint's weights (written under any strategy) into the model; returns its epoch."""
-        tf.train.Checkpoint(weights=weights_checkpoint(self.model), epoch=self.epoch).read(path).expect_partial()
-        return int(self.epoch.numpy())
-
-    def restore_trained(self):
-        """The model of job_dir with the weights of its latest checkpoint, on this device."""
-        latest = latest_checkpoint(self.checkpoint_dir)
-        self.load_for_evaluation()
-        if latest is None:
-            raise TfkitError(f"{self.job_dir} has no checkpoint yet: run `tfkit train` first.")
-        self.restore_weights(latest)

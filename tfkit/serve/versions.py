@@ -28,7 +28,20 @@ class Unavailable(RuntimeError):
 
 
 def versions_on_disk(export_dir):
-    """The complete versions under ``export_dir``, oldest first."""
+    """The complete versions under ``export_dir``, oldest first.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> export_dir = tempfile.mkdtemp()
+    >>> for name in ("17", "3", ".tmp-20-1", "25"):
+    ...     os.makedirs(os.path.join(export_dir, name))
+    >>> for name in ("17", "3", ".tmp-20-1"):  # 25 has no saved_model.pb yet
+    ...     open(os.path.join(export_dir, name, "saved_model.pb"), "wb").close()
+    >>> versions_on_disk(export_dir)
+    [3, 17]
+    >>> import shutil; shutil.rmtree(export_dir)
+    """
     if not os.path.isdir(export_dir):
         return []
     return sorted(int(name) for name in os.listdir(export_dir)

@@ -1,0 +1,88 @@
+"""The datasets a run reads: train with the part it holds out (a fraction, or a cross-validation fold's range),
+validation and test; and how many batches one pass over train makes."""
+
+import tensorflow as tf
+
+from tfkit import data as data_lib
+from tfkit.data import data_errors
+from tfkit.errors import ConfigError
+from tfkit.features import NumericColumn, closure
+
+
+class RunDatasets:
+    """The datasets of a config's ``data`` section, read as ``model`` (a callable giving the run's model) takes them.
+
+    Args:
+        data: The config's ``data`` section.
+        seed: ``train.seed``: how the training data is shuffled.
+        fold: ``(i, k)`` when the run is fold i of a k-fold cross-validation,
+            which holds out the i-th k-th of train for validation.
+        model: A callable returning the run's model, once it has one (its raw
+            inputs and missing values say what to read).
+    """
+
+    def __init__(self, data, seed, fold, model):
+        self.data, self.seed, self.fold = data, seed, fold
+        self._model = model
+        self._source = None
+        self._batches_per_pass = None
+        # Parameter-server workers each read the whole training set: unseeded, each shuffles its own way.
+        self.seeded_training = True
+
+    def _dataset(self, files, split, training=False, holdout=None, batch_size=None):
+        if self._source is None:
+            model = self._model()
+            defaults = {c.key: c.missing_default for c in closure(model.feature_columns()) if isinstance(c, NumericColumn)}
+            self._source = data_lib.DataSource(self.data, model.input_specs(), defaults)
+        seed = self.seed if self.seeded_training or not training else None
+        return self._source.dataset(files, split, training, holdout, batch_size, seed)
+
+    def held_out(self):
+        """The part of train held out for validation: a fraction, or this fold's range (None: none)."""
+        if self.fold is not None:
+            fold, folds = self.fold
+            return (fold / folds, (fold + 1) / folds)
+        return self.data["validation_split"]
+
+    def train(self, training=True, batch_size=None):
+        """Train without its held-out part: shuffled and repeated as training reads it, or once in order."""
+        if self.fold is None and self.data["validation_split"] is not None and self.data["validation"] is not None:
+            raise ConfigError("data: give validation or validation_split, not both.")
+        held_out = self.held_out()
+        dataset = self._dataset(self.data["train"], "train", training, None if held_out is None else ("train", held_out),
+                                batch_size)
+        if training and batch_size is None and int(dataset.cardinality()) == tf.data.UNKNOWN_CARDINALITY:
+            # Keras' fit, reaching the end of a dataset of unknown length, adds one to the optimizer's
+            # step count for a step it does not take: every epoch, which shifts learning-rate schedules
+            # and step numbers. A dataset that states its length is never read past its end.
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(self.batches_per_pass()))
+        return dataset
+
+    def validation(self):
+        """``data.validation``, or the part of train held out; None if there is neither."""
+        if self.data["validation"] is not None:
+            return self._dataset(self.data["validation"], "validation")
+        if self.held_out() is not None:
+            return self._dataset(self.data["train"], "train", holdout=("validation", self.held_out()))
+        return None
+
+    def test(self):
+        return self._dataset(self.data["test"], "test") if self.data["test"] is not None else None
+
+    def batches_per_pass(self):
+        """The batches of one pass over the training data, counted (once) if the dataset does not know."""
+        if self._batches_per_pass is None:
+            dataset = self.train(training=False)
+            count = int(dataset.cardinality())
+            if count < 0:
+                with data_errors():
+                    count = int(dataset.reduce(0, lambda count, _: count + 1))
+            self._batches_per_pass = count
+        return self._batches_per_pass
+
+    def read_ahead(self, validation):
+        """Reads (and caches) validation and test data before training: a bad row there stops the run now, not at the end."""
+        read = [] if self.data["format"] == "gp_curves" else [validation, self.test()]  # curves: drawn, not read
+        with data_errors():
+            for dataset in filter(None, read):
+                dataset.reduce(0, lambda count, _: count + 1)
