@@ -184,6 +184,20 @@ def test_concurrent_requests_are_answered_each_with_its_own_rows(server, expecte
             np.testing.assert_allclose(prediction["probabilities"], outputs["probabilities"][index % 2], atol=1e-5)
 
 
+def counting_calls(export_dir, version, name, key):
+    """Signature ``name`` of an export's version, a function calling it, and the rows of input ``key`` each call had."""
+    from tfkit.serve.versions import LoadedVersion
+
+    signature = LoadedVersion(version, str(export_dir / str(version))).signature(name)
+    rows_per_call = []
+
+    def counted(arrays):
+        rows_per_call.append(len(arrays[key]))
+        return signature(arrays)
+
+    return signature, counted, rows_per_call
+
+
 @pytest.mark.parametrize("max_batch_size, timeout_ms, calls", [(64, 0.0, 1), (64, 50.0, 1), (4, 0.0, 2), (1, 50.0, 8)])
 def test_concurrent_requests_run_as_one_model_call_up_to_max_batch_size(export_dir, expected, max_batch_size,
                                                                         timeout_ms, calls):
@@ -192,16 +206,9 @@ def test_concurrent_requests_run_as_one_model_call_up_to_max_batch_size(export_d
     import asyncio
 
     from tfkit.serve.batching import Batcher
-    from tfkit.serve.versions import LoadedVersion
 
     version, outputs = expected
-    signature = LoadedVersion(version, str(export_dir / str(version))).signature("serving_default")
-    rows_per_call = []
-
-    def counted(arrays):
-        rows_per_call.append(len(arrays["age"]))
-        return signature(arrays)
-
+    signature, counted, rows_per_call = counting_calls(export_dir, version, "serving_default", "age")
     batcher = Batcher(counted, max_batch_size=max_batch_size, timeout_ms=timeout_ms)
     requests = [signature.arrays({k: [(ROW if i % 2 == 0 else OTHER)[k]] for k in ROW})[0] for i in range(8)]
 
@@ -223,16 +230,9 @@ def test_a_batch_that_fails_is_answered_request_by_request_so_only_the_bad_reque
 
     from tfkit.serve import examples
     from tfkit.serve.batching import Batcher
-    from tfkit.serve.versions import LoadedVersion
 
     version, outputs = expected
-    signature = LoadedVersion(version, str(export_dir / str(version))).signature("classification")
-    calls = []
-
-    def counted(arrays):
-        calls.append(len(arrays["inputs"]))
-        return signature(arrays)
-
+    _, counted, calls = counting_calls(export_dir, version, "classification", "inputs")
     batcher = Batcher(counted, max_batch_size=64, timeout_ms=50.0)
     good = {"inputs": examples.examples_of_json({"examples": [ROW]}, 10)}
     bad = {"inputs": examples.examples_of_json({"examples": [{**ROW, "age": "old"}]}, 10)}
