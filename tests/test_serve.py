@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -35,14 +36,26 @@ def export_dir(census_slice, tmp_path_factory):
     return job_dir / "export"
 
 
+def _json_or_text(body):
+    """A response body: its JSON, or its text where it is none (a server error's ``Internal Server Error``)."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
+
+
 class Server:
+    """``tfkit serve`` in a process of its own; what it prints goes to a file (a pipe nobody reads would fill up and
+    stop the server mid-test once it has printed 64 KB), read back by ``log()``."""
+
     def __init__(self, export_dir, *options, name="census"):
         self.port, self.grpc_port = free_ports(2)
         self.url = f"http://127.0.0.1:{self.port}/v1/models/{name}"
+        self._log = tempfile.TemporaryFile("w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tfkit.cli", "serve", str(export_dir), "--host", "127.0.0.1", "--port", str(self.port),
              "--grpc-port", str(self.grpc_port), "--model-name", name, "--poll-seconds", "0.2", "--max-body-bytes", str(MAX_BODY), *options],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": STRICT_WARNINGS})
         deadline = time.time() + 120
         while True:
@@ -50,17 +63,22 @@ class Server:
                 self.get("")
                 break
             except (urllib.error.URLError, ConnectionError):
-                assert self.process.poll() is None and time.time() < deadline, self.process.stdout.read()
+                assert self.process.poll() is None and time.time() < deadline, self.log()
                 time.sleep(0.2)
+
+    def log(self):
+        """What the server has printed so far."""
+        self._log.seek(0)
+        return self._log.read()
 
     def request(self, path, body=None, method=None):
         data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method or ("POST" if data is not None else "GET"))
         try:
             with urllib.request.urlopen(request, timeout=60) as answer:
-                return answer.status, json.loads(answer.read())
+                return answer.status, _json_or_text(answer.read())
         except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+            return error.code, _json_or_text(error.read())
 
     def get(self, path):
         status, body = self.request(path)
@@ -71,15 +89,20 @@ class Server:
         return self.request(path + ":predict", body)
 
     def stop(self):
+        """Stops the server; what it printed."""
         self.process.terminate()
         self.process.wait(timeout=30)
+        log = self.log()
+        self._log.close()
+        return log
 
 
 @pytest.fixture(scope="module")
 def server(export_dir):
     server = Server(export_dir)
     yield server
-    server.stop()
+    log = server.stop()
+    assert "Traceback" not in log and log.rstrip().endswith("tfkit serve: terminated."), log[-5000:]
 
 
 @pytest.fixture(scope="module")

@@ -74,7 +74,7 @@ def _run(args, launching):
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as interrupt:
         how = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
-        print(f"tfkit {args.command}: {how}. Checkpoints already written are intact; "
-              "run the same command again to resume.", file=sys.stderr)
+        print(f"tfkit {args.command}: {how}." + (" Checkpoints already written are intact; run the same command again "
+                                                 "to resume." if getattr(args, "resumes", False) else ""), file=sys.stderr)
         return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
     return status or 0

@@ -8,7 +8,7 @@ from tfkit.cli.options import command_line, load_config, print_metrics, with_con
 
 def add_parsers(commands):
     with_config(commands, "train", "Train a model (resuming from the job directory's last checkpoint), evaluate it and "
-                                   "export it.").set_defaults(run=train)
+                                   "export it.").set_defaults(run=train, resumes=True)
     with_config(commands, "evaluate", "Evaluate the latest checkpoint of a run on its validation and test data."
                 ).set_defaults(run=evaluate)
     export_command = with_config(commands, "export", "Export the latest checkpoint of a run as a SavedModel taking raw "

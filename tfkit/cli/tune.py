@@ -10,7 +10,7 @@ def add_parsers(commands):
     tune = with_config(commands, "tune", "Search hyperparameters: run the trials of the config's tuning section "
                                          "(resumable).")
     tune.add_argument("--quiet", action="store_true", help="print only the results table, not a line per trial")
-    tune.set_defaults(run=run)
+    tune.set_defaults(run=run, resumes=True)
 
 
 def run(args):

@@ -24,6 +24,7 @@ import re
 
 import tensorflow as tf
 from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -118,6 +119,8 @@ class RestApi:
             return _error(404, str(error))
         except Unavailable as error:
             return _error(503, str(error))
+        except ClientDisconnect:  # gone before its body arrived: nobody to answer, nothing to log
+            return _error(400, "the client closed the connection before its request body arrived")
         except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
             return _error(408, f"the request body did not arrive within {self.body_timeout_seconds}s "
                                "(--request-timeout-seconds)")

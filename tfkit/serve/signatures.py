@@ -136,10 +136,13 @@ def _holds_boolean(values):
 
 
 def _first_not_number(values):
-    """The first value of (nested) ``values`` that is not a number, for the error message."""
-    for value in values.tolist() if isinstance(values, np.ndarray) else values:
-        found = _first_not_number(value) if isinstance(value, list) else (
-            _NUMBERS_ONLY if isinstance(value, (int, float)) else value)
+    """The first value of ``values`` (a value, or nested lists of them) that is not a number, for the error message."""
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    if not isinstance(values, list):
+        return _NUMBERS_ONLY if isinstance(values, (int, float)) else values
+    for value in values:
+        found = _first_not_number(value)
         if found is not _NUMBERS_ONLY:
             return found
     return _NUMBERS_ONLY
