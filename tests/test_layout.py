@@ -55,15 +55,16 @@ def test_features_and_layers_never_import_models_or_training():
 
 # The layers of tfkit, lowest first: a package imports its own layer and those below, never one above. Columns and
 # their layers are one level (a column makes its lookup layers, DenseFeatures reads columns); config sits beside the
-# job layer, which runs what a config describes; the CLI only parses arguments and calls the layers below.
+# job layer, which runs what a config describes; tf.feature_column's functions make columns, and the estimators run
+# jobs from Python as configs run them from the CLI; the CLI only parses arguments and calls the layers below.
 LAYERS = [
     {"errors", "io"},
-    {"features", "layers", "optimizers"},
+    {"features", "layers", "optimizers", "feature_column"},
     {"data", "distribute"},
     {"models", "export"},
     {"config", "serve"},
     {"jobs"},
-    {"tune"},
+    {"estimator", "tune"},
     {"cli"},
 ]
 # The one sanctioned exception: the tuning section of a config is checked by its own schema, which lives with tuning.

@@ -16,6 +16,7 @@ from tfkit.features.indicator import IndicatorColumn
 from tfkit.features.numeric import NumericColumn
 from tfkit.features.numeric_embedding import NumericEmbeddingColumn, PeriodicColumn, PiecewiseLinearColumn
 from tfkit.features.text import TextColumn
+from tfkit.features.weighted import WeightedColumn
 
 __all__ = [
     "BucketizedColumn",
@@ -35,6 +36,7 @@ __all__ = [
     "RawInput",
     "SparseColumn",
     "TextColumn",
+    "WeightedColumn",
     "adapt",
     "closure",
     "deserialize",

@@ -19,10 +19,13 @@ _CATEGORY_DTYPES = ("string", "int64")
 
 
 def raw_values(features, key, dtype, delimiter):
-    """Raw values as a ``[batch, n]`` tensor, padded (and with missing cells) as "" or -1."""
-    values = features[key]
+    """Raw values as a ``[batch, n]`` tensor, padded (and with missing cells) as "" or -1.
+
+    A ``[batch, n]`` input is several values a row already (as ``tf.io.parse_example`` reads a list of them).
+    """
+    values = tf.convert_to_tensor(features[key])
     if delimiter is None:
-        values = tf.reshape(values, [-1, 1])
+        values = values if values.shape.rank == 2 else tf.reshape(values, [-1, 1])
         return tf.cast(values, tf.int64) if dtype == "int64" else values
     values = tf.strings.split(tf.reshape(values, [-1]), sep=delimiter).to_tensor(default_value="")
     if dtype == "int64":
@@ -82,6 +85,11 @@ class CategoricalColumn(SparseColumn):
         max_tokens: When learning, keep at most this many values.
         min_frequency: When learning, keep values seen at least this often.
         num_oov_buckets: Ids for values outside the vocabulary.
+        oov_last: Put the out-of-vocabulary ids after the vocabulary's
+            (``tf.feature_column``'s layout: the vocabulary is ids
+            ``0..n-1``, then the OOV buckets) instead of before them.
+        default_value: With ``num_oov_buckets=0``, the id out-of-vocabulary
+            values get; None drops them.
         dtype: ``"string"`` or ``"int64"``.
         delimiter: Split each cell on this string (multi-valued column).
         key: Raw feature to read. Defaults to ``name``.
@@ -107,6 +115,8 @@ class CategoricalColumn(SparseColumn):
         dtype="string",
         delimiter=None,
         key=None,
+        oov_last=False,
+        default_value=None,
     ):
         super().__init__(name)
         _check_dtype("CategoricalColumn", name, dtype)
@@ -130,6 +140,12 @@ class CategoricalColumn(SparseColumn):
         self.min_frequency = min_frequency
         self.num_oov_buckets = num_oov_buckets
         self.delimiter = delimiter
+        self.oov_last = bool(oov_last)
+        if default_value is not None and (num_oov_buckets or not isinstance(default_value, int) or default_value < 0):
+            raise TfkitError(f"CategoricalColumn {name!r}: default_value is the id of out-of-vocabulary values when "
+                             f"num_oov_buckets is 0: an int >= 0, or None to drop them. Received: default_value="
+                             f"{default_value!r} with num_oov_buckets={num_oov_buckets!r}")
+        self.default_value = default_value
         self._file_vocabulary = None
 
     def _check_vocabulary(self, vocabulary, source):
@@ -206,7 +222,12 @@ class CategoricalColumn(SparseColumn):
         present = tf.not_equal(values, _missing_marker(self.dtype))
         index = layers(values)
         if self.num_oov_buckets:
+            if self.oov_last:  # Keras' ids are [OOV buckets, vocabulary]; tf.feature_column's [vocabulary, OOV buckets]
+                size = len(self.resolved_vocabulary())
+                index = tf.where(index >= self.num_oov_buckets, index - self.num_oov_buckets, index + size)
             return Ids(index, tf.cast(present, tf.float32))
+        if self.default_value is not None:
+            return _ids(tf.where(index > 0, index - 1, self.default_value), present)
         return _ids(index - 1, present & (index > 0))
 
     def get_config(self):
@@ -220,6 +241,8 @@ class CategoricalColumn(SparseColumn):
             "dtype": self.dtype,
             "delimiter": self.delimiter,
             "key": self.key,
+            "oov_last": self.oov_last,
+            "default_value": self.default_value,
         }
 
 

@@ -3,7 +3,9 @@
 import tensorflow as tf
 
 from tfkit.errors import TfkitError
-from tfkit.features.base import Ids, SparseColumn, check_num_buckets, deserialize, register, serialize
+from tfkit.features.base import Ids, RawInput, SparseColumn, check_num_buckets, deserialize, register, serialize
+
+_Values = Ids  # raw values (strings) with their weights, crossed beside parents' ids
 
 
 def _to_sparse(ids):
@@ -36,26 +38,42 @@ class CrossedColumn(SparseColumn):
     'education_x_job'
     """
 
-    def __init__(self, columns, num_buckets, name=None):
-        columns = [deserialize(c) for c in columns]
-        if len(columns) < 2 or not all(isinstance(c, SparseColumn) for c in columns):
+    def __init__(self, columns, num_buckets, name=None, hash_key=None):
+        columns = [c if isinstance(c, str) else deserialize(c) for c in columns]
+        if len(columns) < 2 or not all(isinstance(c, (SparseColumn, str)) and c != "" for c in columns):
             raise TfkitError(
                 f"CrossedColumn needs two or more sparse (categorical, bucketized, hashed, identity or crossed) "
-                f"columns. Received: columns={columns!r}"
+                f"columns or raw string features (by key). Received: columns={columns!r}"
             )
-        super().__init__(name or "_x_".join(c.name for c in columns))
+        super().__init__(name or "_x_".join(c if isinstance(c, str) else c.name for c in columns))
         check_num_buckets(f"CrossedColumn {self.name!r}", num_buckets)
+        if hash_key is not None and (not isinstance(hash_key, int) or isinstance(hash_key, bool) or hash_key < 0):
+            raise TfkitError(f"CrossedColumn {self.name!r}: hash_key must be an int >= 0 or None. Received: {hash_key!r}")
         self.columns = columns
         self.num_buckets = num_buckets
+        self.hash_key = hash_key
 
     @property
     def parents(self):
-        return list(self.columns)
+        return [c for c in self.columns if not isinstance(c, str)]
+
+    def input_specs(self):
+        return {key: RawInput("string") for key in self.columns if isinstance(key, str)}
 
     def transform(self, features, parents, layers):
+        if any(isinstance(c, str) for c in self.columns):
+            # Raw strings crossed as tf.feature_column crosses them (their values, not ids), "" being missing.
+            parents, by_name = [], dict(zip([c.name for c in self.parents], parents))
+            for column in self.columns:
+                if isinstance(column, str):
+                    values = tf.reshape(features[column], [-1, 1])
+                    parents.append(_Values(values, tf.cast(tf.not_equal(values, ""), tf.float32)))
+                else:
+                    parents.append(by_name[column.name])
         if all(p.ids.shape[-1] == 1 for p in parents):
             return self._cross_single_valued(parents)
-        crossed = tf.sparse.cross_hashed([_to_sparse(p) for p in parents], num_buckets=self.num_buckets)
+        crossed = tf.sparse.cross_hashed([_to_sparse(p) for p in parents], num_buckets=self.num_buckets,
+                                         hash_key=self.hash_key)
         # At least one column, so that a batch with nothing to cross still has a row per example.
         shape = tf.stack([crossed.dense_shape[0], tf.maximum(crossed.dense_shape[1], 1)])
         ids = tf.sparse.to_dense(tf.SparseTensor(crossed.indices, crossed.values, shape), default_value=-1)
@@ -68,7 +86,7 @@ class CrossedColumn(SparseColumn):
         row order, and hashes it as it would the same ids given sparse. A row with a
         parent missing (weight 0) gets id 0 and weight 0, as the sparse path gives it.
         """
-        crossed = tf.sparse.cross_hashed([p.ids for p in parents], num_buckets=self.num_buckets)
+        crossed = tf.sparse.cross_hashed([p.ids for p in parents], num_buckets=self.num_buckets, hash_key=self.hash_key)
         ids = tf.reshape(crossed.values, [-1, 1])
         weights = [p.weights for p in parents if p.weights is not None]
         if not weights:
@@ -77,4 +95,5 @@ class CrossedColumn(SparseColumn):
         return Ids(tf.where(present, ids, tf.zeros_like(ids)), tf.cast(present, tf.float32))
 
     def get_config(self):
-        return {"columns": [serialize(c) for c in self.columns], "num_buckets": self.num_buckets, "name": self.name}
+        return {"columns": [c if isinstance(c, str) else serialize(c) for c in self.columns], "num_buckets": self.num_buckets,
+                "name": self.name, "hash_key": self.hash_key}

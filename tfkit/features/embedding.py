@@ -31,6 +31,7 @@ class EmbeddingColumn(DenseColumn):
             normal with standard deviation ``1 / sqrt(dimension)``.
         shared_name: Name of a table shared with other embedding columns.
         trainable: Whether the table is trained.
+        max_norm: Vectors whose L2 norm is larger are scaled down to it when looked up.
         name: Column name. Defaults to ``"<categorical>_embedding"``.
 
     Example:
@@ -50,6 +51,7 @@ class EmbeddingColumn(DenseColumn):
         shared_name=None,
         trainable=True,
         name=None,
+        max_norm=None,
     ):
         categorical = deserialize(categorical)
         if not isinstance(categorical, SparseColumn):
@@ -64,6 +66,10 @@ class EmbeddingColumn(DenseColumn):
         self.initializer = initializer
         self.shared_name = shared_name
         self.trainable = bool(trainable)
+        if max_norm is not None and (not isinstance(max_norm, (int, float)) or isinstance(max_norm, bool) or max_norm <= 0):
+            raise TfkitError(f"EmbeddingColumn {self.name!r}: max_norm must be a positive number or None. "
+                             f"Received: max_norm={max_norm!r}")
+        self.max_norm = None if max_norm is None else float(max_norm)
 
     @property
     def parents(self):
@@ -95,10 +101,12 @@ class EmbeddingColumn(DenseColumn):
             "shared_name": self.shared_name,
             "trainable": self.trainable,
             "name": self.name,
+            "max_norm": self.max_norm,
         }
 
 
-def shared_embeddings(categoricals, dimension, combiner="mean", initializer=None, shared_name=None, trainable=True):
+def shared_embeddings(categoricals, dimension, combiner="mean", initializer=None, shared_name=None, trainable=True,
+                      max_norm=None):
     """Embedding columns for several sparse columns that look up one shared table.
 
     The columns must have the same ``num_buckets`` (e.g. the same vocabulary).
@@ -117,6 +125,6 @@ def shared_embeddings(categoricals, dimension, combiner="mean", initializer=None
         raise TfkitError("shared_embeddings needs two or more sparse columns.")
     shared_name = shared_name or "_".join(c.name for c in categoricals) + "_shared_embedding"
     return [
-        EmbeddingColumn(c, dimension, combiner, initializer, shared_name=shared_name, trainable=trainable)
+        EmbeddingColumn(c, dimension, combiner, initializer, shared_name=shared_name, trainable=trainable, max_norm=max_norm)
         for c in categoricals
     ]

@@ -35,6 +35,10 @@ class NumericColumn(DenseColumn):
             ``default_value``); float dtypes only.
         mean: Learned (or given) mean, one per value.
         variance: Learned (or given) variance, one per value.
+        normalizer_fn: A function of the ``[batch, shape]`` float32 values
+            applied last (``tf.feature_column.numeric_column``'s), traced into
+            the model and its exports; not learned by ``adapt``, and not part
+            of the column's config.
 
     Example:
 
@@ -61,9 +65,13 @@ class NumericColumn(DenseColumn):
         clip=None,
         log=False,
         missing_indicator=False,
+        normalizer_fn=None,
     ):
         super().__init__(name)
         self.key = key or name
+        if normalizer_fn is not None and not callable(normalizer_fn):
+            raise TfkitError(f"NumericColumn {name!r}: normalizer_fn must be callable. Received: {normalizer_fn!r}")
+        self.normalizer_fn = normalizer_fn
         if not isinstance(shape, int) or shape < 1:
             raise TfkitError(f"NumericColumn {name!r}: shape must be a positive int. Received: shape={shape!r}")
         if dtype not in _NUMERIC_DTYPES:
@@ -149,12 +157,26 @@ class NumericColumn(DenseColumn):
     def transform(self, features, parents, layers):
         values = self.scaled(self.read(features), tf)
         values = layers(values) if layers is not None else values
+        if self.normalizer_fn is not None:
+            values = tf.cast(self.normalizer_fn(values), tf.float32)
         if not self.missing_indicator:
             return values
         missing = tf.cast(tf.math.is_nan(tf.reshape(tf.cast(features[self.key], tf.float32), [-1, self.shape])), tf.float32)
         return tf.concat([values, missing], axis=-1)
 
     def get_config(self):
+        if self.normalizer_fn is not None:
+            raise TfkitError(f"NumericColumn {self.name!r} has a normalizer_fn, a Python function, which no config can "
+                             "hold (model.json, a model copied off a strategy to export it): use normalize=True, clip or "
+                             "log, which are learned and written with the column.")
+        return self._config()
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.normalizer_fn is other.normalizer_fn and self._config() == other._config()
+
+    __hash__ = DenseColumn.__hash__
+
+    def _config(self):
         return {
             "name": self.name,
             "key": self.key,

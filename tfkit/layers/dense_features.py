@@ -90,7 +90,8 @@ class DenseFeatures(ColumnConsumer, keras.layers.Layer):
         for column in self.columns:
             if isinstance(column, EmbeddingColumn):
                 table = self.tables[column.table_name].value
-                outputs.append(combine_lookup(table, values[column.categorical.name], column.combiner))
+                outputs.append(combine_lookup(table, values[column.categorical.name], column.combiner,
+                                              column.max_norm))
             elif column.name in self.embedders:
                 outputs.append(self.embedders[column.name](values[column.name]))
             else:

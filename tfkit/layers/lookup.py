@@ -35,8 +35,8 @@ def combiner_weights(ids, combiner):
     Returns None when every weight is 1 (one present value per example).
     """
     if ids.ids.shape[-1] == 1:
-        # One value per example (weight 0 or 1): sum, mean and sqrtn all give the row itself.
-        return ids.weights
+        # One value per example: mean and sqrtn give the row itself (or nothing, weight 0), sum the row times its weight.
+        return ids.weights if combiner == "sum" or ids.weights is None else tf.sign(ids.weights)
     weights = tf.ones_like(ids.ids, tf.float32) if ids.weights is None else ids.weights
     if combiner == "sum":
         return weights
@@ -57,7 +57,7 @@ def gather_rows(table, ids):
     return tf.reshape(rows, tf.concat([tf.shape(ids), tf.shape(rows)[1:]], axis=0))
 
 
-def combine_lookup(table, ids, combiner):
+def combine_lookup(table, ids, combiner, max_norm=None):
     """Looks up ``ids`` (a :class:`tfkit.features.Ids`) in ``table`` and combines per example.
 
     ``table`` may be a variable: only the rows looked up are read, and only they
@@ -67,6 +67,11 @@ def combine_lookup(table, ids, combiner):
     """
     weights = combiner_weights(ids, combiner)
     if ids.ids.shape[-1] == 1:
-        vectors = gather_rows(table, ids.ids[:, 0])
+        vectors = _clipped(gather_rows(table, ids.ids[:, 0]), max_norm)
         return vectors if weights is None else vectors * weights
-    return tf.reduce_sum(gather_rows(table, ids.ids) * weights[..., None], axis=1)
+    return tf.reduce_sum(_clipped(gather_rows(table, ids.ids), max_norm) * weights[..., None], axis=1)
+
+
+def _clipped(rows, max_norm):
+    """Rows whose L2 norm is over ``max_norm`` scaled down to it (``tf.nn.embedding_lookup``'s ``max_norm``)."""
+    return rows if max_norm is None else tf.clip_by_norm(rows, max_norm, axes=[-1])
