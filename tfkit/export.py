@@ -49,19 +49,28 @@ def export_saved_model(model, export_dir):
     def serve(features):
         return model.head.predictions(model(features, training=False))
 
+    endpoints = {"serving_default": (serve, "predict")}
+    example_endpoint = _example_endpoint(model, serve)
+    if example_endpoint is not None:
+        name, method, function = example_endpoint
+        endpoints[name] = (function, method)
+    return write_export(model, export_dir, endpoints)
+
+
+def write_export(model, export_dir, endpoints):
+    """Writes ``model`` with ``endpoints`` (``{signature: (tf.function, "predict" | "classify" | "regress")}``) to
+    ``export_dir/<unix time>/``, whole or not at all (see :func:`export_saved_model`); returns that path."""
     archive = keras.export.ExportArchive()
     archive.track(model)
     # Lookup layers held in dicts are not reached by SavedModel's object graph;
     # tracking every sublayer makes their tables (and vocabulary assets) part of it.
     for layer in model._flatten_layers(include_self=False):
         archive.track(layer)
-    archive.add_endpoint("serving_default", serve)
     methods = {}
-    example_endpoint = _example_endpoint(model, serve)
-    if example_endpoint is not None:
-        name, method, function = example_endpoint
+    for name, (function, method) in endpoints.items():
         archive.add_endpoint(name, function)
-        methods[name] = f"tensorflow/serving/{method}"
+        if method != "predict":
+            methods[name] = f"tensorflow/serving/{method}"
 
     os.makedirs(export_dir, exist_ok=True)
     remove_partial_exports(export_dir)

@@ -12,6 +12,7 @@ import glob
 import os
 import re
 import shutil
+import time
 
 import keras
 import tensorflow as tf
@@ -34,24 +35,32 @@ def weights_checkpoint(model):
 
 
 class Checkpoints(keras.callbacks.Callback):
-    """Saves at each epoch's end and, with ``every_steps``, every so many steps.
+    """Saves at each epoch's end and, with ``every_steps`` (or ``every_seconds``), every so many steps (seconds).
 
     Checkpoints are numbered by the run's exact global step (on a parameter
     server, not the optimizer's ``iterations``, which loses increments there).
     A run resumed from a checkpoint taken mid-epoch redoes that epoch.
+    ``run`` is what it saves for: a :class:`~tfkit.jobs.run.Run`, or an
+    estimator; it has ``global_step``, ``manager`` (:class:`CheckpointFiles`),
+    ``epoch`` (a variable) and ``history`` (None, or a
+    :class:`~tfkit.jobs.history.History` to record each epoch in).
     """
 
-    def __init__(self, run, every_steps=None):
+    def __init__(self, run, every_steps=None, every_seconds=None):
         super().__init__()
-        self.run, self.every_steps = run, every_steps
+        self.run, self.every_steps, self.every_seconds = run, every_steps, every_seconds
         # Without per-step saves the batch hook does nothing, so Keras need not wait for each step to end.
-        self.async_safe = not every_steps
+        self.async_safe = not (every_steps or every_seconds)
         self.next_step_save = self._next_multiple(run.global_step)
+        self.next_time_save = time.time() + every_seconds if every_seconds else None
 
     def _next_multiple(self, step):
         return (step // self.every_steps + 1) * self.every_steps if self.every_steps else None
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.every_seconds and time.time() >= self.next_time_save:
+            self.next_time_save = time.time() + self.every_seconds
+            self._save(self.run.global_step)
         if not self.every_steps:
             return
         # At multiples of every_steps, whatever the epoch-end saves in between (as the old save_checkpoints_steps).

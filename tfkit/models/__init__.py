@@ -2,6 +2,7 @@
 
 from tfkit.errors import TfkitError
 from tfkit.models.base import Model
+from tfkit.models.baseline import Baseline
 from tfkit.models.gaussian_process import GaussianProcess
 from tfkit.models.neural_process import AttentiveNeuralProcess, ConditionalNeuralProcess, NeuralProcess
 from tfkit.models.resnet import ResNet
@@ -21,6 +22,7 @@ _MODELS = {
 
 __all__ = [
     "AttentiveNeuralProcess",
+    "Baseline",
     "ConditionalNeuralProcess",
     "GaussianProcess",
     "Model",

@@ -1,0 +1,198 @@
+"""The canned estimators, with the V2 estimators' arguments and default optimizers, on tfkit's models:
+linear and DNN parts are :class:`tfkit.models.WideDeep`'s (FTRL and Adagrad on tfkit's sparse kernels), the
+baseline :class:`tfkit.models.Baseline`."""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from tfkit import optimizers
+from tfkit.estimator.estimator import _CannedEstimator
+from tfkit.models import Baseline, WideDeep
+
+# canned/optimizers.py's names, on tfkit's optimizers where it has sparse kernels for embedding tables.
+_OPTIMIZERS = {"Adagrad": optimizers.Adagrad, "Adam": keras.optimizers.Adam, "Ftrl": optimizers.Ftrl,
+               "RMSProp": keras.optimizers.RMSprop, "SGD": optimizers.SGD}
+# The estimators' default learning rates (canned/linear.py, dnn.py, dnn_linear_combined.py, baseline.py).
+_LINEAR_LEARNING_RATE, _COMBINED_LINEAR_LEARNING_RATE, _COMBINED_DNN_LEARNING_RATE, _BASELINE_LEARNING_RATE = 0.2, 0.005, 0.001, 0.3
+
+
+def optimizer_instance(optimizer, learning_rate=None):
+    """An optimizer from a name (``canned/optimizers.py``'s: with ``learning_rate`` if given, else the class'
+    default), a Keras optimizer, or a callable returning one."""
+    if isinstance(optimizer, str):
+        if optimizer not in _OPTIMIZERS:
+            raise ValueError(f"Unsupported optimizer name: {optimizer}. Supported names are: {tuple(sorted(_OPTIMIZERS))}")
+        cls = _OPTIMIZERS[optimizer]
+        return cls(learning_rate=learning_rate) if learning_rate is not None else cls()
+    if callable(optimizer) and not isinstance(optimizer, keras.optimizers.Optimizer):
+        optimizer = optimizer()
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise ValueError(f"The given object is not a tf.keras.optimizers.Optimizer instance. Given: {optimizer}")
+    return optimizer
+
+
+def _head(n_classes, label_vocabulary):
+    if n_classes is None or n_classes < 2:
+        raise ValueError(f"n_classes must be > 1: {n_classes}")
+    if label_vocabulary is not None:
+        if not isinstance(label_vocabulary, (list, tuple)):
+            raise ValueError(f"label_vocabulary should be a list or a tuple. Given type: {type(label_vocabulary)}")
+        if len(label_vocabulary) != n_classes:
+            raise ValueError(f"label_vocabulary has {len(label_vocabulary)} labels, but n_classes is {n_classes}.")
+    return ("binary", 1) if n_classes == 2 else ("multiclass", n_classes)
+
+
+def _check_label_dimension(label_dimension):
+    if not isinstance(label_dimension, int) or label_dimension < 1:
+        raise ValueError(f"Invalid label_dimension {label_dimension}.")
+    return "regression", label_dimension
+
+
+def _activation(fn):
+    """A Keras activation name for TensorFlow's and Keras' own functions (a config can hold it); others as given."""
+    for name in ("relu", "elu", "selu", "sigmoid", "tanh", "softplus", "swish", "gelu", "relu6", "leaky_relu"):
+        if fn is getattr(tf.nn, name, None) or fn is getattr(keras.activations, name, None) or fn == name:
+            return name
+    return fn
+
+
+class _WideDeepEstimator(_CannedEstimator):
+    def __init__(self, kind, units, linear_columns, dnn_columns, hidden_units, linear_optimizer, dnn_optimizer,
+                 activation_fn, dropout, batch_norm, sparse_combiner, label_vocabulary, weight_column, model_dir, config,
+                 warm_start_from, loss_reduction, linear_learning_rate, dnn_learning_rate):
+        self._linear_columns, self._dnn_columns = list(linear_columns or ()), list(dnn_columns or ())
+        if not self._linear_columns and not self._dnn_columns:
+            raise ValueError("Either linear_feature_columns or dnn_feature_columns must be defined.")
+        if self._dnn_columns and not hidden_units:
+            raise ValueError("dnn_hidden_units must be defined when dnn_feature_columns is specified.")
+        if sparse_combiner not in ("sum", "mean", "sqrtn"):
+            raise ValueError(f"sparse_combiner must be one of 'sum', 'mean' or 'sqrtn'. Given: {sparse_combiner}")
+        self._hidden_units, self._activation_fn = list(hidden_units or ()), _activation(activation_fn)
+        self._dropout, self._batch_norm, self._sparse_combiner = dropout or 0.0, bool(batch_norm), sparse_combiner
+        self._label_vocabulary = label_vocabulary
+        self._optimizers = {"wide": (linear_optimizer, linear_learning_rate), "deep": (dnn_optimizer, dnn_learning_rate)}
+        optimizer_instance(linear_optimizer, 0.1) if self._linear_columns else None  # bad names refused now, not in train
+        optimizer_instance(dnn_optimizer, 0.1) if self._dnn_columns else None
+        super().__init__(kind, units, label_vocabulary, weight_column, model_dir, config, loss_reduction, warm_start_from,
+                         self._linear_columns + self._dnn_columns)
+
+    def _new_model(self):
+        head = "binary" if self._kind == "binary" else self._kind
+        return WideDeep(wide_columns=self._linear_columns, deep_columns=self._dnn_columns,
+                        hidden_units=self._hidden_units or [1], activation=self._activation_fn, dropout=self._dropout,
+                        batch_norm=self._batch_norm, sparse_combiner=self._sparse_combiner, head=head,
+                        num_classes=self._units if self._kind != "binary" else None,
+                        label_vocabulary=self._label_vocabulary)
+
+    def _optimizer(self, model):
+        parts = {part: optimizer_instance(*self._optimizers[part]) for part, present in
+                 (("wide", self._linear_columns), ("deep", self._dnn_columns)) if present}
+        return optimizers.MultiOptimizer(parts)
+
+
+def _linear_rate(columns):
+    return min(_COMBINED_LINEAR_LEARNING_RATE, 1.0 / math.sqrt(max(1, len(columns or ()))))
+
+
+class LinearClassifier(_WideDeepEstimator):
+    """``tf.estimator.LinearClassifier``: a linear model (FTRL, learning rate 0.2) over ``feature_columns``."""
+
+    def __init__(self, feature_columns, model_dir=None, n_classes=2, weight_column=None, label_vocabulary=None,
+                 optimizer="Ftrl", config=None, warm_start_from=None, loss_reduction="sum_over_batch_size",
+                 sparse_combiner="sum"):
+        super().__init__(*_head(n_classes, label_vocabulary), feature_columns, None, None, optimizer, None, None, None, False,
+                         sparse_combiner, label_vocabulary, weight_column, model_dir, config, warm_start_from,
+                         loss_reduction, _LINEAR_LEARNING_RATE, None)
+
+
+class LinearRegressor(_WideDeepEstimator):
+    """``tf.estimator.LinearRegressor``: a linear model (FTRL, learning rate 0.2) over ``feature_columns``."""
+
+    def __init__(self, feature_columns, model_dir=None, label_dimension=1, weight_column=None, optimizer="Ftrl",
+                 config=None, warm_start_from=None, loss_reduction="sum_over_batch_size", sparse_combiner="sum"):
+        super().__init__(*_check_label_dimension(label_dimension), feature_columns, None, None, optimizer, None, None,
+                         None, False, sparse_combiner, None, weight_column, model_dir, config, warm_start_from,
+                         loss_reduction, _LINEAR_LEARNING_RATE, None)
+
+
+class DNNClassifier(_WideDeepEstimator):
+    """``tf.estimator.DNNClassifier``: a feed-forward network (Adagrad at its default learning rate, 0.001)."""
+
+    def __init__(self, hidden_units, feature_columns, model_dir=None, n_classes=2, weight_column=None,
+                 label_vocabulary=None, optimizer="Adagrad", activation_fn=tf.nn.relu, dropout=None, config=None,
+                 warm_start_from=None, loss_reduction="sum_over_batch_size", batch_norm=False):
+        super().__init__(*_head(n_classes, label_vocabulary), None, feature_columns, hidden_units, None, optimizer,
+                         activation_fn, dropout, batch_norm, "sum", label_vocabulary, weight_column, model_dir, config,
+                         warm_start_from, loss_reduction, None, None)
+
+
+class DNNRegressor(_WideDeepEstimator):
+    """``tf.estimator.DNNRegressor``: a feed-forward network (Adagrad at its default learning rate, 0.001)."""
+
+    def __init__(self, hidden_units, feature_columns, model_dir=None, label_dimension=1, weight_column=None,
+                 optimizer="Adagrad", activation_fn=tf.nn.relu, dropout=None, config=None, warm_start_from=None,
+                 loss_reduction="sum_over_batch_size", batch_norm=False):
+        super().__init__(*_check_label_dimension(label_dimension), None, feature_columns, hidden_units, None, optimizer,
+                         activation_fn, dropout, batch_norm, "sum", None, weight_column, model_dir, config,
+                         warm_start_from, loss_reduction, None, None)
+
+
+class DNNLinearCombinedClassifier(_WideDeepEstimator):
+    """``tf.estimator.DNNLinearCombinedClassifier``: wide & deep, their logits summed; FTRL (learning rate
+    ``min(0.005, 1/sqrt(len(linear_feature_columns)))``) for the linear part, Adagrad (0.001) for the DNN."""
+
+    def __init__(self, model_dir=None, linear_feature_columns=None, linear_optimizer="Ftrl", dnn_feature_columns=None,
+                 dnn_optimizer="Adagrad", dnn_hidden_units=None, dnn_activation_fn=tf.nn.relu, dnn_dropout=None,
+                 n_classes=2, weight_column=None, label_vocabulary=None, config=None, warm_start_from=None,
+                 loss_reduction="sum_over_batch_size", batch_norm=False, linear_sparse_combiner="sum"):
+        super().__init__(*_head(n_classes, label_vocabulary), linear_feature_columns, dnn_feature_columns, dnn_hidden_units,
+                         linear_optimizer, dnn_optimizer, dnn_activation_fn, dnn_dropout, batch_norm,
+                         linear_sparse_combiner, label_vocabulary, weight_column, model_dir, config, warm_start_from,
+                         loss_reduction, _linear_rate(linear_feature_columns), _COMBINED_DNN_LEARNING_RATE)
+
+
+class DNNLinearCombinedRegressor(_WideDeepEstimator):
+    """``tf.estimator.DNNLinearCombinedRegressor``: wide & deep regression, optimized as the classifier."""
+
+    def __init__(self, model_dir=None, linear_feature_columns=None, linear_optimizer="Ftrl", dnn_feature_columns=None,
+                 dnn_optimizer="Adagrad", dnn_hidden_units=None, dnn_activation_fn=tf.nn.relu, dnn_dropout=None,
+                 label_dimension=1, weight_column=None, config=None, warm_start_from=None,
+                 loss_reduction="sum_over_batch_size", batch_norm=False, linear_sparse_combiner="sum"):
+        super().__init__(*_check_label_dimension(label_dimension), linear_feature_columns, dnn_feature_columns,
+                         dnn_hidden_units, linear_optimizer, dnn_optimizer, dnn_activation_fn, dnn_dropout, batch_norm,
+                         linear_sparse_combiner, None, weight_column, model_dir, config, warm_start_from,
+                         loss_reduction, _linear_rate(linear_feature_columns), _COMBINED_DNN_LEARNING_RATE)
+
+
+class _BaselineEstimator(_CannedEstimator):
+    def __init__(self, kind, units, label_vocabulary, weight_column, optimizer, model_dir, config, loss_reduction):
+        optimizer_instance(optimizer, _BASELINE_LEARNING_RATE)
+        self._optimizer_spec, self._label_vocabulary = optimizer, label_vocabulary
+        super().__init__(kind, units, label_vocabulary, weight_column, model_dir, config, loss_reduction, None, [])
+
+    def _new_model(self):
+        return Baseline(head=self._kind, num_classes=self._units if self._kind != "binary" else None,
+                        label_vocabulary=self._label_vocabulary)
+
+    def _optimizer(self, model):
+        return optimizer_instance(self._optimizer_spec, _BASELINE_LEARNING_RATE)
+
+
+class BaselineClassifier(_BaselineEstimator):
+    """``tf.estimator.BaselineClassifier``: the classes' log-odds, learned (FTRL, 0.3); features are ignored."""
+
+    def __init__(self, model_dir=None, n_classes=2, weight_column=None, label_vocabulary=None, optimizer="Ftrl",
+                 config=None, loss_reduction="sum_over_batch_size"):
+        super().__init__(*_head(n_classes, label_vocabulary), label_vocabulary, weight_column, optimizer, model_dir,
+                         config, loss_reduction)
+
+
+class BaselineRegressor(_BaselineEstimator):
+    """``tf.estimator.BaselineRegressor``: the labels' mean, learned (FTRL, 0.3); features are ignored."""
+
+    def __init__(self, model_dir=None, label_dimension=1, weight_column=None, optimizer="Ftrl", config=None,
+                 loss_reduction="sum_over_batch_size"):
+        super().__init__(*_check_label_dimension(label_dimension), None, weight_column, optimizer, model_dir, config,
+                         loss_reduction)
