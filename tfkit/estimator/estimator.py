@@ -130,6 +130,7 @@ class _CannedEstimator(Estimator):
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         checkpoint = tf.train.Checkpoint(weights=weights_checkpoint(model), optimizer=model.optimizer,
                                          global_step=model.optimizer.iterations)
+        checkpoint.save_counter  # made on access: checkpoints then hold it, as the run's do (tfkit.jobs.state)
         directory = self.model_dir if self._config.is_chief else tempfile.mkdtemp(prefix="tfkit-worker-checkpoints-")
         self.manager = CheckpointFiles(checkpoint, directory, self._config.keep_checkpoint_max or 1_000_000)
         latest = self.latest_checkpoint()
