@@ -176,10 +176,13 @@ class _CannedEstimator(Estimator):
         for batch in dataset:
             update(*batch)
         results = {**metrics.result(), "global_step": step}
-        with tf.summary.create_file_writer(self.eval_dir(name)).as_default():
+        writer = tf.summary.create_file_writer(self.eval_dir(name))
+        # Always: an evaluation during training (train_and_evaluate) runs under Keras TensorBoard's record_if.
+        with writer.as_default(), tf.summary.record_if(True):
             for key, value in results.items():
                 if key != "global_step":
                     tf.summary.scalar(key, value, step=step)
+        writer.close()  # written now: BestExporter and early-stopping hooks read them back
         return results
 
     def predict(self, input_fn, predict_keys=None, hooks=None, checkpoint_path=None, yield_single_examples=True):
@@ -269,13 +272,18 @@ class _Saver(Checkpoints):
         super().__init__(estimator, every_steps, every_seconds)
         self.listeners = listeners
         self.async_safe = self.async_safe and not listeners
+        latest = estimator.latest_checkpoint()
+        self.last_saved = int(latest.rpartition("-")[2]) if latest else None
 
     def on_train_begin(self, logs=None):
         for listener in self.listeners:
             listener.begin()
 
     def _save(self, step):
+        if step == self.last_saved:  # the end of training, just after a save at the same step
+            return
         super()._save(step)
+        self.last_saved = step
         for listener in self.listeners:
             if listener.after_save(None, step):
                 self.model.stop_training = True  # as a listener's True stops the estimator's training

@@ -107,7 +107,8 @@ def _best_in_events(pattern, compare_fn, current):
     """The best evaluation recorded in the event files (each step's scalars), other than ``current``'s step."""
     by_step = {}
     for path in glob.glob(pattern):
-        for event in tf.compat.v1.train.summary_iterator(path):
+        for record in tf.data.TFRecordDataset(path):
+            event = tf.compat.v1.Event.FromString(record.numpy())
             for value in event.summary.value:
                 if value.HasField("tensor") or value.HasField("simple_value"):
                     number = value.simple_value if value.HasField("simple_value") else float(tf.make_ndarray(value.tensor))

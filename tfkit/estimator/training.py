@@ -55,7 +55,7 @@ class _Evaluations(CheckpointSaverListener):
     def __init__(self, estimator, eval_spec):
         self.estimator, self.eval_spec = estimator, eval_spec
         self.last = time.time()
-        self.results, self.exports, self.saves = None, [], 0
+        self.results, self.exports, self.saves, self.evaluated = None, [], 0, None
 
     def after_save(self, session, global_step_value):
         self.saves += 1
@@ -66,9 +66,11 @@ class _Evaluations(CheckpointSaverListener):
         self.last = time.time()
         spec = self.eval_spec
         checkpoint = self.estimator.latest_checkpoint()
-        self.results = self.estimator.evaluate(spec.input_fn, steps=spec.steps, hooks=spec.hooks, name=spec.name,
-                                               checkpoint_path=checkpoint)
-        log.info("Saving dict for global step %d: %s", self.results["global_step"], self.results)
+        if not (final and self.results and checkpoint == self.evaluated):  # the last checkpoint is evaluated once
+            self.results = self.estimator.evaluate(spec.input_fn, steps=spec.steps, hooks=spec.hooks, name=spec.name,
+                                                   checkpoint_path=checkpoint)
+            self.evaluated = checkpoint
+            log.info("Saving dict for global step %d: %s", self.results["global_step"], self.results)
         self.exports = []
         for exporter in spec.exporters:
             path = os.path.join(self.estimator.model_dir, "export", exporter.name)
