@@ -92,10 +92,10 @@ def build_estimator(model_dir, hidden_units, config):
     return tfkit.estimator.DNNLinearCombinedClassifier(
         model_dir=model_dir,
         linear_feature_columns=wide_columns,
-        linear_optimizer=tf.keras.optimizers.Ftrl(learning_rate=0.05),
+        linear_optimizer=tf.keras.optimizers.Ftrl(learning_rate=0.2),
         dnn_feature_columns=deep_columns,
         dnn_hidden_units=hidden_units,
-        dnn_optimizer=tf.keras.optimizers.Adagrad(learning_rate=0.05),
+        dnn_optimizer=tf.keras.optimizers.Adagrad(learning_rate=0.02),
         config=config)
 
 
@@ -114,10 +114,10 @@ def main(argv=None):
     hidden_units = [int(units) for units in args.hidden_units.split(",")]
     model = build_estimator(args.model_dir, hidden_units, config)
 
-    steps_per_epoch = -(-_NUM_EXAMPLES["train"] // args.batch_size)
+    # The batches of train_epochs passes: a rerun finds them trained, and only evaluates and exports again.
     train_spec = tfkit.estimator.TrainSpec(
         input_fn=lambda: input_fn(args.train_data, args.train_epochs, True, args.batch_size),
-        max_steps=args.train_epochs * steps_per_epoch)
+        max_steps=-(-_NUM_EXAMPLES["train"] * args.train_epochs // args.batch_size))
     feature_spec = tfkit.feature_column.make_parse_example_spec(sum(build_model_columns(), []))
     exporter = tfkit.estimator.FinalExporter(
         "census", tfkit.estimator.export.build_parsing_serving_input_receiver_fn(feature_spec))

@@ -120,7 +120,8 @@ def test_label_vocabulary_and_the_default_optimizers(tmp_path):
     assert float(linear._train_model.optimizer.parts["wide"].learning_rate) == pytest.approx(0.2)
     baseline = BaselineClassifier(model_dir=str(tmp_path / "baseline"), optimizer=lambda: keras.optimizers.SGD(0.5))
     baseline.train(input_fn(), steps=1)
-    assert type(baseline._train_model.optimizer) is keras.optimizers.SGD
+    assert isinstance(baseline._train_model.optimizer, keras.optimizers.SGD)
+    assert float(baseline._train_model.optimizer.learning_rate) == 0.5
     with pytest.raises(tf.errors.InvalidArgumentError, match="label_vocabulary"):
         estimator.train(input_fn(np.array(["no", "maybe"])[BINARY]), steps=1)
 
@@ -184,3 +185,17 @@ def test_train_refuses_bad_steps_and_tf1_hooks_saying_what_to_use(tmp_path):
         estimator.train(input_fn(), hooks=[tf.compat.v1.train.StepCounterHook()], steps=1)
     stopped = estimator.train(input_fn(epochs=10), hooks=[tfkit.estimator.StopAtStepHook(num_steps=3)])
     assert stopped.evaluate(input_fn())["global_step"] == 3
+
+
+def test_the_global_step_counts_batches_of_a_dataset_of_unknown_length(tmp_path):
+    @tf.autograph.experimental.do_not_convert
+    def keep(features, labels):
+        return True
+
+    def lines():  # as a file's lines: Keras cannot know how many batches there are
+        return tf.data.Dataset.from_tensor_slices((dict(DATA), BINARY)).filter(keep).batch(16)
+
+    estimator = LinearClassifier(list(columns()), model_dir=str(tmp_path))
+    estimator.train(lines)
+    estimator.train(lines, steps=100)  # runs out after 4 more
+    assert estimator.global_step == 8 and os.path.basename(estimator.latest_checkpoint()) == "ckpt-8"

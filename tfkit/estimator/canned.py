@@ -14,6 +14,9 @@ from tfkit.models import Baseline, WideDeep
 # canned/optimizers.py's names, on tfkit's optimizers where it has sparse kernels for embedding tables.
 _OPTIMIZERS = {"Adagrad": optimizers.Adagrad, "Adam": keras.optimizers.Adam, "Ftrl": optimizers.Ftrl,
                "RMSProp": keras.optimizers.RMSprop, "SGD": optimizers.SGD}
+# Keras' optimizers whose tfkit subclass updates an embedding table's looked-up rows only (tfkit.optimizers.sparse).
+_SPARSE = {keras.optimizers.Ftrl: optimizers.Ftrl, keras.optimizers.Adagrad: optimizers.Adagrad,
+           keras.optimizers.SGD: optimizers.SGD}
 # The estimators' default learning rates (canned/linear.py, dnn.py, dnn_linear_combined.py, baseline.py).
 _LINEAR_LEARNING_RATE, _COMBINED_LINEAR_LEARNING_RATE, _COMBINED_DNN_LEARNING_RATE, _BASELINE_LEARNING_RATE = 0.2, 0.005, 0.001, 0.3
 
@@ -30,6 +33,8 @@ def optimizer_instance(optimizer, learning_rate=None):
         optimizer = optimizer()
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise ValueError(f"The given object is not a tf.keras.optimizers.Optimizer instance. Given: {optimizer}")
+    if type(optimizer) in _SPARSE and not optimizer.built:  # the same updates, of only the embedding rows looked up
+        optimizer = _SPARSE[type(optimizer)].from_config(optimizer.get_config())
     return optimizer
 
 

@@ -104,7 +104,7 @@ class _CannedEstimator(Estimator):
                 return self
             steps = max_steps - self.global_step
         every_steps, every_seconds = self._config.save_checkpoints_steps, self._config.save_checkpoints_secs
-        callbacks = [_Saver(self, every_steps or None, every_seconds or None, listeners),
+        callbacks = [_StepCounter(), _Saver(self, every_steps or None, every_seconds or None, listeners),
                      TensorBoard(self.model_dir, write_graph=False, update_freq=self._config.save_summary_steps or "epoch"),
                      *callbacks]
         with warnings.catch_warnings():
@@ -263,6 +263,29 @@ class _CannedEstimator(Estimator):
         path = export.export(model, export_dir_base, serving_input_receiver_fn, self._kind,
                              lambda features: self._predictions(model, dense_features(features, self._columns)))
         return path.encode()
+
+
+class _StepCounter(keras.callbacks.Callback):
+    """Makes the global step count the batches trained on, as the estimator's did.
+
+    Keras 3 (3.15) adds one to ``optimizer.iterations`` when a dataset of
+    unknown length (a file's lines) runs out: the last ``get_next`` fails, but
+    the increment, which does not wait for it, has run (no weight changes).
+    Checked at the epoch's end, before the checkpoint of that step is saved.
+    """
+
+    async_safe = True
+
+    def on_train_begin(self, logs=None):
+        self.start, self.batches = int(self.model.optimizer.iterations.numpy()), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches = batch + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        iterations = self.model.optimizer.iterations
+        if int(iterations.numpy()) != self.start + self.batches:
+            iterations.assign(self.start + self.batches)
 
 
 class _Saver(Checkpoints):
