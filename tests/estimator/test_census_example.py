@@ -48,3 +48,29 @@ def test_the_census_estimator_program_reaches_the_tutorials_accuracy_and_exports
     # Run again: training is done (max_steps reached), the final evaluation and export happen again.
     again = run_example("--model-dir", str(tmp_path / "model"), "--metrics-file", str(metrics_file))
     assert json.loads(metrics_file.read_text())["accuracy"] == pytest.approx(metrics["accuracy"]), again.stdout
+
+
+@pytest.mark.slow
+def test_the_same_program_trains_on_a_parameter_server_cluster_and_its_evaluator_exports_once(tmp_path):
+    from tests.conftest import run_tfkit
+    from tests.test_serve import Server
+
+    model_dir, metrics_file = tmp_path / "model", tmp_path / "metrics.json"
+    result = run_tfkit("launch", "--workers", "2", "--ps", "1", "--evaluator", "--", sys.executable, EXAMPLE,
+                       "--model-dir", str(model_dir), "--train-epochs", "2", "--metrics-file", str(metrics_file))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    metrics = json.loads(metrics_file.read_text())  # written by the evaluator, which evaluated the last checkpoint
+    assert metrics["global_step"] == 255 and metrics["accuracy"] >= 0.83, metrics
+    assert os.path.basename(metrics["exports"][0]) in os.listdir(model_dir / "export" / "census")
+    assert len(os.listdir(model_dir / "export" / "census")) == 1
+    assert "[evaluator] Exported to" in result.stdout and "[chief] Exported" not in result.stdout
+    server = Server(model_dir / "export" / "census", name="census")
+    try:
+        status, answer = server.request(":classify", {"examples": [
+            {"age": 52.0, "education": "Masters", "occupation": "Exec-managerial", "marital_status": "Married-civ-spouse",
+             "relationship": "Husband", "workclass": "Private", "education_num": 14.0, "capital_gain": 15024.0,
+             "capital_loss": 0.0, "hours_per_week": 50.0}]})
+        assert status == 200 and answer["results"][0][1][0] == "1" and answer["results"][0][1][1] > 0.5, answer
+    finally:
+        log = server.stop()
+    assert "Traceback" not in log

@@ -21,19 +21,28 @@ _SPARSE = {keras.optimizers.Ftrl: optimizers.Ftrl, keras.optimizers.Adagrad: opt
 _LINEAR_LEARNING_RATE, _COMBINED_LINEAR_LEARNING_RATE, _COMBINED_DNN_LEARNING_RATE, _BASELINE_LEARNING_RATE = 0.2, 0.005, 0.001, 0.3
 
 
-def optimizer_instance(optimizer, learning_rate=None):
-    """An optimizer from a name (``canned/optimizers.py``'s: with ``learning_rate`` if given, else the class'
-    default), a Keras optimizer, or a callable returning one."""
+def optimizer_factory(optimizer, learning_rate=None):
+    """A function making a fresh optimizer from a name (``canned/optimizers.py``'s: with ``learning_rate`` if given,
+    else the class' default), a Keras optimizer (its config, read now: a cluster's runtime, connected later, drops
+    the variables made before it), or a callable returning one (called when the model is built, as the estimator
+    called it). Keras' Ftrl, Adagrad and SGD become tfkit's, whose updates touch only the embedding rows looked up."""
     if isinstance(optimizer, str):
         if optimizer not in _OPTIMIZERS:
             raise ValueError(f"Unsupported optimizer name: {optimizer}. Supported names are: {tuple(sorted(_OPTIMIZERS))}")
         cls = _OPTIMIZERS[optimizer]
-        return cls(learning_rate=learning_rate) if learning_rate is not None else cls()
-    if callable(optimizer) and not isinstance(optimizer, keras.optimizers.Optimizer):
-        optimizer = optimizer()
+        return lambda: cls(learning_rate=learning_rate) if learning_rate is not None else cls()
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        cls, config = _SPARSE.get(type(optimizer), type(optimizer)), optimizer.get_config()
+        return lambda: cls.from_config(config)
+    if callable(optimizer):
+        return lambda: _checked(optimizer())
+    raise ValueError(f"The given object is not a tf.keras.optimizers.Optimizer instance. Given: {optimizer}")
+
+
+def _checked(optimizer):
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise ValueError(f"The given object is not a tf.keras.optimizers.Optimizer instance. Given: {optimizer}")
-    if type(optimizer) in _SPARSE and not optimizer.built:  # the same updates, of only the embedding rows looked up
+    if type(optimizer) in _SPARSE and not optimizer.built:
         optimizer = _SPARSE[type(optimizer)].from_config(optimizer.get_config())
     return optimizer
 
@@ -77,9 +86,9 @@ class _WideDeepEstimator(_CannedEstimator):
         self._hidden_units, self._activation_fn = list(hidden_units or ()), _activation(activation_fn)
         self._dropout, self._batch_norm, self._sparse_combiner = dropout or 0.0, bool(batch_norm), sparse_combiner
         self._label_vocabulary = label_vocabulary
-        self._optimizers = {"wide": (linear_optimizer, linear_learning_rate), "deep": (dnn_optimizer, dnn_learning_rate)}
-        optimizer_instance(linear_optimizer, 0.1) if self._linear_columns else None  # bad names refused now, not in train
-        optimizer_instance(dnn_optimizer, 0.1) if self._dnn_columns else None
+        self._optimizers = {part: optimizer_factory(optimizer, rate) for part, optimizer, rate, present in (
+            ("wide", linear_optimizer, linear_learning_rate, self._linear_columns),
+            ("deep", dnn_optimizer, dnn_learning_rate, self._dnn_columns)) if present}
         super().__init__(kind, units, label_vocabulary, weight_column, model_dir, config, loss_reduction, warm_start_from,
                          self._linear_columns + self._dnn_columns)
 
@@ -92,9 +101,7 @@ class _WideDeepEstimator(_CannedEstimator):
                         label_vocabulary=self._label_vocabulary)
 
     def _optimizer(self, model):
-        parts = {part: optimizer_instance(*self._optimizers[part]) for part, present in
-                 (("wide", self._linear_columns), ("deep", self._dnn_columns)) if present}
-        return optimizers.MultiOptimizer(parts)
+        return optimizers.MultiOptimizer({part: make() for part, make in self._optimizers.items()})
 
 
 def _linear_rate(columns):
@@ -173,8 +180,7 @@ class DNNLinearCombinedRegressor(_WideDeepEstimator):
 
 class _BaselineEstimator(_CannedEstimator):
     def __init__(self, kind, units, label_vocabulary, weight_column, optimizer, model_dir, config, loss_reduction):
-        optimizer_instance(optimizer, _BASELINE_LEARNING_RATE)
-        self._optimizer_spec, self._label_vocabulary = optimizer, label_vocabulary
+        self._make_optimizer, self._label_vocabulary = optimizer_factory(optimizer, _BASELINE_LEARNING_RATE), label_vocabulary
         super().__init__(kind, units, label_vocabulary, weight_column, model_dir, config, loss_reduction, None, [])
 
     def _new_model(self):
@@ -182,7 +188,7 @@ class _BaselineEstimator(_CannedEstimator):
                         label_vocabulary=self._label_vocabulary)
 
     def _optimizer(self, model):
-        return optimizer_instance(self._optimizer_spec, _BASELINE_LEARNING_RATE)
+        return self._make_optimizer()
 
 
 class BaselineClassifier(_BaselineEstimator):

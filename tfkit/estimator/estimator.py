@@ -10,6 +10,7 @@ import warnings
 import keras
 import tensorflow as tf
 
+from tfkit import distribute
 from tfkit.estimator import hooks as hooks_lib
 from tfkit.estimator.inputs import Labels, ModeKeys, call_input_fn, check_features, dense_features
 from tfkit.estimator.metrics import EvalMetrics
@@ -84,7 +85,9 @@ class _CannedEstimator(Estimator):
     # -- train -------------------------------------------------------------------------------------------------
     @property
     def global_step(self):
-        return int(self._train_model.optimizer.iterations.numpy())
+        """Training steps taken: exact on every strategy (on a parameter server, its trainer's counter)."""
+        trainer = self._train_model._parameter_server_trainer()
+        return int((trainer.global_step if trainer is not None else self._train_model.optimizer.iterations).numpy())
 
     def train(self, input_fn, hooks=None, steps=None, max_steps=None, saving_listeners=None):
         """Trains from the latest checkpoint on ``input_fn``'s batches: ``steps`` more, or up to global step
@@ -104,13 +107,21 @@ class _CannedEstimator(Estimator):
                 return self
             steps = max_steps - self.global_step
         every_steps, every_seconds = self._config.save_checkpoints_steps, self._config.save_checkpoints_secs
-        callbacks = [_StepCounter(), _Saver(self, every_steps or None, every_seconds or None, listeners),
+        callbacks = [_Saver(self, every_steps or None, every_seconds or None, listeners),
                      TensorBoard(self.model_dir, write_graph=False, update_freq=self._config.save_summary_steps or "epoch"),
                      *callbacks]
+        if self._train_model._parameter_server_trainer() is not None:
+            if steps is None:
+                raise ValueError("On a parameter-server cluster train needs steps or max_steps (TrainSpec's max_steps): "
+                                 "each worker reads its own input_fn's dataset, repeated.")
+            data = lambda index, count: self._dataset(  # noqa: E731 (each worker's input pipeline, made on it)
+                input_fn, ModeKeys.TRAIN, tf.distribute.InputContext(count, index, 1))
+        else:
+            data = self._dataset(input_fn, ModeKeys.TRAIN)
+            callbacks.insert(0, _StepCounter())
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Your input ran out of data")
-            self._train_model.fit(self._dataset(input_fn, ModeKeys.TRAIN), epochs=1, steps_per_epoch=steps,
-                                  callbacks=callbacks, verbose=0)
+            self._train_model.fit(data, epochs=1, steps_per_epoch=steps, callbacks=callbacks, verbose=0)
         self._restored_models.clear()
         return self
 
@@ -119,17 +130,21 @@ class _CannedEstimator(Estimator):
             return
         if self._config.is_chief:
             make_job_dir(self.model_dir)
-        strategy = self._config.train_distribute or tf.distribute.get_strategy()
+        task = self._config.task
+        # A cluster with parameter servers trains on tfkit's parameter-server loop, coordinated by the chief.
+        strategy = self._config.train_distribute or (distribute.get("parameter_server") if task and task.num_ps else
+                                                     tf.distribute.get_strategy())
         if self._config.tf_random_seed is not None:
             keras.utils.set_random_seed(self._config.tf_random_seed)
         with strategy.scope():
             model = self._new_model()
             model.compile(optimizer=self._optimizer(model), loss=_loss(self._kind, self._reduction))
             model.build()
-            model.optimizer.build(model.trainable_variables)
+            model.optimizer.build(distribute.trainable_variables(model))
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        trainer = model._parameter_server_trainer()
         checkpoint = tf.train.Checkpoint(weights=weights_checkpoint(model), optimizer=model.optimizer,
-                                         global_step=model.optimizer.iterations)
+                                         global_step=trainer.global_step if trainer else model.optimizer.iterations)
         checkpoint.save_counter  # made on access: checkpoints then hold it, as the run's do (tfkit.jobs.state)
         directory = self.model_dir if self._config.is_chief else tempfile.mkdtemp(prefix="tfkit-worker-checkpoints-")
         self.manager = CheckpointFiles(checkpoint, directory, self._config.keep_checkpoint_max or 1_000_000)
@@ -221,9 +236,9 @@ class _CannedEstimator(Estimator):
         return outputs
 
     # -- input -------------------------------------------------------------------------------------------------
-    def _dataset(self, input_fn, mode):
+    def _dataset(self, input_fn, mode, input_context=None):
         """``input_fn``'s batches as the model takes them: ``(features, labels[, weights])``, or features to predict."""
-        dataset = call_input_fn(input_fn, mode, self.params, self._config)
+        dataset = call_input_fn(input_fn, mode, self.params, self._config, input_context)
 
         def prepare(*element):
             features, labels = element if len(element) == 2 else (element[0], None)

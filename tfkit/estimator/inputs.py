@@ -76,12 +76,8 @@ class Labels:
 
     def __init__(self, kind, units, label_vocabulary=None):
         self.kind, self.units = kind, units
-        self.table = None
-        if label_vocabulary is not None:
-            self.table = tf.lookup.StaticHashTable(
-                tf.lookup.KeyValueTensorInitializer(tf.constant(list(label_vocabulary)),
-                                                    tf.range(len(label_vocabulary), dtype=tf.int64)), default_value=-1)
-            self.vocabulary = list(label_vocabulary)
+        # Compared, not looked up in a table: a few labels, and no resource for a worker's dataset to carry.
+        self.vocabulary = None if label_vocabulary is None else [str(label) for label in label_vocabulary]
 
     def __call__(self, labels):
         if isinstance(labels, dict):
@@ -96,13 +92,14 @@ class Labels:
                 raise ValueError("Labels of a regressor must be numbers; given strings.")
             return tf.reshape(tf.cast(labels, tf.float32), [-1, self.units])
         labels = tf.reshape(labels, [-1, 1])
-        if self.table is not None:
+        if self.vocabulary is not None:
             if labels.dtype != tf.string:
                 raise ValueError(f"Labels dtype should be string if there is a vocabulary. Given: {labels.dtype!r}")
-            ids = self.table.lookup(labels)
-            check = tf.debugging.assert_non_negative(ids, message=f"Labels must be in the label_vocabulary {self.vocabulary}")
+            matches = tf.equal(labels, tf.constant(self.vocabulary)[None, :])
+            check = tf.debugging.assert_equal(tf.reduce_any(matches, axis=1), True,
+                                              message=f"Labels must be in the label_vocabulary {self.vocabulary}")
             with tf.control_dependencies([check]):
-                ids = tf.identity(ids)
+                ids = tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int64)[:, None]
         else:
             if labels.dtype == tf.string:
                 raise ValueError("Labels are strings: give the estimator a label_vocabulary (the labels in class-id "

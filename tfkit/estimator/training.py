@@ -5,6 +5,7 @@ import logging
 import os
 import time
 
+from tfkit.distribute import cluster
 from tfkit.estimator.exporter import Exporter
 from tfkit.estimator.hooks import CheckpointSaverListener
 
@@ -102,11 +103,55 @@ def train_and_evaluate(estimator, train_spec, eval_spec):
         raise TypeError(f"`train_spec` must have type `tf.estimator.TrainSpec`. Got: {type(train_spec)}")
     if not isinstance(eval_spec, EvalSpec):
         raise TypeError(f"`eval_spec` must have type `tf.estimator.EvalSpec`. Got: {type(eval_spec)}")
-    if estimator.config.task is not None:
-        raise ValueError("train_and_evaluate on a TF_CONFIG cluster (chief, workers, ps, evaluator) is not built yet in "
-                         "this version of tfkit: run it without TF_CONFIG, or train with `tfkit train` and `tfkit launch`.")
+    task = estimator.config.task
+    if task is not None and task.num_ps:
+        return _on_cluster(estimator, task, train_spec, eval_spec)
+    if task is not None and task.num_workers + len(task.cluster.get("chief", ())) > 1:
+        raise ValueError("tfkit.estimator trains on a TF_CONFIG cluster with parameter servers (ps tasks): its "
+                         "parameter-server loop. For synchronous training on several machines, use `tfkit train` "
+                         "with strategy multi_worker_mirrored.")
     evaluations = _Evaluations(estimator, eval_spec)
     estimator.train(train_spec.input_fn, hooks=train_spec.hooks, max_steps=train_spec.max_steps,
                     saving_listeners=[*train_spec.saving_listeners, evaluations])
     evaluations.evaluate(final=True)
     return evaluations.results, evaluations.exports
+
+
+def _on_cluster(estimator, task, train_spec, eval_spec):
+    """A task of a parameter-server cluster: ps and workers serve until the chief is done (they exit then); the chief
+    trains, scheduling the steps on the workers, and marks the run done; the evaluator evaluates each new checkpoint
+    and runs the exporters, the last time as the final export. The chief returns ``(None, [])``, as the estimator's
+    chief returned no evaluation."""
+    if task.type in ("ps", "worker"):
+        cluster.serve_if_only_serving(task, estimator.model_dir)  # does not return
+    if task.type == "evaluator":
+        return _evaluate_continuously(estimator, train_spec, eval_spec)
+    try:
+        estimator.train(train_spec.input_fn, hooks=train_spec.hooks, max_steps=train_spec.max_steps,
+                        saving_listeners=train_spec.saving_listeners)
+    finally:
+        cluster.mark_chief_done(estimator.model_dir)
+    return None, []
+
+
+def _evaluate_continuously(estimator, train_spec, eval_spec, poll_seconds=1.0):
+    """The evaluator: after ``start_delay_secs``, each new checkpoint (at most every ``throttle_secs``, but the last one
+    at once) until the chief is done; its final evaluation's results and exports."""
+    started = time.time()
+    evaluations = _Evaluations(estimator, eval_spec)
+    evaluations.last = started - eval_spec.throttle_secs + eval_spec.start_delay_secs
+    while True:
+        done = cluster.chief_done_since(estimator.model_dir, started)  # first: the chief's last checkpoint is never missed
+        latest = estimator.latest_checkpoint()
+        step = int(latest.rpartition("-")[2]) if latest else None
+        final = latest is not None and (done or (train_spec.max_steps is not None and step >= train_spec.max_steps))
+        due = time.time() - evaluations.last >= eval_spec.throttle_secs
+        if latest is not None and latest != evaluations.evaluated and (due or final):
+            evaluations.evaluate(final=final)
+            if final:
+                return evaluations.results, evaluations.exports
+        elif done:
+            if evaluations.results is not None:
+                evaluations.evaluate(final=True)
+            return evaluations.results, evaluations.exports
+        time.sleep(poll_seconds)
