@@ -131,3 +131,29 @@ def test_train_and_evaluate_evaluates_on_checkpoints_and_exports_at_the_end(tmp_
 def test_specs_and_exporters_refuse_what_the_estimator_refused(make, error, words):
     with pytest.raises(error, match=words):
         make()
+
+
+def test_early_stopping_hooks_stop_training_on_the_evaluations_written(tmp_path):
+    config = tfkit.estimator.RunConfig(save_checkpoints_steps=5)
+
+    def run(name, make_hook, estimator_class=tfkit.estimator.LinearClassifier, columns=(HOURS, JOB)):
+        estimator = estimator_class(*([list(columns)] if columns else []), model_dir=str(tmp_path / name), config=config)
+        hook = make_hook(estimator)
+        tfkit.estimator.train_and_evaluate(estimator, tfkit.estimator.TrainSpec(input_fn(epochs=1000), max_steps=200,
+                                                                                 hooks=[hook]),
+                                           tfkit.estimator.EvalSpec(input_fn(), steps=None, throttle_secs=0))
+        evaluations = tfkit.estimator.experimental.read_eval_metrics(estimator.eval_dir())
+        return estimator.global_step, evaluations
+
+    step, evaluations = run("higher", lambda e: tfkit.estimator.experimental.stop_if_higher_hook(
+        e, "accuracy", 0.8, run_every_secs=None, run_every_steps=1))
+    first_above = min(s for s, metrics in evaluations.items() if metrics["accuracy"] > 0.8)
+    assert step < 200 and first_above <= step <= first_above + 5  # stopped at the next step after seeing it
+    # A baseline's accuracy is the majority class' share from its first evaluation on: it never increases again.
+    step, evaluations = run("plateau", lambda e: tfkit.estimator.experimental.stop_if_no_increase_hook(
+        e, "accuracy", 20, run_every_secs=None, run_every_steps=1), tfkit.estimator.BaselineClassifier, None)
+    assert len({metrics["accuracy"] for metrics in evaluations.values()}) == 1
+    assert max(evaluations) - min(evaluations) == 20 and step <= max(evaluations) + 5, (step, sorted(evaluations))
+    with pytest.raises(ValueError, match="Only one of `run_every_secs` and `run_every_steps` must be set"):
+        tfkit.estimator.experimental.stop_if_no_increase_hook(tfkit.estimator.BaselineRegressor(), "loss", 5,
+                                                              run_every_secs=1, run_every_steps=1)

@@ -29,7 +29,7 @@ Example:
 ['all_class_ids', 'all_classes', 'class_ids', 'classes', 'logistic', 'logits', 'probabilities']
 """
 
-from tfkit.estimator import export
+from tfkit.estimator import experimental, export
 from tfkit.estimator.canned import (BaselineClassifier, BaselineRegressor, DNNClassifier, DNNLinearCombinedClassifier,
                                     DNNLinearCombinedRegressor, DNNRegressor, LinearClassifier, LinearRegressor)
 from tfkit.estimator.estimator import Estimator
@@ -59,6 +59,7 @@ __all__ = [
     "RunConfig",
     "StopAtStepHook",
     "TrainSpec",
+    "experimental",
     "export",
     "train_and_evaluate",
 ]

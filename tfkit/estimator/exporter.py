@@ -103,8 +103,11 @@ class BestExporter(_SavedModelExporter):
         return path
 
 
-def _best_in_events(pattern, compare_fn, current):
-    """The best evaluation recorded in the event files (each step's scalars), other than ``current``'s step."""
+def read_eval_metrics(eval_dir_or_pattern):
+    """``{step: {metric: value}}`` of the evaluations recorded in an eval dir's event files (or those a glob matches),
+    by step (``tf.estimator.experimental.read_eval_metrics``'s result)."""
+    pattern = eval_dir_or_pattern if glob.has_magic(eval_dir_or_pattern) else \
+        os.path.join(eval_dir_or_pattern, "events.out.tfevents.*")
     by_step = {}
     for path in glob.glob(pattern):
         for record in tf.data.TFRecordDataset(path):
@@ -113,8 +116,13 @@ def _best_in_events(pattern, compare_fn, current):
                 if value.HasField("tensor") or value.HasField("simple_value"):
                     number = value.simple_value if value.HasField("simple_value") else float(tf.make_ndarray(value.tensor))
                     by_step.setdefault(event.step, {})[value.tag] = number
+    return dict(sorted(by_step.items()))
+
+
+def _best_in_events(pattern, compare_fn, current):
+    """The best evaluation recorded in the event files (each step's scalars), other than ``current``'s step."""
     best = None
-    for step, result in sorted(by_step.items()):
+    for step, result in read_eval_metrics(pattern).items():
         if step == current.get("global_step") or "loss" not in result:
             continue
         if best is None or compare_fn(best, result):
