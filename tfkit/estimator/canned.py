@@ -109,7 +109,19 @@ def _linear_rate(columns):
 
 
 class LinearClassifier(_WideDeepEstimator):
-    """``tf.estimator.LinearClassifier``: a linear model (FTRL, learning rate 0.2) over ``feature_columns``."""
+    """``tf.estimator.LinearClassifier``: a linear model (FTRL, learning rate 0.2) over ``feature_columns``.
+
+    Example:
+
+    >>> import tempfile, tensorflow as tf, tfkit
+    >>> job = tfkit.feature_column.categorical_column_with_hash_bucket("job", 100)
+    >>> estimator = tfkit.estimator.LinearClassifier([job], n_classes=3, model_dir=tempfile.mkdtemp())
+    >>> data = lambda: tf.data.Dataset.from_tensor_slices(({"job": ["cook", "pilot", "clerk"]}, [0, 1, 2])).batch(3)
+    >>> estimator.train(data, steps=5).evaluate(data)["global_step"]
+    1
+    >>> next(estimator.predict(data))["probabilities"].shape
+    (3,)
+    """
 
     def __init__(self, feature_columns, model_dir=None, n_classes=2, weight_column=None, label_vocabulary=None,
                  optimizer="Ftrl", config=None, warm_start_from=None, loss_reduction="sum_over_batch_size",
@@ -120,7 +132,17 @@ class LinearClassifier(_WideDeepEstimator):
 
 
 class LinearRegressor(_WideDeepEstimator):
-    """``tf.estimator.LinearRegressor``: a linear model (FTRL, learning rate 0.2) over ``feature_columns``."""
+    """``tf.estimator.LinearRegressor``: a linear model (FTRL, learning rate 0.2) over ``feature_columns``.
+
+    Example:
+
+    >>> import tempfile, tensorflow as tf, tfkit
+    >>> estimator = tfkit.estimator.LinearRegressor([tfkit.feature_column.numeric_column("x")], label_dimension=2,
+    ...                                             model_dir=tempfile.mkdtemp())
+    >>> data = lambda: tf.data.Dataset.from_tensor_slices(({"x": [1.0, 2.0]}, [[1.0, -1.0], [2.0, -2.0]])).batch(2)
+    >>> next(estimator.train(data, steps=1).predict(data))["predictions"].shape
+    (2,)
+    """
 
     def __init__(self, feature_columns, model_dir=None, label_dimension=1, weight_column=None, optimizer="Ftrl",
                  config=None, warm_start_from=None, loss_reduction="sum_over_batch_size", sparse_combiner="sum"):
@@ -130,7 +152,18 @@ class LinearRegressor(_WideDeepEstimator):
 
 
 class DNNClassifier(_WideDeepEstimator):
-    """``tf.estimator.DNNClassifier``: a feed-forward network (Adagrad at its default learning rate, 0.001)."""
+    """``tf.estimator.DNNClassifier``: a feed-forward network (Adagrad at its default learning rate, 0.001).
+
+    Example:
+
+    >>> import tempfile, tensorflow as tf, tfkit
+    >>> hours = tfkit.feature_column.numeric_column("hours")
+    >>> estimator = tfkit.estimator.DNNClassifier([8, 4], [hours], label_vocabulary=["part", "full"], dropout=0.1,
+    ...                                           model_dir=tempfile.mkdtemp())
+    >>> data = lambda: tf.data.Dataset.from_tensor_slices(({"hours": [20.0, 40.0]}, ["part", "full"])).batch(2)
+    >>> next(estimator.train(data).predict(data))["all_classes"].tolist()
+    [b'part', b'full']
+    """
 
     def __init__(self, hidden_units, feature_columns, model_dir=None, n_classes=2, weight_column=None,
                  label_vocabulary=None, optimizer="Adagrad", activation_fn=tf.nn.relu, dropout=None, config=None,
@@ -141,7 +174,17 @@ class DNNClassifier(_WideDeepEstimator):
 
 
 class DNNRegressor(_WideDeepEstimator):
-    """``tf.estimator.DNNRegressor``: a feed-forward network (Adagrad at its default learning rate, 0.001)."""
+    """``tf.estimator.DNNRegressor``: a feed-forward network (Adagrad at its default learning rate, 0.001).
+
+    Example:
+
+    >>> import tempfile, tensorflow as tf, tfkit
+    >>> estimator = tfkit.estimator.DNNRegressor([4], [tfkit.feature_column.numeric_column("x")], optimizer="Adam",
+    ...                                          model_dir=tempfile.mkdtemp())
+    >>> data = lambda: tf.data.Dataset.from_tensor_slices(({"x": [1.0, 2.0]}, [2.0, 4.0])).batch(2)
+    >>> sorted(estimator.train(data, steps=3).evaluate(data))
+    ['average_loss', 'global_step', 'label/mean', 'loss', 'prediction/mean']
+    """
 
     def __init__(self, hidden_units, feature_columns, model_dir=None, label_dimension=1, weight_column=None,
                  optimizer="Adagrad", activation_fn=tf.nn.relu, dropout=None, config=None, warm_start_from=None,
@@ -166,7 +209,20 @@ class DNNLinearCombinedClassifier(_WideDeepEstimator):
 
 
 class DNNLinearCombinedRegressor(_WideDeepEstimator):
-    """``tf.estimator.DNNLinearCombinedRegressor``: wide & deep regression, optimized as the classifier."""
+    """``tf.estimator.DNNLinearCombinedRegressor``: wide & deep regression, optimized as the classifier.
+
+    Example:
+
+    >>> import tempfile, tensorflow as tf, tfkit
+    >>> city = tfkit.feature_column.categorical_column_with_vocabulary_list("city", ["Lima", "Oslo"])
+    >>> estimator = tfkit.estimator.DNNLinearCombinedRegressor(
+    ...     linear_feature_columns=[city], dnn_feature_columns=[tfkit.feature_column.numeric_column("rooms")],
+    ...     dnn_hidden_units=[4], model_dir=tempfile.mkdtemp())
+    >>> data = lambda: tf.data.Dataset.from_tensor_slices(({"city": ["Lima", "Oslo"], "rooms": [2.0, 3.0]},
+    ...                                                    [100.0, 300.0])).batch(2)
+    >>> estimator.train(data, steps=1).evaluate(data)["label/mean"]
+    200.0
+    """
 
     def __init__(self, model_dir=None, linear_feature_columns=None, linear_optimizer="Ftrl", dnn_feature_columns=None,
                  dnn_optimizer="Adagrad", dnn_hidden_units=None, dnn_activation_fn=tf.nn.relu, dnn_dropout=None,
@@ -192,7 +248,16 @@ class _BaselineEstimator(_CannedEstimator):
 
 
 class BaselineClassifier(_BaselineEstimator):
-    """``tf.estimator.BaselineClassifier``: the classes' log-odds, learned (FTRL, 0.3); features are ignored."""
+    """``tf.estimator.BaselineClassifier``: the classes' log-odds, learned (FTRL, 0.3); features are ignored.
+
+    Example:
+
+    >>> import tempfile, tensorflow as tf, tfkit
+    >>> estimator = tfkit.estimator.BaselineClassifier(model_dir=tempfile.mkdtemp())
+    >>> data = lambda: tf.data.Dataset.from_tensor_slices(({"any": [0, 0, 0, 0]}, [1, 1, 1, 0])).batch(4).repeat()
+    >>> round(float(next(estimator.train(data, steps=200).predict(data))["logistic"][0]), 2)
+    0.75
+    """
 
     def __init__(self, model_dir=None, n_classes=2, weight_column=None, label_vocabulary=None, optimizer="Ftrl",
                  config=None, loss_reduction="sum_over_batch_size"):
@@ -201,7 +266,16 @@ class BaselineClassifier(_BaselineEstimator):
 
 
 class BaselineRegressor(_BaselineEstimator):
-    """``tf.estimator.BaselineRegressor``: the labels' mean, learned (FTRL, 0.3); features are ignored."""
+    """``tf.estimator.BaselineRegressor``: the labels' mean, learned (FTRL, 0.3); features are ignored.
+
+    Example:
+
+    >>> import tempfile, tensorflow as tf, tfkit
+    >>> estimator = tfkit.estimator.BaselineRegressor(model_dir=tempfile.mkdtemp())
+    >>> data = lambda: tf.data.Dataset.from_tensor_slices(({"any": [0, 0]}, [1.0, 3.0])).batch(2).repeat()
+    >>> round(float(next(estimator.train(data, steps=300).predict(data))["predictions"][0]), 1)
+    2.0
+    """
 
     def __init__(self, model_dir=None, label_dimension=1, weight_column=None, optimizer="Ftrl", config=None,
                  loss_reduction="sum_over_batch_size"):

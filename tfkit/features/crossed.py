@@ -66,7 +66,8 @@ class CrossedColumn(SparseColumn):
             parents, by_name = [], dict(zip([c.name for c in self.parents], parents))
             for column in self.columns:
                 if isinstance(column, str):
-                    values = tf.reshape(features[column], [-1, 1])
+                    values = tf.convert_to_tensor(features[column])
+                    values = values if values.shape.rank == 2 else tf.reshape(values, [-1, 1])  # [batch, n]: n values
                     parents.append(_Values(values, tf.cast(tf.not_equal(values, ""), tf.float32)))
                 else:
                     parents.append(by_name[column.name])
