@@ -72,15 +72,15 @@ def build_model_columns():
 def input_fn(data_file, num_epochs, shuffle, batch_size):
     """Batches of (features, labels) from a census CSV (gzipped, with a header; adult.test's labels end in ".")."""
 
-    def parse_csv(line):
-        columns = tf.io.decode_csv(line, record_defaults=_CSV_COLUMN_DEFAULTS)
+    def parse_csv(lines):
+        lines = tf.boolean_mask(lines, tf.strings.length(lines) > 0)  # the files end in a blank line
+        columns = tf.io.decode_csv(lines, record_defaults=_CSV_COLUMN_DEFAULTS)
         features = {name: tf.strings.strip(value) if value.dtype == tf.string else value
                     for name, value in zip(_CSV_COLUMNS, columns)}
         labels = tf.strings.regex_replace(features.pop("income_bracket"), r"\.$", "")
         return features, tf.equal(labels, ">50K")
 
     dataset = tf.data.TextLineDataset(data_file, compression_type="GZIP").skip(1)
-    dataset = dataset.filter(lambda line: tf.strings.length(tf.strings.strip(line)) > 0)  # the files end in blank lines
     if shuffle:
         dataset = dataset.shuffle(buffer_size=_NUM_EXAMPLES["train"], seed=0)
     dataset = dataset.repeat(num_epochs)
