@@ -199,3 +199,27 @@ def test_the_global_step_counts_batches_of_a_dataset_of_unknown_length(tmp_path)
     estimator.train(lines)
     estimator.train(lines, steps=100)  # runs out after 4 more
     assert estimator.global_step == 8 and os.path.basename(estimator.latest_checkpoint()) == "ckpt-8"
+
+
+def test_seconds_between_checkpoints_warm_start_sum_reduction_and_step_logging(tmp_path, caplog):
+    every_step = RunConfig(save_checkpoints_secs=0.0001, keep_checkpoint_max=100, log_step_count_steps=2)
+    timed = LinearClassifier(list(columns()), model_dir=str(tmp_path / "timed"), config=every_step)
+    with caplog.at_level("INFO", logger="tfkit.estimator"):
+        timed.train(input_fn(epochs=10), steps=40)
+    saved = sorted(int(p[len("ckpt-"):-len(".index")]) for p in os.listdir(tmp_path / "timed") if p.endswith(".index"))
+    # A save at the end of every call of the compiled step (16 steps a call): the time between saves is always over.
+    assert saved == [16, 32, 40]
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("loss = ")][-1].endswith("step = 40")
+    # warm_start_from: a new model_dir starts from another's weights, at step 0.
+    warm = LinearClassifier(list(columns()), model_dir=str(tmp_path / "warm"), warm_start_from=str(tmp_path / "timed"))
+    predictions = [p["logits"] for p in warm.predict(input_fn())]  # no checkpoint yet: freshly initialized
+    warm.train(input_fn(), steps=1)
+    assert warm.evaluate(input_fn())["global_step"] == 1
+    name = [n for n in timed.get_variable_names() if "bias" in n][0]
+    assert not np.allclose(warm.get_variable_value(name), 0.0) and np.allclose(np.concatenate(predictions), 0.0)
+    # loss_reduction "sum": each batch's loss is the sum over its examples, not their mean.
+    mean = LinearClassifier(list(columns()), model_dir=str(tmp_path / "mean"))
+    summed = LinearClassifier(list(columns()), model_dir=str(tmp_path / "sum"), loss_reduction=tf.keras.losses.Reduction.SUM)
+    for estimator in (mean, summed):
+        estimator.train(input_fn(), steps=1)
+    assert summed.evaluate(input_fn())["loss"] == pytest.approx(16 * mean.evaluate(input_fn())["loss"], rel=0.05)

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import tfkit
-from tests.estimator.test_canned import BINARY, DATA, HOURS, JOB, input_fn
+from tests.estimator.test_canned import BINARY, HOURS, JOB, input_fn
 from tfkit import feature_column as fc
 
 

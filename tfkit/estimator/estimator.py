@@ -11,11 +11,12 @@ import keras
 import tensorflow as tf
 
 from tfkit import distribute
+from tfkit.estimator import arguments
+from tfkit.estimator import callbacks as callbacks_lib
 from tfkit.estimator import hooks as hooks_lib
 from tfkit.estimator.inputs import Labels, ModeKeys, call_input_fn, check_features, dense_features
 from tfkit.estimator.metrics import EvalMetrics
-from tfkit.estimator.run_config import RunConfig
-from tfkit.jobs.checkpoints import CheckpointFiles, Checkpoints, latest_checkpoint, weights_checkpoint
+from tfkit.jobs.checkpoints import CheckpointFiles, latest_checkpoint, weights_checkpoint
 from tfkit.jobs.directory import make_job_dir
 from tfkit.jobs.summaries import TensorBoard
 
@@ -48,11 +49,11 @@ class _CannedEstimator(Estimator):
 
     def __init__(self, kind, units, label_vocabulary, weight_column, model_dir, config, loss_reduction, warm_start_from,
                  columns):
-        self._config = _config_with_model_dir(config, model_dir)
+        self._config = arguments.config_with_model_dir(config, model_dir)
         self._kind, self._units = kind, units
         self._labels = Labels(kind, units, label_vocabulary)
-        self._weight_key = _weight_key(weight_column)
-        self._reduction = _reduction(loss_reduction)
+        self._weight_key = arguments.weight_key(weight_column)
+        self._reduction = arguments.reduction(loss_reduction)
         self._warm_start_from = warm_start_from
         self._columns = list(columns)
         self._train_model = self.manager = self.epoch = None
@@ -112,9 +113,11 @@ class _CannedEstimator(Estimator):
                 return self
             steps = max_steps - self.global_step
         every_steps, every_seconds = self._config.save_checkpoints_steps, self._config.save_checkpoints_secs
-        callbacks = [_Saver(self, every_steps or None, every_seconds or None, listeners),
+        callbacks = [callbacks_lib.Saver(self, every_steps or None, every_seconds or None, listeners),
                      TensorBoard(self.model_dir, write_graph=False, update_freq=self._summary_calls()),
                      *callbacks]
+        if self._config.log_step_count_steps and log.isEnabledFor(logging.INFO):
+            callbacks.append(callbacks_lib.StepLogger(self, self._config.log_step_count_steps))
         if self._train_model._parameter_server_trainer() is not None:
             if steps is None:
                 raise ValueError("On a parameter-server cluster train needs steps or max_steps (TrainSpec's max_steps): "
@@ -127,7 +130,7 @@ class _CannedEstimator(Estimator):
             data = self._dataset(input_fn, ModeKeys.TRAIN)
             data, steps = (data if steps is None else data.take(steps)), None
             if self._train_model.steps_per_execution == 1:
-                callbacks.insert(0, _StepCounter())
+                callbacks.insert(0, callbacks_lib.StepCounter())
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Your input ran out of data")
             self._train_model.fit(data, epochs=1, steps_per_epoch=steps, callbacks=callbacks, verbose=0)
@@ -147,7 +150,7 @@ class _CannedEstimator(Estimator):
             keras.utils.set_random_seed(self._config.tf_random_seed)
         with strategy.scope():
             model = self._new_model()
-            model.compile(optimizer=self._optimizer(model), loss=_loss(self._kind, self._reduction),
+            model.compile(optimizer=self._optimizer(model), loss=arguments.loss(self._kind, self._reduction),
                           steps_per_execution=self._steps_per_execution(strategy))
             model.build()
             model.optimizer.build(distribute.trainable_variables(model))
@@ -162,7 +165,7 @@ class _CannedEstimator(Estimator):
         if latest is not None:
             checkpoint.restore(latest).assert_existing_objects_matched()
         elif self._warm_start_from is not None:
-            _warm_start(model, self._warm_start_from)
+            arguments.warm_start(model, self._warm_start_from)
         self._train_model = model
 
     def _summary_calls(self):
@@ -312,111 +315,3 @@ class _CannedEstimator(Estimator):
         path = export.export(model, export_dir_base, serving_input_receiver_fn, self._kind,
                              lambda features: self._predictions(model, dense_features(features, self._columns)))
         return path.encode()
-
-
-class _StepCounter(keras.callbacks.Callback):
-    """Makes the global step count the batches trained on, as the estimator's did, when each call of the step runs
-    one step.
-
-    Keras 3 (3.15) adds one to ``optimizer.iterations`` when a dataset of
-    unknown length (a file's lines) runs out: the last ``get_next`` fails, but
-    the increment, which does not wait for it, has run (no weight changes).
-    Checked at the epoch's end, before the checkpoint of that step is saved.
-    (Calls of several steps read their input with ``get_next_as_optional``
-    and count exactly.)
-    """
-
-    async_safe = True
-
-    def on_train_begin(self, logs=None):
-        self.start, self.batches = int(self.model.optimizer.iterations.numpy()), 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.batches = batch + 1
-
-    def on_epoch_end(self, epoch, logs=None):
-        iterations = self.model.optimizer.iterations
-        if int(iterations.numpy()) != self.start + self.batches:
-            iterations.assign(self.start + self.batches)
-
-
-class _Saver(Checkpoints):
-    """The run's checkpoints, and after each save the ``saving_listeners``' ``after_save(None, global_step)``."""
-
-    def __init__(self, estimator, every_steps, every_seconds, listeners):
-        super().__init__(estimator, every_steps, every_seconds)
-        self.listeners = listeners
-        self.async_safe = self.async_safe and not listeners
-        latest = estimator.latest_checkpoint()
-        self.last_saved = int(latest.rpartition("-")[2]) if latest else None
-
-    def on_train_begin(self, logs=None):
-        for listener in self.listeners:
-            listener.begin()
-
-    def _save(self, step):
-        if step == self.last_saved:  # the end of training, just after a save at the same step
-            return
-        super()._save(step)
-        self.last_saved = step
-        for listener in self.listeners:
-            if listener.after_save(None, step):
-                self.model.stop_training = True  # as a listener's True stops the estimator's training
-
-    def on_train_end(self, logs=None):
-        for listener in self.listeners:
-            listener.end(None, self.run.global_step)
-
-
-def _config_with_model_dir(config, model_dir):
-    config = config if config is not None else RunConfig()
-    if not isinstance(config, RunConfig):
-        raise ValueError(f"config must be an instance of `RunConfig`, but provided {config}.")
-    if model_dir is not None and config.model_dir is not None and \
-            os.path.abspath(model_dir) != os.path.abspath(config.model_dir):
-        raise ValueError(f"`model_dir` are set both in constructor and `RunConfig`, but with different values. In "
-                         f"constructor: '{model_dir}', in `RunConfig`: '{config.model_dir}' ")
-    model_dir = model_dir or config.model_dir
-    if model_dir is None:
-        model_dir = tempfile.mkdtemp()
-        log.warning("Using temporary folder as model directory: %s", model_dir)
-    return config.replace(model_dir=os.fspath(model_dir))
-
-
-def _weight_key(weight_column):
-    if weight_column is None or isinstance(weight_column, str):
-        return weight_column
-    key = getattr(weight_column, "key", None)
-    if key is None or getattr(weight_column, "shape", 1) != 1:
-        raise ValueError(f"Weight column must be a string or a numeric_column of one value. Given: {weight_column}")
-    return key
-
-
-_REDUCTIONS = {"sum_over_batch_size": "sum_over_batch_size", "weighted_sum_over_batch_size": "sum_over_batch_size",
-               "sum": "sum", "weighted_sum": "sum"}
-
-
-def _reduction(loss_reduction):
-    name = str(getattr(loss_reduction, "value", loss_reduction)).lower()
-    if name not in _REDUCTIONS:
-        raise ValueError(f"Invalid loss_reduction: {loss_reduction}. tfkit's estimators take 'sum_over_batch_size' "
-                         "(the default) or 'sum'.")
-    return _REDUCTIONS[name]
-
-
-def _loss(kind, reduction):
-    if kind == "binary":
-        return keras.losses.BinaryCrossentropy(from_logits=True, reduction=reduction)
-    if kind == "multiclass":
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=reduction)
-    return keras.losses.MeanSquaredError(reduction=reduction)
-
-
-def _warm_start(model, warm_start_from):
-    """Initializes the weights that ``warm_start_from`` (a model_dir, a checkpoint, or ``WarmStartSettings``) holds."""
-    source = getattr(warm_start_from, "ckpt_to_initialize_from", warm_start_from)
-    source = os.fspath(source)
-    path = latest_checkpoint(source) or tf.train.latest_checkpoint(source) if os.path.isdir(source) else source
-    if path is None:
-        raise ValueError(f"warm_start_from {source!r} holds no checkpoint.")
-    tf.train.Checkpoint(weights=weights_checkpoint(model)).read(path).expect_partial()
