@@ -198,3 +198,18 @@ def test_bad_arguments_raise_tensorflows_errors(make, error, words):
     with pytest.raises(error) as raised:
         make()
     assert words in str(raised.value)
+
+
+def test_a_cross_of_raw_numbers_and_two_columns_reading_one_number_feature():
+    age = fc.numeric_column("age")
+    hour = fc.categorical_column_with_identity("hour", 24)
+    crossed = fc.crossed_column(["age", "sex"], 100)  # the linear tutorial's cross of a raw number and a string
+    columns = [age, crossed, fc.numeric_column("hour"), hour]
+    from tfkit.features import input_specs
+
+    specs = input_specs(columns)
+    assert specs["age"].dtype == "float32" and specs["sex"].dtype == "string" and specs["hour"].dtype == "float32"
+    features = {"age": tf.constant([22.0, 38.7]), "sex": tf.constant(["male", "female"]), "hour": tf.constant([3.0, 23.0])}
+    expected = tf.sparse.cross_hashed([tf.constant([[22], [38]], tf.int64), features["sex"][:, None]], num_buckets=100)
+    assert ids_of(crossed, features) == [[i] for i in expected.values.numpy()]  # numbers crossed as int64, as TF does
+    assert ids_of(hour, features) == [[3], [23]]

@@ -2,6 +2,8 @@
 defaults, training in a model directory (resume, max_steps, checkpoints), evaluate's metrics (names, and values
 against Keras metrics on the same predictions), predict's keys, and the errors."""
 
+import functools
+import json
 import os
 
 import keras
@@ -223,3 +225,38 @@ def test_seconds_between_checkpoints_warm_start_sum_reduction_and_step_logging(t
     for estimator in (mean, summed):
         estimator.train(input_fn(), steps=1)
     assert summed.evaluate(input_fn())["loss"] == pytest.approx(16 * mean.evaluate(input_fn())["loss"], rel=0.05)
+
+
+def test_what_tutorial_programs_pass_an_estimator(tmp_path, monkeypatch):
+    # An input_fn returning a one-shot iterator's get_next() (a TensorFlow 1 program's): every batch, once.
+    def iterator_input_fn():
+        dataset = tf.data.Dataset.from_tensor_slices((dict(DATA), BINARY)).batch(16)
+        return tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
+
+    weighted = LinearClassifier(list(columns()), model_dir=str(tmp_path / "iterator"), weight_column="weight")
+    weighted.train(iterator_input_fn)
+    assert weighted.global_step == 4 and weighted.evaluate(iterator_input_fn)["global_step"] == 4
+    # Predicting needs no weight column; a partial's bound keywords stay bound.
+    features_only = functools.partial(lambda params, rows: tf.data.Dataset.from_tensor_slices(
+        {"hours": DATA["hours"][:rows], "job": DATA["job"][:rows]}).batch(rows), params="mine", rows=3)
+    assert len(list(weighted.predict(features_only))) == 3
+    # RunConfig(save_checkpoints_secs=None): no checkpoint but the one at the end of train.
+    quiet = LinearClassifier(list(columns()), model_dir=str(tmp_path / "quiet"),
+                             config=RunConfig(save_checkpoints_secs=None, keep_checkpoint_max=100))
+    quiet.train(input_fn(epochs=10), steps=40)
+    assert [p for p in os.listdir(tmp_path / "quiet") if p.endswith(".index")] == ["ckpt-40.index"]
+    # WarmStartSettings from a tfkit model_dir; a checkpoint of other variables is refused.
+    warm = LinearClassifier(list(columns()), model_dir=str(tmp_path / "warm"),
+                            warm_start_from=tfkit.estimator.WarmStartSettings(str(tmp_path / "quiet")))
+    warm.train(input_fn(), steps=1)
+    foreign = tf.train.Checkpoint(linear=tf.Variable([1.0]))
+    foreign_path = foreign.write(str(tmp_path / "foreign" / "model.ckpt-1"))
+    with pytest.raises(ValueError, match="holds none of this model's weights"):
+        LinearClassifier(list(columns()), model_dir=str(tmp_path / "cold"), warm_start_from=foreign_path).train(
+            input_fn(), steps=1)
+    # Cloud ML Engine's old TF_CONFIG, with a "master".
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"master": ["a:1"], "ps": ["b:1"]},
+                                                "task": {"type": "master", "index": 0}}))
+    assert (RunConfig().task_type, RunConfig().is_chief, RunConfig().num_ps_replicas) == ("chief", True, 1)
+    spec = tfkit.estimator.classifier_parse_example_spec([HOURS], "label", weight_column="weight")
+    assert spec["label"] == tf.io.FixedLenFeature((1,), tf.int64) and spec["weight"].dtype == tf.float32

@@ -73,6 +73,8 @@ def from_tf_config(environ=None):
     >>> task = from_tf_config({"TF_CONFIG": config})
     >>> task.type, task.address, task.is_chief, task.num_ps
     ('ps', 'c:1', False, 1)
+    >>> from_tf_config({"TF_CONFIG": '{"cluster": {"master": ["a:1"], "ps": ["c:1"]}, "task": {"type": "master"}}'}).type
+    'chief'
     """
     environ = os.environ if environ is None else environ
     text = environ.get("TF_CONFIG", "").strip()
@@ -80,8 +82,14 @@ def from_tf_config(environ=None):
         return None
     try:
         config = json.loads(text)
-        cluster, task = config.get("cluster", {}), config.get("task", {})
+        cluster, task = dict(config.get("cluster") or {}), config.get("task") or {}
+        if not cluster and not task:
+            return None  # an empty TF_CONFIG, as some launchers set one: a single process
+        # Cloud ML Engine's older TF_CONFIG names the chief "master".
+        if "master" in cluster:
+            cluster["chief"] = cluster.pop("master")
         task_type, index = task["type"], int(task.get("index", 0))
+        task_type = "chief" if task_type == "master" else task_type
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise _error(f"TF_CONFIG is not valid: {error!r}. Expected JSON like "
                      '{"cluster": {"worker": ["host:port"]}, "task": {"type": "worker", "index": 0}}.') from None

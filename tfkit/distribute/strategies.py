@@ -51,7 +51,9 @@ def _parameter_server(cluster_resolver=None, min_shard_bytes=DEFAULT_MIN_SHARD_B
         task = cluster.from_tf_config()
         if task is None or not task.num_ps:
             raise ConfigError("strategy parameter_server needs a cluster with ps tasks: set TF_CONFIG (or run `tfkit launch --ps 1`).")
-        cluster_resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+        # From tfkit's reading of TF_CONFIG (which takes an old "master" for the chief), as TensorFlow's would.
+        cluster_resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+            tf.train.ClusterSpec(task.cluster), task_type=task.type, task_id=task.index, rpc_layer="grpc")
     num_ps = len(cluster_resolver.cluster_spec().as_dict().get("ps", ()))
     partitioner = TablePartitioner(min_shard_bytes, max_shards=max_shards or max(1, num_ps))
     return tf.distribute.experimental.ParameterServerStrategy(cluster_resolver, variable_partitioner=partitioner)

@@ -36,6 +36,7 @@ from tfkit.estimator.estimator import Estimator
 from tfkit.estimator.exporter import BestExporter, Exporter, FinalExporter, LatestExporter
 from tfkit.estimator.hooks import CheckpointSaverListener, StopAtStepHook
 from tfkit.estimator.inputs import ModeKeys
+from tfkit.estimator.parsing import WarmStartSettings, classifier_parse_example_spec, regressor_parse_example_spec
 from tfkit.estimator.run_config import RunConfig
 from tfkit.estimator.training import EvalSpec, TrainSpec, train_and_evaluate
 
@@ -59,7 +60,10 @@ __all__ = [
     "RunConfig",
     "StopAtStepHook",
     "TrainSpec",
+    "WarmStartSettings",
+    "classifier_parse_example_spec",
     "experimental",
     "export",
+    "regressor_parse_example_spec",
     "train_and_evaluate",
 ]

@@ -59,10 +59,15 @@ def loss(kind, reduction):
 
 
 def warm_start(model, warm_start_from):
-    """Initializes the weights that ``warm_start_from`` (a model_dir, a checkpoint, or ``WarmStartSettings``) holds."""
-    source = getattr(warm_start_from, "ckpt_to_initialize_from", warm_start_from)
-    source = os.fspath(source)
-    path = latest_checkpoint(source) or tf.train.latest_checkpoint(source) if os.path.isdir(source) else source
+    """Initializes the weights that ``warm_start_from`` (a model_dir, a checkpoint, or ``WarmStartSettings``) holds;
+    a checkpoint holding none of them (one a TensorFlow 1 estimator wrote: other names) is refused."""
+    source = os.fspath(getattr(warm_start_from, "ckpt_to_initialize_from", warm_start_from))
+    path = (latest_checkpoint(source) or tf.train.latest_checkpoint(source)) if os.path.isdir(source) else source
     if path is None:
         raise ValueError(f"warm_start_from {source!r} holds no checkpoint.")
+    names = {name for name, _ in tf.train.list_variables(path)}
+    if not any(name.startswith("weights/") for name in names):  # a tfkit checkpoint tracks the weights by path there
+        raise ValueError(f"warm_start_from {source!r}: its checkpoint {path} holds none of this model's weights (a "
+                         "tfkit.estimator's model_dir of the same columns warm-starts; a tf.estimator checkpoint names "
+                         "its variables otherwise).")
     tf.train.Checkpoint(weights=weights_checkpoint(model)).read(path).expect_partial()

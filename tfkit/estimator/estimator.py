@@ -284,7 +284,9 @@ class _CannedEstimator(Estimator):
             check_features(features)
             features = dict(features)
             weights = None
-            if self._weight_key is not None:
+            if self._weight_key is not None and mode == ModeKeys.PREDICT:
+                features.pop(self._weight_key, None)  # weights weigh losses and metrics: predictions need none
+            elif self._weight_key is not None:
                 if self._weight_key not in features:
                     raise ValueError(f"weight_column {self._weight_key!r} is not among the features {sorted(features)}")
                 weights = tf.reshape(tf.cast(features.pop(self._weight_key), tf.float32), [-1, 1])

@@ -1,6 +1,7 @@
 """An estimator's ``input_fn``: called with the arguments it names, its features made what tfkit's columns read, its
 labels made what the head trains on (ids from a ``label_vocabulary``), its ``weight_column`` made sample weights."""
 
+import functools
 import inspect
 
 import tensorflow as tf
@@ -26,9 +27,11 @@ def call_input_fn(input_fn, mode, params, config, input_context=None):
     if not callable(input_fn):
         raise TypeError(f"`input_fn` must be callable, given: {input_fn}")
     try:
-        names = inspect.signature(input_fn).parameters
+        names = set(inspect.signature(input_fn).parameters)
     except (TypeError, ValueError):  # a builtin or a callable without a signature: it takes nothing
-        names = {}
+        names = set()
+    if isinstance(input_fn, functools.partial):
+        names -= set(input_fn.keywords)  # bound by the partial: left as bound, as the estimator left them
     given = {"mode": mode, "params": params, "config": config}
     if input_context is not None:
         given["input_context"] = input_context
@@ -36,6 +39,9 @@ def call_input_fn(input_fn, mode, params, config, input_context=None):
         result = input_fn(**{name: value for name, value in given.items() if name in names})
     if isinstance(result, tf.data.Dataset):
         return result
+    batches = _iterator_batches(input_fn, {name: value for name, value in given.items() if name in names})
+    if batches is not None:
+        return batches
     if isinstance(result, (tuple, list)) and len(result) == 2:
         dataset = tf.data.Dataset.from_tensors(tuple(result))
     elif isinstance(result, dict):
@@ -44,6 +50,38 @@ def call_input_fn(input_fn, mode, params, config, input_context=None):
         raise ValueError("input_fn must return a tf.data.Dataset of (features, labels), or a (features, labels) pair "
                          f"of tensors; it returned {type(result).__name__}.")
     return dataset.repeat() if mode == ModeKeys.TRAIN else dataset
+
+
+def _iterator_batches(input_fn, arguments):
+    """The batches of an ``input_fn`` that returns an iterator's ``get_next()`` (a TensorFlow 1 program's
+    ``make_one_shot_iterator(dataset).get_next()``), or None for one that returns plain tensors.
+
+    Called eagerly, such a function gives one batch, which training would repeat: called in a graph of its own
+    (as the estimator called it), each run of the graph gives the next batch, until the iterator ends.
+    """
+    made = {}
+
+    def graph():
+        made["result"] = input_fn(**arguments)
+
+    try:
+        wrapped = tf.compat.v1.wrap_function(graph, [])
+    except (TypeError, ValueError, RuntimeError, tf.errors.OpError):
+        return None  # it needs eager execution: its tensors are what it returns
+    if not {op.type for op in wrapped.graph.get_operations()} & {"IteratorGetNext", "IteratorGetNextSync"}:
+        return None
+    result = made["result"]
+    result = tuple(result) if isinstance(result, list) else result
+    next_batch = wrapped.prune(feeds=[], fetches=result)
+
+    def batches():
+        while True:
+            try:
+                yield next_batch()
+            except tf.errors.OutOfRangeError:
+                return
+
+    return tf.data.Dataset.from_generator(batches, output_signature=tf.nest.map_structure(tf.type_spec_from_value, result))
 
 
 def check_features(features):

@@ -5,6 +5,7 @@ import json
 from tfkit.distribute import cluster
 
 _DEFAULT_CHECKPOINT_SECONDS = 600
+_DEFAULT = object()  # an argument not given (None, given, means "none")
 
 
 class RunConfig:
@@ -33,11 +34,16 @@ class RunConfig:
                           "session_creation_timeout_secs", "checkpoint_save_graph_def", "keep_checkpoint_every_n_hours",
                           "eval_distribute", "experimental_distribute")
 
-    def __init__(self, model_dir=None, tf_random_seed=None, save_summary_steps=100, save_checkpoints_steps=None,
-                 save_checkpoints_secs=None, session_config=None, keep_checkpoint_max=5,
+    def __init__(self, model_dir=None, tf_random_seed=None, save_summary_steps=100, save_checkpoints_steps=_DEFAULT,
+                 save_checkpoints_secs=_DEFAULT, session_config=None, keep_checkpoint_max=5,
                  keep_checkpoint_every_n_hours=10000, log_step_count_steps=100, train_distribute=None, device_fn=None,
                  protocol=None, eval_distribute=None, experimental_distribute=None, experimental_max_worker_delay_secs=None,
                  session_creation_timeout_secs=7200, checkpoint_save_graph_def=True):
+        if save_checkpoints_steps is _DEFAULT and save_checkpoints_secs is _DEFAULT:
+            save_checkpoints_steps, save_checkpoints_secs = None, _DEFAULT_CHECKPOINT_SECONDS
+        # Given one, the other is None; both None: no checkpoints but the one at the end of each train.
+        save_checkpoints_steps = None if save_checkpoints_steps is _DEFAULT else save_checkpoints_steps
+        save_checkpoints_secs = None if save_checkpoints_secs is _DEFAULT else save_checkpoints_secs
         if save_checkpoints_steps is not None and save_checkpoints_secs is not None:
             raise ValueError("`save_checkpoints_steps` and `save_checkpoints_secs` cannot be both set.")
         for name, value in (("save_checkpoints_steps", save_checkpoints_steps), ("save_checkpoints_secs", save_checkpoints_secs),
@@ -48,8 +54,6 @@ class RunConfig:
             raise ValueError("log_step_count_steps should be > 0")
         if tf_random_seed is not None and not isinstance(tf_random_seed, int):
             raise ValueError("tf_random_seed must be integer.")
-        if save_checkpoints_steps is None and save_checkpoints_secs is None:
-            save_checkpoints_secs = _DEFAULT_CHECKPOINT_SECONDS
         self._model_dir = model_dir
         self._tf_random_seed = tf_random_seed
         self._save_summary_steps = save_summary_steps

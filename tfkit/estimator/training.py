@@ -50,17 +50,17 @@ class EvalSpec(collections.namedtuple("EvalSpec", ["input_fn", "steps", "name", 
 
 
 class _Evaluations(CheckpointSaverListener):
-    """Evaluates (and exports) after a checkpoint is saved, at most every ``throttle_secs``; the first save is skipped,
-    as the estimator skips it (nothing is trained yet when it is a resumed run's first)."""
+    """Evaluates (and exports) after a checkpoint is saved, at most every ``throttle_secs``: the first checkpoint
+    training saves is evaluated (the estimator skipped only the one it saved at the start, which tfkit does not
+    save), then those ``throttle_secs`` after the last evaluation."""
 
     def __init__(self, estimator, eval_spec):
         self.estimator, self.eval_spec = estimator, eval_spec
-        self.last = time.time()
-        self.results, self.exports, self.saves, self.evaluated = None, [], 0, None
+        self.last = -float("inf")
+        self.results, self.exports, self.evaluated = None, [], None
 
     def after_save(self, session, global_step_value):
-        self.saves += 1
-        if self.saves > 1 and time.time() - self.last >= self.eval_spec.throttle_secs:
+        if time.time() - self.last >= self.eval_spec.throttle_secs:
             self.evaluate(final=False)
 
     def evaluate(self, final):

@@ -62,12 +62,34 @@ def get(identifier):
     raise TfkitError(f"Cannot make a feature column from {identifier!r}.")
 
 
+_NUMBERS = ("int32", "int64", "float32", "float64")  # narrowest first: two columns reading a key take the wider
+
+
 def input_specs(columns):
-    """The raw inputs ``columns`` read, ``{key: RawInput(dtype, width)}``; disagreements raise."""
-    specs = {}
+    """The raw inputs ``columns`` read, ``{key: RawInput(dtype, width)}``; disagreements raise.
+
+    Two columns may read one number feature as different numbers (a count
+    as a ``NumericColumn`` and as an ``IdentityColumn``): it is taken as the
+    wider dtype, which each column casts to its own. A key that a
+    ``CrossedColumn`` crosses raw reads as a string unless another column
+    says what it is.
+    """
+    specs, weak = {}, set()
     for column in closure(columns):
         for key, spec in column.input_specs().items():
-            if specs.setdefault(key, spec) != spec:
+            crossed_raw = getattr(column, "raw_keys", ()) and key in column.raw_keys
+            if key in weak and not crossed_raw:
+                specs[key], weak = spec, weak - {key}
+                continue
+            if key not in specs and crossed_raw:
+                weak.add(key)
+            if crossed_raw and key in specs:
+                continue
+            known = specs.setdefault(key, spec)
+            if known != spec and known.dtype in _NUMBERS and spec.dtype in _NUMBERS and known.width == spec.width \
+                    and known.shape == spec.shape:
+                specs[key] = max(known, spec, key=lambda s: _NUMBERS.index(s.dtype))
+            elif known != spec:
                 raise TfkitError(
                     f"Input feature {key!r} is read as {specs[key]} by one column and as {spec} by "
                     f"{column.name!r}. Make the columns agree on its dtype and width."

@@ -57,8 +57,14 @@ class CrossedColumn(SparseColumn):
     def parents(self):
         return [c for c in self.columns if not isinstance(c, str)]
 
+    @property
+    def raw_keys(self):
+        """The raw features crossed by value (given by key)."""
+        return [key for key in self.columns if isinstance(key, str)]
+
     def input_specs(self):
-        return {key: RawInput("string") for key in self.columns if isinstance(key, str)}
+        # Strings, unless another column reads one as a number (tfkit.features.input_specs lets that column say).
+        return {key: RawInput("string") for key in self.raw_keys}
 
     def transform(self, features, parents, layers):
         if any(isinstance(c, str) for c in self.columns):
@@ -68,7 +74,11 @@ class CrossedColumn(SparseColumn):
                 if isinstance(column, str):
                     values = tf.convert_to_tensor(features[column])
                     values = values if values.shape.rank == 2 else tf.reshape(values, [-1, 1])  # [batch, n]: n values
-                    parents.append(_Values(values, tf.cast(tf.not_equal(values, ""), tf.float32)))
+                    if values.dtype == tf.string:
+                        parents.append(_Values(values, tf.cast(tf.not_equal(values, ""), tf.float32)))
+                    else:  # numbers crossed as int64, as TensorFlow's sparse_cross casts them
+                        values = tf.cast(values, tf.int64)
+                        parents.append(_Values(values, tf.ones_like(values, tf.float32)))
                 else:
                     parents.append(by_name[column.name])
         if all(p.ids.shape[-1] == 1 for p in parents):
