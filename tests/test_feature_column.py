@@ -204,8 +204,9 @@ def test_a_cross_of_raw_numbers_and_two_columns_reading_one_number_feature():
     age = fc.numeric_column("age")
     hour = fc.categorical_column_with_identity("hour", 24)
     crossed = fc.crossed_column(["age", "sex"], 100)  # the linear tutorial's cross of a raw number and a string
-    columns = [age, crossed, fc.numeric_column("hour"), hour]
-    from tfkit.features import input_specs
+    from tfkit.features import NumericColumn, input_specs
+
+    columns = [age, crossed, NumericColumn("hour_value", key="hour"), hour]  # "hour" read as a number and as ids
 
     specs = input_specs(columns)
     assert specs["age"].dtype == "float32" and specs["sex"].dtype == "string" and specs["hour"].dtype == "float32"
