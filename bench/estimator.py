@@ -17,36 +17,25 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def timed(command):
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    if result.returncode:
-        sys.exit(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
-    return time.perf_counter() - started
+from census_run import timed  # bench/ is the script's folder: a process, timed from start to exit
 
 
 def estimator_run(folder, epochs):
     metrics = os.path.join(tempfile.mkdtemp(dir=folder), "metrics.json")
-    seconds = timed([sys.executable, "examples/census_estimator.py", "--model-dir", tempfile.mkdtemp(dir=folder),
-                     "--train-epochs", str(epochs), "--metrics-file", metrics])
+    seconds, _ = timed([sys.executable, "examples/census_estimator.py", "--model-dir", tempfile.mkdtemp(dir=folder),
+                        "--train-epochs", str(epochs), "--metrics-file", metrics])
     with open(metrics) as f:
         return seconds, json.load(f)["accuracy"]
 
 
 def tfkit_run(folder, epochs):
     job_dir = tempfile.mkdtemp(dir=folder)
-    seconds = timed(["tfkit", "train", "configs/census.yaml", "--job-dir", job_dir, "--set", f"train.epochs={epochs}",
-                     "--set", "train.early_stopping=null", "--set", "data.validation_split=null",
-                     "--set", "train.verbose=0"])
+    seconds, _ = timed(["tfkit", "train", "configs/census.yaml", "--job-dir", job_dir, "--set", f"train.epochs={epochs}",
+                        "--set", "train.early_stopping=null", "--set", "data.validation_split=null",
+                        "--set", "train.verbose=0"])
     with open(os.path.join(job_dir, "metrics.json")) as f:
         return seconds, json.load(f)["test"]["accuracy"]
 
