@@ -30,12 +30,22 @@ def test_tasks_from_tf_config():
     assert cluster.from_tf_config(tf_config("worker", 0, {"worker": ["b:1", "c:1"]})).is_chief
 
 
+def test_an_empty_tf_config_is_one_process_and_an_old_master_is_the_chief():
+    # As TensorFlow's RunConfig reads them: an empty cluster is a local run; Cloud ML Engine's older "master" the chief.
+    assert cluster.from_tf_config({"TF_CONFIG": '{"cluster": {}}'}) is None
+    master = cluster.from_tf_config(tf_config("master", 0, {"master": ["m:1"], "worker": ["b:1"], "ps": ["d:1"]}))
+    assert (master.type, master.address, master.is_chief, sorted(master.cluster)) == ("chief", "m:1", True,
+                                                                                     ["chief", "ps", "worker"])
+    worker = cluster.from_tf_config(tf_config("worker", 0, {"worker": ["b:1"], "master": ["m:1"]}))
+    assert worker.cluster == {"worker": ["b:1"], "chief": ["m:1"]} and not worker.is_chief
+
+
 @pytest.mark.parametrize("environ, message", [
     ({"TF_CONFIG": "{not json"}, "TF_CONFIG is not valid"),
-    ({"TF_CONFIG": '{"cluster": {}}'}, "TF_CONFIG is not valid"),
-    (tf_config("master"), "task type 'master' is not one of chief, worker, ps, evaluator"),
+    ({"TF_CONFIG": '{"cluster": {"worker": ["b:1"]}}'}, "TF_CONFIG is not valid"),
+    (tf_config("driver"), "task type 'driver' is not one of chief, worker, ps, evaluator"),
     (tf_config("worker", 5), "task worker:5 is not in the cluster"),
-    (tf_config("worker", 0, {"worker": ["b:1"], "master": ["m:1"]}), "unknown job(s) ['master']"),
+    (tf_config("worker", 0, {"worker": ["b:1"], "driver": ["m:1"]}), "unknown job(s) ['driver']"),
 ])
 def test_a_bad_tf_config_is_named(environ, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
