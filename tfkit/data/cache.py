@@ -19,17 +19,18 @@ comfortably, decided from the data's size before reading it (see
 :func:`resolve`), and reads it again each pass otherwise.
 
 A memory cache belongs to one dataset object and the datasets made from it
-(:class:`tfkit.data.DataSource` makes each source once per run), so a run's
-adapt pass, its epochs and its evaluations share one parse. On a
+(:class:`tfkit.data.DataSource` makes each source once per run), so the
+datasets of one source that read it raw share one parse. On a
 parameter-server cluster each worker builds and caches its own stream.
 
 Transform once: a model trained on the batches of :func:`batches` asks
 :func:`with_transform` for the same batches with its feature columns'
 transforms (string lookups, hashes, crosses) applied in the pipeline. In
-memory they are applied once, to every cached example, and kept beside the
-parsed examples, so no epoch repeats them; otherwise they run in the
-pipeline each pass, in parallel with the training step. A file cache keeps
-the parsed examples only: a transform changes with the model, a file
+memory they are applied once, batch by batch in parallel to the uncached
+stream, and only their results are kept (ids and numbers: about a tenth of
+the parsed strings' bytes), so no epoch repeats them; otherwise they run in
+the pipeline each pass, in parallel with the training step. A file cache
+keeps the parsed examples only: a transform changes with the model, a file
 outlives it.
 """
 
@@ -41,7 +42,7 @@ import tensorflow as tf
 
 from tfkit.errors import DataError
 
-PARSE_BATCH = 1024
+PARSE_BATCH = 4096
 MODES = ("auto", "memory", "none")
 # Parsed examples take up to this many times their text's bytes (tf.string cells are 32-byte structs).
 _PARSED_BYTES_PER_TEXT_BYTE = 4
@@ -146,7 +147,7 @@ def derived(dataset, parent, how):
 
 
 def batches(source, batch_size, cache, shuffle=False, shuffle_buffer_size=10_000, seed=None, drop_remainder=False,
-            transform=None):
+            transform=None, stream=None):
     """Batches of ``batch_size`` examples from ``source``, a (cached) stream of parsed batches.
 
     Args:
@@ -159,11 +160,17 @@ def batches(source, batch_size, cache, shuffle=False, shuffle_buffer_size=10_000
         drop_remainder: Drop the last, smaller batch.
         transform: A function applied to every batch (see :func:`with_transform`): once, before the
             batches are drawn, when ``source`` is in memory.
+        stream: The same examples as ``source``, not cached. With a transform in memory, the transform is
+            applied to it, batch by batch in parallel, and only its results are kept (ids and numbers, never the
+            parsed strings).
     """
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise DataError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
     in_memory = transform is not None and cache == "memory"
-    if in_memory:
+    if in_memory and stream is not None:  # transformed batch by batch, in parallel, then joined into one element
+        source = stream.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        source = source.rebatch(_EVERYTHING).cache()
+    elif in_memory:
         source = source.map(transform).cache()  # the one element of every example (see cached)
     if not shuffle:
         dataset = source.rebatch(batch_size, drop_remainder=drop_remainder)
@@ -177,7 +184,7 @@ def batches(source, batch_size, cache, shuffle=False, shuffle_buffer_size=10_000
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
     if transform is None:
         _REMAKE[dataset] = lambda again: batches(source, batch_size, cache, shuffle, shuffle_buffer_size, seed,
-                                                 drop_remainder, again)
+                                                 drop_remainder, again, stream)
     return dataset
 
 

@@ -40,22 +40,26 @@ class DataSource:
         self.column_defaults = column_defaults or {}
         self._sources = {}
 
-    def dataset(self, files, split, training=False, holdout=None, batch_size=None, seed=None):
-        """Batches of ``(features, labels)`` of ``files`` (the ``split``: train, validation or test)."""
+    def dataset(self, files, split, training=False, holdout=None, batch_size=None, seed=None, cached=True):
+        """Batches of ``(features, labels)`` of ``files`` (the ``split``: train, validation or test).
+
+        ``cached=False`` reads CSV and text files again each pass, filling no cache: for a pass made once
+        (learning vocabularies, counting rows, checking the data).
+        """
         batch_size = batch_size or self.data["batch_size"]
         if self.data["format"] == "gp_curves":
             return self._curves(files, split, batch_size, seed)
         if self.data["format"] == "csv":
-            return self._csv(files, training, holdout, batch_size, seed)
+            return self._csv(files, training, holdout, batch_size, seed, cached)
         kind = "text" if self.data["format"] == "text" else "image"
         if len(self.input_specs) != 1:
             raise DataError(f"{self.data['format']} data feeds models with one {kind} input; this model reads "
                             f"{', '.join(sorted(self.input_specs)) or 'no input'}.")
         (key, spec), = self.input_specs.items()
         if kind == "text":
-            return self._text(files, key, training, holdout, batch_size, seed)
+            return self._text(files, key, training, holdout, batch_size, seed, cached)
         if self.data["format"] == "tfrecord":
-            source, _ = self._cached(("tfrecord", files), expand_files(files), lambda: read_tfrecords(files), batched=False)
+            _, source, _ = self._cached(("tfrecord", files), expand_files(files), lambda: read_tfrecords(files), batched=False)
         else:
             source = self._image_set(files, "train" if split == "train" else "test")
         return image_dataset(
@@ -88,7 +92,8 @@ class DataSource:
         return self._once(("images", files, split), lambda: read_images(files, self.data["format"], split, self.data["image_size"]))
 
     def _cached(self, key, files, make, batched=True):
-        """``(source, cache mode)``: ``make()``'s examples of ``files`` (a list), made and cached once per ``key``."""
+        """``(stream, source, cache mode)``: ``make()``'s examples of ``files`` (a list), made once per ``key``, as
+        they are read (``stream``) and cached (``source``: filled the first time it is read)."""
         def cached_source():
             cache = cache_lib.resolve(self.data["cache"], files)
             if cache not in cache_lib.MODES:
@@ -96,18 +101,24 @@ class DataSource:
                 shape = json.dumps([key, {k: v for k, v in self.data.items() if k != "cache"},
                                     sorted((k, spec.dtype) for k, spec in self.input_specs.items())], sort_keys=True, default=str)
                 cache = f"{cache}.{hashlib.sha256(shape.encode()).hexdigest()[:12]}"
-            return cache_lib.cached(make(), cache, batched), cache
+            stream = make()
+            return stream, cache_lib.cached(stream, cache, batched), cache
 
         return self._once(key, cached_source)
 
-    def _batches(self, key, files, make, holdout, training, batch_size, seed):
+    def _batches(self, key, files, make, holdout, training, batch_size, seed, cached=True):
         """Batches of ``holdout``'s part of ``make()``, the parsed rows and keys of ``files`` (a list), parsed
-        and cached once per ``key``: the training and validation parts of a file share one parse."""
-        source, cache = self._cached(key, files, make)
+        and cached once per ``key``: the training and validation parts of a file share one parse. A model that
+        transforms them ahead (see :func:`tfkit.data.cache.with_transform`) keeps its transformed values
+        instead; ``cached=False`` reads the files each pass."""
+        stream, source, cache = self._cached(key, files, make)
+        if not cached:
+            return cache_lib.batches(split(stream, holdout), batch_size, "none")
         return cache_lib.batches(split(source, holdout), batch_size, cache, shuffle=training,
-                                 shuffle_buffer_size=self.data["shuffle_buffer_size"], seed=seed)
+                                 shuffle_buffer_size=self.data["shuffle_buffer_size"], seed=seed,
+                                 stream=split(stream, holdout))
 
-    def _text(self, files, text_key, training, holdout, batch_size, seed):
+    def _text(self, files, text_key, training, holdout, batch_size, seed, cached=True):
         # {label: files} is one file (or several) per class; otherwise lines start with their label.
         by_class = isinstance(files, dict)
         make = functools.partial(
@@ -120,9 +131,9 @@ class DataSource:
             keys=True,
         )
         every_file = text_files(None if by_class else files, files if by_class else None)
-        return self._batches(("text", files), every_file, make, holdout, training, batch_size, seed)
+        return self._batches(("text", files), every_file, make, holdout, training, batch_size, seed, cached)
 
-    def _csv(self, files, training, holdout, batch_size, seed):
+    def _csv(self, files, training, holdout, batch_size, seed, cached=True):
         data = self.data
         make = functools.partial(
             csv_examples,
@@ -141,4 +152,4 @@ class DataSource:
             label_threshold=data.get("label_threshold"),
             keys=True,
         )
-        return self._batches(("csv", files), expand_files(files), make, holdout, training, batch_size, seed)
+        return self._batches(("csv", files), expand_files(files), make, holdout, training, batch_size, seed, cached)

@@ -9,10 +9,12 @@ blank lines are skipped; a label outside ``label_vocabulary`` stops the
 pipeline with the file and line (see :func:`tfkit.data.explain`).
 """
 
+import functools
+
 import tensorflow as tf
 
 from tfkit.data import cache as cache_lib
-from tfkit.data.csv import _is_utf8, _label_table, _located, expand_files, holdout_predicate, line_key, text_lines, to_utf8
+from tfkit.data.csv import _label_table, _located, expand_files, holdout_predicate, in_part, line_key, numbered_lines
 from tfkit.errors import DataError
 from tfkit.features.text import standardize_kim
 
@@ -72,7 +74,7 @@ def read_text(
     source = text_examples(file_pattern, class_files, label_vocabulary, text_key, encoding, standardize, holdout)
     cache = cache_lib.resolve(cache, text_files(file_pattern, class_files))
     return cache_lib.batches(cache_lib.cached(source, cache), batch_size, cache, shuffle, shuffle_buffer_size, seed,
-                             drop_remainder)
+                             drop_remainder, stream=source)
 
 
 def text_examples(file_pattern=None, class_files=None, label_vocabulary=None, text_key="sentence", encoding="utf-8",
@@ -104,17 +106,12 @@ def text_examples(file_pattern=None, class_files=None, label_vocabulary=None, te
         table = _label_table(vocabulary, None)
 
     def lines(path, label_id):
-        text = text_lines(path)
-        return text.enumerate(start=1).map(lambda number, line: (path, number, line, label_id))
+        return numbered_lines(path, encoding=encoding).map(
+            lambda paths, numbers, text: (paths, numbers, text, tf.fill(tf.shape(text), label_id)))
 
     dataset = tf.data.Dataset.from_tensor_slices((files, ids)).flat_map(lines)
-    if not _is_utf8(encoding):
-        dataset = dataset.map(lambda path, number, line, label_id: (path, number, to_utf8(line, encoding), label_id))
-    dataset = dataset.filter(lambda path, number, line, label_id: tf.strings.length(tf.strings.strip(line)) > 0)
     if holdout is not None:
-        keep = holdout_predicate(*holdout)
-        dataset = dataset.filter(lambda path, number, line, label_id: keep(line_key(path, number)))
-    dataset = dataset.batch(cache_lib.PARSE_BATCH)
+        dataset = dataset.map(functools.partial(in_part, holdout_predicate(*holdout)))
 
     def parse(paths, numbers, text, label_ids):
         if table is not None:

@@ -1,6 +1,12 @@
-"""``adapt``: learn every vocabulary, boundary and statistic of a set of columns in one pass."""
+"""``adapt``: learn every vocabulary, boundary and statistic of a set of columns in one pass.
+
+Columns that can reduce a batch in TensorFlow (:meth:`~tfkit.features.base.Column.adapt_summary`: a vocabulary's
+values and counts) do it inside the input pipeline, in parallel with reading, so that only the small summaries
+reach Python; the others read the batch's raw numpy values (only the inputs they need).
+"""
 
 import numpy as np
+import tensorflow as tf
 
 from tfkit.errors import TfkitError
 from tfkit.features.base import closure
@@ -21,21 +27,51 @@ def _every_object(columns):
     return list(found.values())
 
 
-def _numpy_batches(data, steps):
-    if hasattr(data, "as_numpy_iterator"):
-        data = data.as_numpy_iterator()
+class _Summarizer:
+    """Reduces a batch to what the pending columns need: ``{"rows", "summaries"?, "features"?, "labels"?}``."""
+
+    def __init__(self, pending):
+        self.pending = pending
+        self.raw_keys = None  # the inputs of the columns without a summary, known once a batch is traced
+
+    def __call__(self, *element):
+        features, labels = element[0], (element[1] if len(element) > 1 else None)
+        if not isinstance(features, dict):
+            raise TfkitError("adapt expects batches of feature dicts (or (features, label) tuples). "
+                             f"Received: {type(features).__name__}")
+        out = {"rows": tf.shape(tf.nest.flatten(features)[0], out_type=tf.int64)[0]}
+        summaries, readers = {}, []
+        for column in self.pending:
+            summary = None if column.adapt_needs_labels else column.adapt_summary(features)
+            if summary is None:
+                readers.append(column)
+            else:
+                summaries[column.name] = summary
+        self.raw_keys = sorted({key for column in closure(readers) for key in column.input_specs()})
+        if summaries:
+            out["summaries"] = summaries
+        if readers:
+            out["features"] = {key: features[key] for key in self.raw_keys if key in features}
+        if labels is not None and any(column.adapt_needs_labels for column in readers):
+            out["labels"] = labels
+        return out
+
+
+def _summaries(pending, data, steps):
+    summarize = _Summarizer(pending)
+    if isinstance(data, tf.data.Dataset):
+        if steps is not None:
+            data = data.take(steps)
+        yield from data.map(summarize, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2).as_numpy_iterator()
+        return
     for step, batch in enumerate(data):
         if steps is not None and step >= steps:
             return
-        labels = None
-        if isinstance(batch, (tuple, list)):
-            batch, labels = batch[0], (np.asarray(batch[1]) if len(batch) > 1 else None)  # (features, label[, weights])
-        if not isinstance(batch, dict):
-            raise TfkitError(f"adapt expects batches of feature dicts (or (features, label) tuples). Received: {type(batch).__name__}")
-        yield {key: np.asarray(value) for key, value in batch.items()}, labels
+        element = tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
+        yield tf.nest.map_structure(np.asarray, summarize(*element))
 
 
-def adapt(columns, data, steps=None):
+def adapt(columns, data, steps=None, progress=None):
     """Learns the state of every column in ``columns`` (and their parents) that needs it.
 
     Args:
@@ -45,6 +81,7 @@ def adapt(columns, data, steps=None):
             (columns that learn from the labels, such as tree-binned
             ``PiecewiseLinearColumn``, need the latter).
         steps: Read at most this many batches.
+        progress: Called with the number of rows read so far after each batch.
 
     Columns whose state is already known (given or adapted before) are left as
     they are. The data is read once whatever the number of columns.
@@ -62,14 +99,21 @@ def adapt(columns, data, steps=None):
     if not pending:
         return
     accumulators = {c.name: c.adapt_accumulator() for c in pending}
-    batches = 0
-    for batch, labels in _numpy_batches(data, steps):
+    batches = rows = 0
+    for batch in _summaries(pending, data, steps):
         batches += 1
+        summaries = batch.get("summaries", {})
         for column in pending:
-            if column.adapt_needs_labels:
-                column.adapt_update(accumulators[column.name], batch, labels)
+            accumulator = accumulators[column.name]
+            if column.name in summaries:
+                column.adapt_merge(accumulator, summaries[column.name])
+            elif column.adapt_needs_labels:
+                column.adapt_update(accumulator, batch["features"], batch.get("labels"))
             else:
-                column.adapt_update(accumulators[column.name], batch)
+                column.adapt_update(accumulator, batch["features"])
+        rows += int(batch["rows"])
+        if progress is not None:
+            progress(rows)
     if not batches:
         raise TfkitError("adapt received no data: the dataset is empty.")
     for column in _every_object(columns):

@@ -112,6 +112,19 @@ class Column:
         """Updates ``accumulator`` from a batch of raw features (numpy arrays)."""
         raise NotImplementedError
 
+    def adapt_summary(self, features):
+        """A batch of raw features (tensors) reduced in TensorFlow to what the accumulator needs, or None.
+
+        ``adapt`` computes it inside the input pipeline, in parallel with reading, and hands its numpy value to
+        :meth:`adapt_merge` in place of the batch (values and their counts, say, instead of every cell). Columns
+        returning None (the default) get the raw batch through :meth:`adapt_update`.
+        """
+        return None
+
+    def adapt_merge(self, accumulator, summary):
+        """Updates ``accumulator`` from one :meth:`adapt_summary` (numpy arrays)."""
+        raise NotImplementedError
+
     def adapt_finish(self, accumulator):
         """Stores what was learned into the column's own arguments."""
         raise NotImplementedError

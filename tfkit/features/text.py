@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tfkit.errors import TfkitError
 from tfkit.features.base import Ids, RawInput, SparseColumn, register
+from tfkit.features.categorical import merge_counts, unique_counts
 
 # Kim (2014)'s clean_str: keep letters, digits and a little punctuation, split clitics and punctuation
 # into tokens, squeeze spaces, lower-case.
@@ -146,6 +147,14 @@ class TextColumn(SparseColumn):
             raise TfkitError(f"Input feature {self.key!r} is missing.")
         words = self.tokens(np.ravel(features[self.key]).astype(object)).flat_values.numpy()
         accumulator.update(words)
+
+    def adapt_summary(self, features):
+        if self.key not in features:
+            raise TfkitError(f"Input feature {self.key!r} is missing.")
+        return unique_counts(self.tokens(features[self.key]).flat_values)
+
+    def adapt_merge(self, accumulator, summary):
+        merge_counts(accumulator, summary)
 
     def adapt_finish(self, accumulator):
         ranked = sorted(((word, n) for word, n in accumulator.items() if n >= self.min_frequency), key=lambda item: (-item[1], item[0]))

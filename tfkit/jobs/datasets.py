@@ -4,7 +4,9 @@ validation and test; and how many batches one pass over train makes."""
 import tensorflow as tf
 
 from tfkit import data as data_lib
+from tfkit.data import cache as cache_lib
 from tfkit.data import data_errors
+from tfkit.data.csv import estimated_lines, expand_files
 from tfkit.errors import ConfigError
 from tfkit.features import NumericColumn, closure
 
@@ -25,17 +27,17 @@ class RunDatasets:
         self.data, self.seed, self.fold = data, seed, fold
         self._model = model
         self._source = None
-        self._batches_per_pass = None
+        self._batches_per_pass = self._train_rows = None
         # Parameter-server workers each read the whole training set: unseeded, each shuffles its own way.
         self.seeded_training = True
 
-    def _dataset(self, files, split, training=False, holdout=None, batch_size=None):
+    def _dataset(self, files, split, training=False, holdout=None, batch_size=None, cached=True):
         if self._source is None:
             model = self._model()
             defaults = {c.key: c.missing_default for c in closure(model.feature_columns()) if isinstance(c, NumericColumn)}
             self._source = data_lib.DataSource(self.data, model.input_specs(), defaults)
         seed = self.seed if self.seeded_training or not training else None
-        return self._source.dataset(files, split, training, holdout, batch_size, seed)
+        return self._source.dataset(files, split, training, holdout, batch_size, seed, cached)
 
     def held_out(self):
         """The part of train held out for validation: a fraction, or this fold's range (None: none)."""
@@ -44,18 +46,20 @@ class RunDatasets:
             return (fold / folds, (fold + 1) / folds)
         return self.data["validation_split"]
 
-    def train(self, training=True, batch_size=None):
-        """Train without its held-out part: shuffled and repeated as training reads it, or once in order."""
+    def train(self, training=True, batch_size=None, cached=True):
+        """Train without its held-out part: shuffled and repeated as training reads it, or once in order
+        (``cached=False``: read from the files, filling no cache, for a pass made once)."""
         if self.fold is None and self.data["validation_split"] is not None and self.data["validation"] is not None:
             raise ConfigError("data: give validation or validation_split, not both.")
         held_out = self.held_out()
         dataset = self._dataset(self.data["train"], "train", training, None if held_out is None else ("train", held_out),
-                                batch_size)
+                                batch_size, cached)
         if training and batch_size is None and int(dataset.cardinality()) == tf.data.UNKNOWN_CARDINALITY:
             # Keras' fit, reaching the end of a dataset of unknown length, adds one to the optimizer's
             # step count for a step it does not take: every epoch, which shifts learning-rate schedules
             # and step numbers. A dataset that states its length is never read past its end.
-            dataset = dataset.apply(tf.data.experimental.assert_cardinality(self.batches_per_pass()))
+            known = tf.data.experimental.assert_cardinality(self.batches_per_pass())
+            dataset = cache_lib.derived(dataset.apply(known), dataset, lambda again: again.apply(known))
         return dataset
 
     def validation(self):
@@ -69,20 +73,51 @@ class RunDatasets:
     def test(self):
         return self._dataset(self.data["test"], "test") if self.data["test"] is not None else None
 
+    def estimated_train_rows(self):
+        """About how many rows a pass over train reads (CSV and text lines, counted from the files' size), or None."""
+        if self.data["format"] not in ("csv", "text") or isinstance(self.data["train"], dict):
+            return None
+        lines = estimated_lines(expand_files(self.data["train"]))
+        held_out = self.held_out()
+        if held_out is not None:
+            low, high = (0.0, held_out) if isinstance(held_out, (int, float)) else held_out
+            lines = int(lines * (1 - (high - low)))
+        return lines
+
+    def adapt_stream(self):
+        """Train without its held-out part, once, as the adapt pass reads it: from the files, caching nothing, in
+        batches large enough that per-batch work does not count; the rows it held are remembered (see
+        :meth:`batches_per_pass`)."""
+        return self.train(training=False, batch_size=4096, cached=False)
+
+    def note_train_rows(self, rows):
+        """Tells how many rows a whole pass over train (without its held-out part) read, so none is made to count them."""
+        self._train_rows = rows
+
     def batches_per_pass(self):
-        """The batches of one pass over the training data, counted (once) if the dataset does not know."""
+        """The batches of one pass over the training data: from the rows a pass counted, or counted (once, from
+        the files) if the dataset does not know."""
         if self._batches_per_pass is None:
             dataset = self.train(training=False)
             count = int(dataset.cardinality())
-            if count < 0:
+            if count < 0 and self._train_rows is not None:
+                count = -(-self._train_rows // self.data["batch_size"])
+            elif count < 0:
                 with data_errors():
-                    count = int(dataset.reduce(0, lambda count, _: count + 1))
+                    count = int(self.train(training=False, cached=False).reduce(0, lambda count, _: count + 1))
             self._batches_per_pass = count
         return self._batches_per_pass
 
-    def read_ahead(self, validation):
-        """Reads (and caches) validation and test data before training: a bad row there stops the run now, not at the end."""
-        read = [] if self.data["format"] == "gp_curves" else [validation, self.test()]  # curves: drawn, not read
+    def read_ahead(self):
+        """Reads validation and test files before training: a bad row there stops the run now, not at the end.
+
+        Rows held out of train are read with it (by the adapt pass, or the first epoch), so they are not read here;
+        nothing is cached (the model caches what it reads of them, transformed, when it evaluates).
+        """
+        if self.data["format"] == "gp_curves":  # curves: drawn, not read
+            return
+        read = [self._dataset(self.data[split], split, cached=False) for split in ("validation", "test")
+                if self.data[split] is not None]
         with data_errors():
-            for dataset in filter(None, read):
+            for dataset in read:
                 dataset.reduce(0, lambda count, _: count + 1)

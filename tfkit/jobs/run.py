@@ -141,7 +141,7 @@ class Run:
                 print(f"Resuming from {self.manager.latest_checkpoint} (epoch {initial_epoch}, step {self.global_step}).",
                       flush=True)
             validation = self.datasets.validation()
-            self.datasets.read_ahead(validation)
+            self.datasets.read_ahead()
             callbacks, stopper = [Checkpoints(self, train["checkpoint_steps"])], None
             if self.is_chief:
                 callbacks.append(TensorBoard(os.path.join(self.job_dir, "logs"), write_graph=False))

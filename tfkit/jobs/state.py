@@ -22,6 +22,7 @@ from tfkit.features import closure
 from tfkit.io.files import write_json
 from tfkit.jobs.checkpoints import CheckpointFiles, latest_checkpoint, weights_checkpoint
 from tfkit.jobs.directory import make_job_dir
+from tfkit.jobs.progress import RowProgress
 
 # Keys whose change makes old checkpoints meaningless for this job_dir.
 _IDENTITY_KEYS = ("features", "model")
@@ -46,6 +47,7 @@ class RunState:
         self.checkpoint_dir = os.path.join(self.job_dir, "checkpoints")
         self.strategy, self.parameter_server = None, False
         self.model, self.manager, self.checkpoint, self.epoch, self.done = None, None, None, None, None
+        self.adapted = None
 
     def build(self):
         """Builds (or re-creates from job_dir) the adapted, compiled model for training, and restores its checkpoint."""
@@ -117,8 +119,19 @@ class RunState:
         if pending and self.is_chief:
             shown = ", ".join(pending[:6]) + (f" and {len(pending) - 6} more" if len(pending) > 6 else "")
             print(f"Reading data.train once to learn {len(pending)} columns' vocabularies and statistics ({shown})...", flush=True)
+        report = RowProgress(self.datasets.estimated_train_rows()) if pending and self.is_chief else None
+        rows = []
+
+        def progress(count):
+            rows[:] = [count]
+            if report is not None:
+                report(count)
+
         with data_errors():
-            self.model.adapt(self.datasets.train(training=False, batch_size=4096))
+            self.model.adapt(self.datasets.adapt_stream(), progress=progress)
+        if rows:
+            self.datasets.note_train_rows(rows[0])
+            self.adapted = (rows[0], time.time() - started)  # rows read and seconds taken (bench/scale.py reads them)
         if pending and self.is_chief:
             print(f"Learned them in {time.time() - started:.1f}s.", flush=True)
 

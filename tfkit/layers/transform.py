@@ -19,11 +19,20 @@ class ColumnValues(NamedTuple):
     features: dict
 
 
-def _weighed(value):
-    """``value`` with weights of 1 where its ids have none: distributed datasets cannot carry a None."""
-    if isinstance(value, Ids) and value.weights is None:
-        return Ids(value.ids, tf.ones_like(value.ids, tf.float32))
-    return value
+def _kept(column, value):
+    """A column's value as an input pipeline keeps it: ids in the narrowest integer dtype that holds the column's
+    ids (a census column's in one or two bytes, not eight), with weights of 1 where it has none (distributed
+    datasets cannot carry a None)."""
+    if not isinstance(value, Ids):
+        return value
+    ids, weights = value
+    dtype = next(dtype for dtype in (tf.uint8, tf.int16, tf.int32, tf.int64) if column.num_buckets - 1 <= dtype.max)
+    return Ids(tf.cast(ids, dtype), tf.ones_like(ids, tf.float32) if weights is None else weights)
+
+
+def _widened(value):
+    """A value :func:`_kept` narrowed, with int64 ids again."""
+    return Ids(tf.cast(value.ids, tf.int64), value.weights) if isinstance(value, Ids) else value
 
 
 class ColumnTransform:
@@ -60,15 +69,16 @@ class ColumnTransform:
         """Every column's value, ``{name: value}``, from raw ``features`` or the :class:`ColumnValues` of :meth:`ahead`."""
         values = {}
         if isinstance(features, ColumnValues):
-            values, features = dict(features.values), features.features
+            values, features = {name: _widened(value) for name, value in features.values.items()}, features.features
         return self._evaluate(self.order, features, layers, values)
 
     def ahead(self, features, layers):
         """The :class:`ColumnValues` an input pipeline computes once and keeps, so that each step does not.
 
-        These are the values of the columns that are ``kept_ahead`` (ids and
-        normalised numbers: the string lookups, hashes and crosses that cost
-        most), and the raw features the other columns still read in the step.
+        These are the values of the columns that are ``kept_ahead`` (ids, in
+        the narrowest dtype that holds them, and normalised numbers: the
+        string lookups, hashes and crosses that cost most), and the raw
+        features the other columns still read in the step.
 
         Example:
 
@@ -88,7 +98,7 @@ class ColumnTransform:
         values = self._evaluate(closure(kept), features, layers, {})
         left = [c for c in self.order if not c.kept_ahead]
         read = sorted({key for column in left for key in column.input_specs()})
-        return ColumnValues({c.name: _weighed(values[c.name]) for c in kept}, {key: features[key] for key in read})
+        return ColumnValues({c.name: _kept(c, values[c.name]) for c in kept}, {key: features[key] for key in read})
 
     @staticmethod
     def _evaluate(columns, features, layers, values):

@@ -70,11 +70,12 @@ class Model(keras.Model):
         return {key: defaults.get(key, "" if spec.dtype == "string" else 0)
                 for key, spec in self.input_specs().items() if len(spec.example_shape) <= 1}
 
-    def adapt(self, data, steps=None):
-        """Learns every vocabulary, boundary and statistic the columns need, in one pass over ``data``."""
+    def adapt(self, data, steps=None, progress=None):
+        """Learns every vocabulary, boundary and statistic the columns need, in one pass over ``data`` (see
+        :func:`tfkit.features.adapt`)."""
         if self.built:
             raise TfkitError("adapt must run before the model is built (before fit, evaluate or predict).")
-        features_lib.adapt(self.feature_columns(), data, steps=steps)
+        features_lib.adapt(self.feature_columns(), data, steps=steps, progress=progress)
 
     # -- building ----------------------------------------------------------
     def build(self, input_shape=None):

@@ -1,0 +1,174 @@
+"""Data at scale: tfkit's adapt pass, first and cached epochs on census-shaped files of many rows, beside pandas and
+plain Keras 3 reading the same file.
+
+pip install -e ".[bench]"   # pandas
+python bench/scale.py [--scales 1 10 100] [--epochs 3] [--folder /tmp/tfkit-scale] [--rounds 1]
+
+For each scale ×k, the census training file repeated k times (gzip CSV, written once into --folder and kept there;
+×1000 is 32.6 million rows, about 440 MB), each measurement in a process of its own, in ABBA order between tfkit's
+adapt pass and the references (``--rounds`` times):
+
+* ``pandas``: ``pandas.read_csv`` of the file: rows/s, peak RSS.
+* ``keras``: what a plain Keras 3 script does for the same columns: ``tf.data.experimental.make_csv_dataset``
+  read once into a ``cache()``, then ``StringLookup.adapt`` and ``Normalization.adapt`` of each column over it.
+* ``tfkit``: ``configs/census.yaml`` trained on the file for ``--epochs`` epochs, in process: the adapt pass's
+  rows/s, the first epoch's (it parses the file and keeps the transformed values) and the later ones' rows/s,
+  peak RSS, and the bytes a row takes as parsed and as kept in memory (a transformed batch's bytes over its rows).
+"""
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CENSUS = os.path.join(ROOT, "data", "census", "adult.data.csv.gz")
+NAMES = ["age", "workclass", "fnlwgt", "education", "education_num", "marital_status", "occupation", "relationship",
+         "race", "sex", "capital_gain", "capital_loss", "hours_per_week", "native_country", "income_bracket"]
+CATEGORIES = ["workclass", "education", "marital_status", "occupation", "relationship", "race", "sex", "native_country"]
+NUMBERS = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
+
+
+def scaled_file(folder, scale):
+    path = os.path.join(folder, f"census-x{scale}.csv.gz")
+    if not os.path.exists(path):
+        with gzip.open(CENSUS, "rb") as f:
+            header, *rows = [line for line in f.read().split(b"\n") if line.strip()]
+        body = b"\n".join(rows) + b"\n"
+        with gzip.open(path + ".partial", "wb", compresslevel=6) as f:
+            f.write(header + b"\n")
+            for _ in range(scale):
+                f.write(body)
+        os.replace(path + ".partial", path)
+    return path
+
+
+def peak_rss_gb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+
+
+def nbytes(tensors):
+    import tensorflow as tf
+    total = 0
+    for tensor in tf.nest.flatten(tensors):
+        total += int(tf.reduce_sum(tf.strings.length(tensor))) + 32 * int(tf.size(tensor)) if tensor.dtype == tf.string \
+            else tensor.numpy().nbytes
+    return total
+
+
+def run_pandas(path):
+    import pandas as pd
+    started = time.perf_counter()
+    frame = pd.read_csv(path, names=NAMES, header=0, skipinitialspace=True, na_values="?")
+    seconds = time.perf_counter() - started
+    return {"rows": len(frame), "rows/s": len(frame) / seconds, "seconds": seconds}
+
+
+def run_keras(path):
+    import keras
+    import tensorflow as tf
+    started = time.perf_counter()
+    data = tf.data.experimental.make_csv_dataset(
+        path, 4096, column_names=NAMES, header=True, num_epochs=1, shuffle=False, compression_type="GZIP",
+        na_value="?", label_name="income_bracket", column_defaults=[0.0 if n in NUMBERS + ["fnlwgt"] else "" for n in NAMES])
+    data = data.map(lambda features, label: {name: features[name] for name in CATEGORIES + NUMBERS}).cache()
+    rows = int(data.reduce(tf.constant(0, tf.int64), lambda n, batch: n + tf.shape(batch["age"], out_type=tf.int64)[0]))
+    for name in CATEGORIES:
+        keras.layers.StringLookup().adapt(data.map(lambda batch: tf.strings.strip(batch[name])))
+    for name in NUMBERS:
+        keras.layers.Normalization(axis=None).adapt(data.map(lambda batch: batch[name]))
+    seconds = time.perf_counter() - started
+    return {"rows": rows, "rows/s": rows / seconds, "seconds": seconds}
+
+
+def run_tfkit(path, epochs):
+    import tempfile
+
+    import keras
+
+    from tfkit import config as config_lib
+    from tfkit.jobs.run import Run
+
+    class Epochs(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.started)
+
+    config = config_lib.load(os.path.join(ROOT, "configs", "census.yaml"), [
+        f"data.train={path}", f"train.epochs={epochs}", f"job_dir={tempfile.mkdtemp()}", "export=false"])
+    config["train"]["early_stopping"] = None
+    epoch_times = Epochs()
+    run = Run(config, callbacks=[epoch_times])
+    run.train()
+    count, seconds = run.state.adapted
+    train = run.datasets.train(training=False, batch_size=4096)
+    raw = next(iter(train))
+    kept = next(iter(run.model._transformed_ahead(train)))
+    return {"rows": count, "adapt rows/s": count / seconds,
+            "first epoch rows/s": count / epoch_times.seconds[0],
+            "cached epoch rows/s": [round(count / s) for s in epoch_times.seconds[1:]],
+            "parsed bytes/row": nbytes(raw) / len(raw[1]), "kept bytes/row": nbytes(kept) / len(kept[1])}
+
+
+def child(kind, path, epochs):
+    result = {"pandas": run_pandas, "keras": run_keras}[kind](path) if kind != "tfkit" else run_tfkit(path, epochs)
+    result["peak RSS GB"] = peak_rss_gb()
+    print(json.dumps(result))
+
+
+def measure(kind, path, epochs):
+    done = subprocess.run([sys.executable, __file__, "--child", kind, path, "--epochs", str(epochs)], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    if done.returncode:
+        sys.exit(f"{kind} on {path} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--folder", default=os.path.join("/tmp", "tfkit-scale"))
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(*args.child, args.epochs)
+    os.makedirs(args.folder, exist_ok=True)
+    for scale in args.scales:
+        path = scaled_file(args.folder, scale)
+        for round_number in range(args.rounds):
+            results = {}
+            for kind in ("tfkit", "pandas", "keras", "keras", "pandas", "tfkit"):
+                results.setdefault(kind, []).append(measure(kind, path, args.epochs))
+            tfkit, pandas, keras = results["tfkit"], results["pandas"], results["keras"]
+            adapt = [r["adapt rows/s"] for r in tfkit]
+            read, plain = [r["rows/s"] for r in pandas], [r["rows/s"] for r in keras]
+            print(f"x{scale} ({tfkit[0]['rows']:,} rows after the 10% validation holdout), round {round_number + 1}:")
+            print(f"  tfkit adapt pass     {_rates(adapt)} rows/s")
+            print(f"  pandas read_csv      {_rates(read)} rows/s (tfkit/pandas {sum(adapt) / sum(read):.2f})")
+            print(f"  plain Keras adapt    {_rates(plain)} rows/s (tfkit/keras {sum(adapt) / sum(plain):.2f})")
+            for r in tfkit:
+                print(f"  tfkit epochs         first {r['first epoch rows/s']:,.0f} rows/s, cached {r['cached epoch rows/s']} "
+                      f"rows/s; peak RSS {r['peak RSS GB']:.2f} GB; bytes/row parsed {r['parsed bytes/row']:.0f}, "
+                      f"kept {r['kept bytes/row']:.0f}")
+            print(f"  peak RSS             pandas {max(r['peak RSS GB'] for r in pandas):.2f} GB, "
+                  f"plain Keras {max(r['peak RSS GB'] for r in keras):.2f} GB", flush=True)
+
+
+def _rates(values):
+    return ", ".join(f"{value:,.0f}" for value in values)
+
+
+if __name__ == "__main__":
+    main()
