@@ -80,7 +80,7 @@ def run_keras(path):
     for name in CATEGORIES:
         keras.layers.StringLookup().adapt(data.map(lambda batch: tf.strings.strip(batch[name])))
     for name in NUMBERS:
-        keras.layers.Normalization(axis=None).adapt(data.map(lambda batch: batch[name]))
+        keras.layers.Normalization().adapt(data.map(lambda batch: tf.reshape(batch[name], [-1, 1])))
     seconds = time.perf_counter() - started
     return {"rows": rows, "rows/s": rows / seconds, "seconds": seconds}
 

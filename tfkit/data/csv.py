@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfkit.data import cache as cache_lib
+from tfkit.data.cache import plain
 from tfkit.errors import DataError
 
 DTYPES = ("string", "int64", "int32", "float32", "float64")
@@ -255,7 +256,7 @@ def csv_examples(
         **({"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True} if len(files) > 1 else {}),
     )
     if holdout is not None:
-        dataset = dataset.map(functools.partial(in_part, holdout_predicate(*holdout)))
+        dataset = dataset.map(plain(functools.partial(in_part, holdout_predicate(*holdout))))
 
     def parse(paths, numbers, lines):
         counts = _field_counts(lines, field_delim, len(names))
@@ -275,7 +276,7 @@ def csv_examples(
         example = features if label is None else (features, _label(columns[label], label_table, label_vocabulary, strip, paths, numbers, label, label_threshold))
         return (example, line_key(paths, numbers)) if keys else example
 
-    dataset = dataset.map(parse, num_parallel_calls=num_parallel_calls, deterministic=True)
+    dataset = dataset.map(plain(parse), num_parallel_calls=num_parallel_calls, deterministic=True)
     # Multi-worker strategies shard by batch: sharding by file fails when there are fewer
     # files than workers, and one census file is the common case.
     options = tf.data.Options()
@@ -319,7 +320,7 @@ def numbered_lines(path, first=1, encoding="utf-8"):
         batch, numbers = tf.boolean_mask(batch, present), tf.boolean_mask(numbers, present)
         return tf.fill(tf.shape(batch), path), numbers, batch
 
-    return lines.enumerate().map(numbered)
+    return lines.enumerate().map(plain(numbered))
 
 
 def in_part(keep, paths, numbers, *lines):
@@ -365,9 +366,9 @@ def holdout_predicate(part, fraction):
 def split(source, holdout=None):
     """The examples of ``source`` (batches of ``(examples, keys)``) in ``holdout``'s part, or all of them."""
     if holdout is None:
-        return source.map(lambda examples, keys: examples)
+        return source.map(plain(lambda examples, keys: examples))
     keep = holdout_predicate(*holdout)
-    return source.map(lambda examples, keys: tf.nest.map_structure(lambda column: tf.boolean_mask(column, keep(keys)), examples))
+    return source.map(plain(lambda examples, keys: tf.nest.map_structure(lambda column: tf.boolean_mask(column, keep(keys)), examples)))
 
 
 def _column(name, values, dtype, default, na_values, strip, paths, numbers):

@@ -14,6 +14,7 @@ import functools
 import tensorflow as tf
 
 from tfkit.data import cache as cache_lib
+from tfkit.data.cache import plain
 from tfkit.data.csv import _label_table, _located, expand_files, holdout_predicate, in_part, line_key, numbered_lines
 from tfkit.errors import DataError
 from tfkit.features.text import standardize_kim
@@ -107,11 +108,11 @@ def text_examples(file_pattern=None, class_files=None, label_vocabulary=None, te
 
     def lines(path, label_id):
         return numbered_lines(path, encoding=encoding).map(
-            lambda paths, numbers, text: (paths, numbers, text, tf.fill(tf.shape(text), label_id)))
+            plain(lambda paths, numbers, text: (paths, numbers, text, tf.fill(tf.shape(text), label_id))))
 
     dataset = tf.data.Dataset.from_tensor_slices((files, ids)).flat_map(lines)
     if holdout is not None:
-        dataset = dataset.map(functools.partial(in_part, holdout_predicate(*holdout)))
+        dataset = dataset.map(plain(functools.partial(in_part, holdout_predicate(*holdout))))
 
     def parse(paths, numbers, text, label_ids):
         if table is not None:
@@ -129,7 +130,7 @@ def text_examples(file_pattern=None, class_files=None, label_vocabulary=None, te
         example = ({text_key: text}, tf.cast(label_ids, tf.int32))
         return (example, line_key(paths, numbers)) if keys else example
 
-    return dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.map(plain(parse), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def text_files(file_pattern=None, class_files=None):

@@ -62,7 +62,7 @@ def _summaries(pending, data, steps):
     if isinstance(data, tf.data.Dataset):
         if steps is not None:
             data = data.take(steps)
-        yield from data.map(summarize, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2).as_numpy_iterator()
+        yield from data.map(tf.autograph.experimental.do_not_convert(summarize), num_parallel_calls=tf.data.AUTOTUNE).prefetch(2).as_numpy_iterator()
         return
     for step, batch in enumerate(data):
         if steps is not None and step >= steps:
