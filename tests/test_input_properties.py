@@ -33,6 +33,7 @@ def located(error, path, lines):
 
 @given(st.lists(rows, min_size=1, max_size=8))
 @example([b"39,clerk,no", b"", b"52, cook ,yes", b"  ", b"18,,no", b"7,pilot,yes"])  # reads: 4 rows, 2 blank lines
+@example([b""])  # a file of blank lines: no batch of them reaches the checks (an empty batch failed their argmax)
 def test_csv_rows_read_or_fail_naming_file_and_line(tmp_path_factory, generated):
     path = str(tmp_path_factory.mktemp("csv") / "rows.csv")
     with open(path, "wb") as f:

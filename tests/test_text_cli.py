@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import ROOT, run_tfkit
-from tfkit.data.csv import holdout_predicate
+from tfkit.data.lines import holdout_predicate
 
 MR_CONFIG = os.path.join(ROOT, "configs", "mr_text_cnn.yaml")
 SMALL = ["--set", "model.num_filters=8", "--set", "model.embedding_dimension=16", "--set", "train.verbose=0"]

@@ -2,7 +2,8 @@
 
 import contextlib
 
-from tfkit.data.csv import CsvSchema, expand_files, read_csv
+from tfkit.data.csv import CsvSchema, read_csv
+from tfkit.data.lines import expand_files
 from tfkit.data.csv import explain as _explain_assertion
 from tfkit.data.gp_curves import GPCurves
 from tfkit.data.image_dataset import augment, image_dataset

@@ -11,7 +11,8 @@ file.
 
 import os
 
-from tfkit.data.csv import expand_files, head_rows
+from tfkit.data.csv import head_rows
+from tfkit.data.lines import expand_files
 from tfkit.data.text import text_files
 from tfkit.errors import DataError
 

@@ -10,7 +10,8 @@ the pipeline.
 import numpy as np
 import tensorflow as tf
 
-from tfkit.data.csv import _MARK, holdout_predicate
+from tfkit.data.csv import _MARK
+from tfkit.data.lines import holdout_predicate
 from tfkit.data.images import ImageSet
 from tfkit.errors import DataError
 

@@ -47,7 +47,7 @@ def corpus_lines(corpus):
         return corpus
     files = text_files(corpus)
     if files is not None:
-        from tfkit.data.csv import file_lines
+        from tfkit.data.lines import file_lines
 
         return file_lines(files.files, files.encoding)
     sentences = [s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in corpus]
@@ -67,7 +67,7 @@ def corpus_part(corpus, index, count):
         return corpus.shard(count, index)
     files = text_files(corpus)
     if files is not None:
-        from tfkit.data.csv import expand_files
+        from tfkit.data.lines import expand_files
 
         paths = expand_files(files.files)
         if len(paths) >= count:
@@ -82,7 +82,7 @@ def part_lines(corpus, count):
     if files is None:
         total = len(corpus)
     else:
-        from tfkit.data.csv import expand_files, text_lines
+        from tfkit.data.lines import expand_files, text_lines
 
         files = expand_files(files.files)  # counted as they are: transcoding keeps the lines
         lines = [int(text_lines(path).reduce(tf.constant(0, tf.int64), lambda n, _: n + 1)) for path in files]
@@ -123,7 +123,7 @@ def corpus_cache(corpus, cache="auto"):
     files = text_files(corpus)
     if files is None:
         return "memory"
-    from tfkit.data.csv import expand_files
+    from tfkit.data.lines import expand_files
 
     return resolve(cache, expand_files(files.files))
 

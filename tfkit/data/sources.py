@@ -5,7 +5,8 @@ import hashlib
 import json
 
 from tfkit.data import cache as cache_lib
-from tfkit.data.csv import csv_examples, expand_files, split
+from tfkit.data.csv import csv_examples
+from tfkit.data.lines import expand_files, split
 from tfkit.data.gp_curves import GPCurves
 from tfkit.data.image_dataset import image_dataset
 from tfkit.data.images import read_images

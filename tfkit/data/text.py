@@ -9,13 +9,12 @@ blank lines are skipped; a label outside ``label_vocabulary`` stops the
 pipeline with the file and line (see :func:`tfkit.data.explain`).
 """
 
-import functools
-
 import tensorflow as tf
 
 from tfkit.data import cache as cache_lib
 from tfkit.data.cache import plain
-from tfkit.data.csv import _label_table, _located, expand_files, holdout_predicate, in_part, line_key, numbered_lines
+from tfkit.data.csv import _label_table, _located
+from tfkit.data.lines import expand_files, held_out, line_key, numbered_lines
 from tfkit.errors import DataError
 from tfkit.features.text import standardize_kim
 
@@ -112,7 +111,7 @@ def text_examples(file_pattern=None, class_files=None, label_vocabulary=None, te
 
     dataset = tf.data.Dataset.from_tensor_slices((files, ids)).flat_map(lines)
     if holdout is not None:
-        dataset = dataset.map(plain(functools.partial(in_part, holdout_predicate(*holdout))))
+        dataset = held_out(dataset, holdout)
 
     def parse(paths, numbers, text, label_ids):
         if table is not None:

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfkit.data.csv import expand_files
+from tfkit.data.lines import expand_files
 from tfkit.errors import DataError
 
 _FEATURES = {

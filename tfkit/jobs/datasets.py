@@ -6,7 +6,8 @@ import tensorflow as tf
 from tfkit import data as data_lib
 from tfkit.data import cache as cache_lib
 from tfkit.data import data_errors
-from tfkit.data.csv import estimated_lines, expand_files
+from tfkit.data.csv import estimated_lines
+from tfkit.data.lines import expand_files
 from tfkit.errors import ConfigError
 from tfkit.features import NumericColumn, closure
 
