@@ -81,10 +81,28 @@ def _is_zombie(pid):
         return f.read().split()[2] == "Z"
 
 
+# The cluster run's training data: the census slice's rows in shards of different sizes, so the rows a worker
+# read say which shards it read (worker 0 reads part-0 and part-2, worker 1 part-1 and part-3).
+SHARD_ROWS = (300, 500, 700, 500)
+
+
 @pytest.fixture(scope="module")
-def cluster_run(census_slice, tmp_path_factory):
+def census_shards(census_slice, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shards")
+    with open(census_slice[0], encoding="utf-8") as f:
+        header, *rows = f.readlines()
+    start = 0
+    for index, count in enumerate(SHARD_ROWS):
+        (folder / f"part-{index}.csv").write_text(header + "".join(rows[start:start + count]))
+        start += count
+    assert start == len(rows)
+    return str(folder / "part-*.csv"), census_slice[1]
+
+
+@pytest.fixture(scope="module")
+def cluster_run(census_shards, tmp_path_factory):
     job_dir = tmp_path_factory.mktemp("cluster")
-    status, output = run_launch(census_slice, job_dir, "--workers", "2", "--ps", "1", "--evaluator")
+    status, output = run_launch(census_shards, job_dir, "--workers", "2", "--ps", "1", "--evaluator")
     assert status == 0, output[-5000:]
     return job_dir, output
 
@@ -104,6 +122,56 @@ def test_parameter_server_cluster_runs_the_census_config_end_to_end(cluster_run,
     assert "[chief] Training on parameter_server: 2 workers, 1 ps." in output
     assert "[chief] Trained 3 epochs" in output
     assert_no_process_left(output)
+
+
+def test_each_worker_adapts_on_its_own_shards_and_the_chief_learns_what_one_device_learns(cluster_run, census_shards):
+    import keras
+
+    from tfkit import config as config_lib
+    from tfkit.data.lines import expand_files, holdout_predicate
+    from tfkit.features import closure
+    from tfkit.jobs.run import Run
+
+    job_dir, output = cluster_run
+    train, _ = census_shards
+    config = config_lib.load(CENSUS_CONFIG, [f"data.train={train}", f"job_dir={job_dir}-one-device"])
+    # The rows each worker read are those of its own shards, less the validation holdout.
+    keep = holdout_predicate("train", config["data"]["validation_split"])
+    kept = [int(np.sum(keep([f"part-{index}.csv:{line}" for line in range(2, count + 2)]).numpy()))
+            for index, count in enumerate(SHARD_ROWS)]
+    assert kept[0] + kept[2] != kept[1] + kept[3]
+    assert (f"[chief] The workers read their own files: worker 0 {kept[0] + kept[2]:,} rows of 2 files; "
+            f"worker 1 {kept[1] + kept[3]:,} rows of 2 files.") in output
+    assert len(expand_files(train)) == 4
+    # What one device learns from all four shards, read as a single-device run reads them.
+    run = Run(config)
+    run.state.model = config_lib.build_model(config["model"], config_lib.build_columns(config["features"]), config["data"])
+    run.state.model.adapt(run.datasets.adapt_stream())
+    expected = {column.name: column.get_config() for column in closure(run.state.model.feature_columns())}
+    with open(job_dir / "model.json", encoding="utf-8") as f:
+        learned = keras.saving.deserialize_keras_object(json.load(f))
+    learned = {column.name: column.get_config() for column in closure(learned.feature_columns())}
+    vocabularies = [name for name, column in expected.items() if column.get("vocabulary")]
+    moments = [name for name, column in expected.items() if column.get("mean")]
+    assert len(vocabularies) >= 7 and len(moments) >= 4, (vocabularies, moments)
+    assert_same_state(learned, expected, "columns")
+
+
+def assert_same_state(learned, expected, where):
+    """Equal configs: vocabularies (and every other value) exactly, in order; floats (means and variances, merged
+    in another order) to float64 rounding. Quantile boundaries are exact too: fewer rows than the sample holds."""
+    if isinstance(expected, float):
+        assert learned == pytest.approx(expected, rel=1e-12, abs=1e-300), where
+    elif isinstance(expected, dict):
+        assert isinstance(learned, dict) and learned.keys() == expected.keys(), where
+        for key in expected:
+            assert_same_state(learned[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, (list, tuple)):
+        assert isinstance(learned, (list, tuple)) and len(learned) == len(expected), where
+        for index, (a, b) in enumerate(zip(learned, expected)):
+            assert_same_state(a, b, f"{where}[{index}]")
+    else:
+        assert learned == expected, where
 
 
 def test_only_the_chief_and_the_evaluator_write_into_the_job_dir(cluster_run):

@@ -144,8 +144,13 @@ class Trainer:
         return self.strategy.extended._num_workers
 
     # -- preparation ---------------------------------------------------------
-    def _prepare(self, dataset):
+    def _prepare(self, dataset, element_spec=None):
+        """Builds the model, its optimizer and its metrics (the latter from a batch of ``dataset``, or of zeros shaped
+        as ``element_spec``: the batches of a dataset function are on the workers)."""
         model = self.model
+        if dataset is None and element_spec is not None:
+            zeros = tf.nest.map_structure(lambda spec: tf.zeros([size or 1 for size in spec.shape], spec.dtype), element_spec)
+            dataset = tf.data.Dataset.from_tensors(zeros)
         # Variables are created under the strategy, so they live on the parameter servers.
         with self.strategy.scope():
             if not model.built:
@@ -273,9 +278,9 @@ class Trainer:
         if callable(x) and not isinstance(x, tf.data.Dataset):
             if steps_per_epoch is None:
                 raise TypeError("fit with a dataset function per worker needs steps_per_epoch.")
-            from tfkit.distribute.worker_parts import per_worker_iterator
+            from tfkit.distribute.worker_parts import element_spec, per_worker_iterator
 
-            self._prepare(None)
+            self._prepare(None, element_spec(x, self.num_workers))
             iterator = per_worker_iterator(self.coordinator, lambda index, count: x(index, count).repeat())
         else:
             dataset = _as_dataset(x, "fit")

@@ -27,13 +27,23 @@ def per_worker_iterator(coordinator, dataset_fn):
     lost and comes back gets its iterator made again (from the start of its part).
     """
     workers = coordinator._cluster.workers
-    element = tf.function(lambda: dataset_fn(0, len(workers))).get_concrete_function().structured_outputs
-    spec = input_lib.get_iterator_spec_from_dataset(coordinator.strategy, element)
+    spec = input_lib.get_iterator_spec_from_dataset(coordinator.strategy, _first_part(dataset_fn, len(workers)))
     iterators = []
     for index, worker in enumerate(workers):
-        # A function per worker, its index a constant of it: the worker reads its part only.
-        make_iterator = tf.function(lambda index=index: iter(dataset_fn(index, len(workers))))
+        # A function per worker, its index a constant of it: the worker reads its part only. Not converted by
+        # AutoGraph: a dataset function's Python runs once, as it is written (its datasets' own functions are
+        # traced by tf.data).
+        make_iterator = tf.function(lambda index=index: iter(dataset_fn(index, len(workers))), autograph=False)
         iterator = worker.create_resource(make_iterator)
         iterator._type_spec = spec  # what functions taking the iterator are traced with
         iterators.append(iterator)
     return coordinator_values.PerWorkerDistributedIterator(tuple(iterators))
+
+
+def _first_part(dataset_fn, num_workers):
+    return tf.function(lambda: dataset_fn(0, num_workers), autograph=False).get_concrete_function().structured_outputs
+
+
+def element_spec(dataset_fn, num_workers):
+    """The element spec of ``dataset_fn``'s datasets (all workers' are the same), traced, not read."""
+    return _first_part(dataset_fn, num_workers).element_spec

@@ -32,7 +32,6 @@ class _Summarizer:
 
     def __init__(self, pending):
         self.pending = pending
-        self.raw_keys = None  # the inputs of the columns without a summary, known once a batch is traced
 
     def __call__(self, *element):
         features, labels = element[0], (element[1] if len(element) > 1 else None)
@@ -47,28 +46,65 @@ class _Summarizer:
                 readers.append(column)
             else:
                 summaries[column.name] = summary
-        self.raw_keys = sorted({key for column in closure(readers) for key in column.input_specs()})
         if summaries:
             out["summaries"] = summaries
         if readers:
-            out["features"] = {key: features[key] for key in self.raw_keys if key in features}
+            raw_keys = sorted({key for column in closure(readers) for key in column.input_specs()})
+            out["features"] = {key: features[key] for key in raw_keys if key in features}
         if labels is not None and any(column.adapt_needs_labels for column in readers):
             out["labels"] = labels
         return out
 
 
-def _summaries(pending, data, steps):
-    summarize = _Summarizer(pending)
-    if isinstance(data, tf.data.Dataset):
-        if steps is not None:
-            data = data.take(steps)
-        yield from data.map(tf.autograph.experimental.do_not_convert(summarize), num_parallel_calls=tf.data.AUTOTUNE).prefetch(2).as_numpy_iterator()
-        return
-    for step, batch in enumerate(data):
-        if steps is not None and step >= steps:
+class Adapter:
+    """The adapt pass of ``columns`` in parts: :meth:`summarize` reduces a batch (in a ``tf.data`` pipeline, on any
+    machine), :meth:`merge` adds a summary's numpy value to the columns' accumulators, :meth:`finish` stores what
+    was learned. Summaries merge in any order: a cluster's workers summarize their own files and the chief merges
+    them (see :func:`tfkit.distribute.worker_adapt.adapt_on_workers`) into what one pass over every file learns.
+    """
+
+    def __init__(self, columns):
+        self.columns = columns
+        self.pending = [c for c in closure(columns) if c.needs_adapt]
+        self.summarize = tf.autograph.experimental.do_not_convert(_Summarizer(self.pending))
+        self.accumulators = {c.name: c.adapt_accumulator() for c in self.pending}
+        self.batches = self.rows = 0
+
+    def summaries(self, data, steps=None):
+        """The numpy summaries of ``data``'s batches (a dataset, summarized in its pipeline, or an iterable)."""
+        if isinstance(data, tf.data.Dataset):
+            if steps is not None:
+                data = data.take(steps)
+            yield from data.map(self.summarize, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2).as_numpy_iterator()
             return
-        element = tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
-        yield tf.nest.map_structure(np.asarray, summarize(*element))
+        for step, batch in enumerate(data):
+            if steps is not None and step >= steps:
+                return
+            element = tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
+            yield tf.nest.map_structure(np.asarray, self.summarize(*element))
+
+    def merge(self, batch):
+        """Adds one summary (numpy) to the accumulators; returns its rows."""
+        summaries = batch.get("summaries", {})
+        for column in self.pending:
+            accumulator = self.accumulators[column.name]
+            if column.name in summaries:
+                column.adapt_merge(accumulator, summaries[column.name])
+            elif column.adapt_needs_labels:
+                column.adapt_update(accumulator, batch["features"], batch.get("labels"))
+            else:
+                column.adapt_update(accumulator, batch["features"])
+        self.batches += 1
+        self.rows += int(batch["rows"])
+        return int(batch["rows"])
+
+    def finish(self):
+        """Stores the learned state into every column (copies with the same name included)."""
+        if not self.batches:
+            raise TfkitError("adapt received no data: the dataset is empty.")
+        for column in _every_object(self.columns):
+            if column.name in self.accumulators and column.needs_adapt:
+                column.adapt_finish(self.accumulators[column.name])
 
 
 def adapt(columns, data, steps=None, progress=None):
@@ -95,27 +131,11 @@ def adapt(columns, data, steps=None, progress=None):
     >>> columns[0].mean, columns[1].vocabulary
     ([40.0], ['clerk', 'cook'])
     """
-    pending = [c for c in closure(columns) if c.needs_adapt]
-    if not pending:
+    adapter = Adapter(columns)
+    if not adapter.pending:
         return
-    accumulators = {c.name: c.adapt_accumulator() for c in pending}
-    batches = rows = 0
-    for batch in _summaries(pending, data, steps):
-        batches += 1
-        summaries = batch.get("summaries", {})
-        for column in pending:
-            accumulator = accumulators[column.name]
-            if column.name in summaries:
-                column.adapt_merge(accumulator, summaries[column.name])
-            elif column.adapt_needs_labels:
-                column.adapt_update(accumulator, batch["features"], batch.get("labels"))
-            else:
-                column.adapt_update(accumulator, batch["features"])
-        rows += int(batch["rows"])
+    for batch in adapter.summaries(data, steps):
+        adapter.merge(batch)
         if progress is not None:
-            progress(rows)
-    if not batches:
-        raise TfkitError("adapt received no data: the dataset is empty.")
-    for column in _every_object(columns):
-        if column.name in accumulators and column.needs_adapt:
-            column.adapt_finish(accumulators[column.name])
+            progress(adapter.rows)
+    adapter.finish()

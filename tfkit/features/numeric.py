@@ -120,6 +120,17 @@ class NumericColumn(DenseColumn):
     def adapt_update(self, accumulator, features):
         moments_update(accumulator, self.scaled(self.read_numpy(features).astype(np.float64), np))
 
+    def adapt_summary(self, features):
+        if self.key not in features:
+            return None  # adapt_update names the missing input
+        values = tf.cast(features[self.key], tf.float64)
+        values = tf.where(tf.math.is_nan(values), tf.constant(self.default_value, tf.float64), values)
+        values = self.scaled(tf.reshape(values, [-1, self.shape]), tf)
+        return moments_summary(values)
+
+    def adapt_merge(self, accumulator, summary):
+        moments_merge(accumulator, summary)
+
     def adapt_finish(self, accumulator):
         self.mean, self.variance = moments_finish(accumulator, f"NumericColumn {self.name!r}")
 
@@ -198,12 +209,26 @@ def moments_accumulator(shape):
 
 
 def moments_update(accumulator, values):
-    """Merges a ``[batch, k]`` batch into ``{count, mean, m2}``: Chan et al.'s parallel update, exact and stable in one pass."""
-    if not len(values):
+    """Merges a ``[batch, k]`` numpy batch into ``{count, mean, m2}``."""
+    if len(values):
+        mean = values.mean(axis=0)
+        moments_merge(accumulator, {"count": len(values), "mean": mean, "m2": ((values - mean) ** 2).sum(axis=0)})
+
+
+def moments_summary(values):
+    """``{count, mean, m2}`` of a ``[batch, k]`` float64 tensor, for :func:`moments_merge`."""
+    count = tf.shape(values, out_type=tf.int64)[0]
+    mean = tf.math.divide_no_nan(tf.reduce_sum(values, axis=0), tf.cast(count, tf.float64))
+    return {"count": count, "mean": mean, "m2": tf.reduce_sum(tf.square(values - mean), axis=0)}
+
+
+def moments_merge(accumulator, summary):
+    """Merges the ``{count, mean, m2}`` of a batch (or of a worker's rows) into an accumulator: Chan et al.'s
+    parallel update, exact and stable in one pass, in any order."""
+    n_a, n_b = accumulator["count"], int(summary["count"])
+    if not n_b:
         return
-    n_a, n_b = accumulator["count"], len(values)
-    mean_b = values.mean(axis=0)
-    m2_b = ((values - mean_b) ** 2).sum(axis=0)
+    mean_b, m2_b = np.asarray(summary["mean"], np.float64), np.asarray(summary["m2"], np.float64)
     delta = mean_b - accumulator["mean"]
     total = n_a + n_b
     accumulator["mean"] = accumulator["mean"] + delta * n_b / total

@@ -11,6 +11,9 @@ from tfkit.data.lines import expand_files
 from tfkit.errors import ConfigError
 from tfkit.features import NumericColumn, closure
 
+# Rows per batch of a pass made once (the adapt pass): large enough that per-batch work does not count.
+PASS_BATCH = 4096
+
 
 class RunDatasets:
     """The datasets of a config's ``data`` section, read as ``model`` (a callable giving the run's model) takes them.
@@ -32,13 +35,38 @@ class RunDatasets:
         # Parameter-server workers each read the whole training set: unseeded, each shuffles its own way.
         self.seeded_training = True
 
+    def _new_source(self):
+        model = self._model()
+        defaults = {c.key: c.missing_default for c in closure(model.feature_columns()) if isinstance(c, NumericColumn)}
+        return data_lib.DataSource(self.data, model.input_specs(), defaults)
+
     def _dataset(self, files, split, training=False, holdout=None, batch_size=None, cached=True):
         if self._source is None:
-            model = self._model()
-            defaults = {c.key: c.missing_default for c in closure(model.feature_columns()) if isinstance(c, NumericColumn)}
-            self._source = data_lib.DataSource(self.data, model.input_specs(), defaults)
+            self._source = self._new_source()
         seed = self.seed if self.seeded_training or not training else None
         return self._source.dataset(files, split, training, holdout, batch_size, seed, cached)
+
+    def worker_files(self, num_workers):
+        """Each of ``num_workers`` workers' own training files (every ``num_workers``-th file of ``data.train``'s,
+        from the worker's index on), or None when train is not that many files or more (a part per worker needs a
+        file at least: then every worker reads all of train)."""
+        if self.data["format"] not in ("csv", "text") or isinstance(self.data["train"], dict):
+            return None
+        files = expand_files(self.data["train"])
+        return [files[index::num_workers] for index in range(num_workers)] if len(files) >= num_workers > 1 else None
+
+    def worker_part(self, index, num_workers, training=True, batch_size=None):
+        """Worker ``index``'s part of train (its :meth:`worker_files`, without the held-out rows): shuffled and cached
+        as training reads it (seeded per worker), or once in order, uncached, as the adapt pass reads it.
+
+        Made inside the function that creates the worker's iterator (so that the worker reads the files), from a
+        source of its own: datasets of the chief's eager sources cannot enter a function.
+        """
+        held_out = self.held_out()
+        seed = None if self.seed is None else self.seed + index
+        return self._new_source().dataset(self.worker_files(num_workers)[index], "train", training,
+                                          None if held_out is None else ("train", held_out), batch_size, seed,
+                                          cached=training)
 
     def held_out(self):
         """The part of train held out for validation: a fraction, or this fold's range (None: none)."""
@@ -89,7 +117,7 @@ class RunDatasets:
         """Train without its held-out part, once, as the adapt pass reads it: from the files, caching nothing, in
         batches large enough that per-batch work does not count; the rows it held are remembered (see
         :meth:`batches_per_pass`)."""
-        return self.train(training=False, batch_size=4096, cached=False)
+        return self.train(training=False, batch_size=PASS_BATCH, cached=False)
 
     def note_train_rows(self, rows):
         """Tells how many rows a whole pass over train (without its held-out part) read, so none is made to count them."""

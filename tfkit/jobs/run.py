@@ -152,13 +152,17 @@ class Run:
                                                            **train["early_stopping"]})
                 callbacks.append(stopper)
             callbacks.extend(self.callbacks)
+            if self.state.worker_parts():  # each worker trains on its own files
+                training, steps = self.datasets.worker_part, self.state.steps_per_epoch()
+            else:
+                training, steps = self.datasets.train(), train["steps_per_epoch"]
             with data_errors():
                 self.model.fit(
-                    self.datasets.train(),
+                    training,
                     validation_data=validation,
                     epochs=train["epochs"],
                     initial_epoch=initial_epoch,
-                    steps_per_epoch=train["steps_per_epoch"],
+                    steps_per_epoch=steps,
                     callbacks=callbacks,
                     shuffle=False,  # the dataset shuffles itself
                     verbose=verbosity(train["verbose"]) if self.is_chief else 0,

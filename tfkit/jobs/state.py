@@ -1,6 +1,7 @@
 """A run's model and its checkpoint state: built (columns adapted, ``model.json`` written) or read back from the job
 directory, compiled under the run's strategy, and restored from the newest complete checkpoint."""
 
+import functools
 import json
 import math
 import os
@@ -22,6 +23,8 @@ from tfkit.features import closure
 from tfkit.io.files import write_json
 from tfkit.jobs.checkpoints import CheckpointFiles, latest_checkpoint, weights_checkpoint
 from tfkit.jobs.directory import make_job_dir
+from tfkit.distribute.worker_adapt import adapt_on_workers
+from tfkit.jobs.datasets import PASS_BATCH
 from tfkit.jobs.progress import RowProgress
 
 # Keys whose change makes old checkpoints meaningless for this job_dir.
@@ -127,13 +130,29 @@ class RunState:
             if report is not None:
                 report(count)
 
+        parts = self.worker_parts()
         with data_errors():
-            self.model.adapt(self.datasets.adapt_stream(), progress=progress)
+            if parts and pending:
+                read = adapt_on_workers(self.strategy, self.model.feature_columns(), functools.partial(
+                    self.datasets.worker_part, training=False, batch_size=PASS_BATCH), progress)
+                print("The workers read their own files: " + "; ".join(
+                    f"worker {index} {read[index]:,} rows of {len(files)} file{'s' * (len(files) > 1)}"
+                    for index, files in enumerate(parts)) + ".", flush=True)
+            else:
+                self.model.adapt(self.datasets.adapt_stream(), progress=progress)
         if rows:
             self.datasets.note_train_rows(rows[0])
             self.adapted = (rows[0], time.time() - started)  # rows read and seconds taken (bench/scale.py reads them)
         if pending and self.is_chief:
             print(f"Learned them in {time.time() - started:.1f}s.", flush=True)
+
+    def worker_parts(self):
+        """On a parameter-server cluster whose ``data.train`` has a file for each worker at least, each worker's own
+        files (see :meth:`~tfkit.jobs.datasets.RunDatasets.worker_files`): it adapts on them and trains on them.
+        None otherwise (every worker reads all of train)."""
+        if not self.parameter_server:
+            return None
+        return self.datasets.worker_files(self.strategy.extended._num_workers)
 
     def _steps_per_execution(self):
         """``train.steps_per_execution`` (default 8 on a parameter server, else 1) dividing ``steps_per_epoch`` and
