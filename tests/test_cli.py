@@ -37,6 +37,9 @@ def test_help_answers_without_importing_tensorflow():
 def test_train_writes_the_job_directory(trained, census_slice):
     job_dir, result = trained
     assert "test: accuracy=" in result.stdout and "Exported SavedModel:" in result.stdout
+    # How data.cache: auto keeps train, and why, said before training.
+    assert re.search(r"^data\.cache is auto: the data's parsed size \(about 1 MB\) fits in a quarter of the [\d.]+ GB "
+                     r"of memory available, so it is kept in memory after the first pass\.$", result.stdout, re.M)
     metrics = json.loads((job_dir / "metrics.json").read_text())
     # A constant answer scores the majority rate (0.77 here) and an AUC of 0.5: the model must beat both.
     assert metrics["epochs"] == 2 and metrics["test"]["accuracy"] > majority_rate(census_slice[1]) + 0.02

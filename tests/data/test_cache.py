@@ -51,6 +51,28 @@ def test_a_file_cache_is_written_under_its_prefix_and_read_back(tmp_path):
     assert sorted(first) == sorted(second) == list(range(300)) and first != second
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_the_file_cache_the_memory_cache_and_no_cache_give_the_same_rows_in_the_same_batches(tmp_path, shuffle):
+    path = _table(tmp_path, rows=1000)
+    os.makedirs(tmp_path / "cache")
+    modes = {"memory": "memory", "file": str(tmp_path / "cache" / "table"), "none": "none"}
+    passes = {}
+    for name, cache in modes.items():
+        dataset = _read(path, cache=cache, shuffle=shuffle, seed=5, shuffle_buffer_size=100)
+        passes[name] = [[[int(i) for i in features["id"].numpy()] for features, _ in dataset] for _ in range(2)]
+        again = _read(path, cache=cache, shuffle=shuffle, seed=5, shuffle_buffer_size=100)
+        assert [[int(i) for i in features["id"].numpy()] for features, _ in again] == passes[name][0], name
+        for batches in passes[name]:  # every row once a pass, in batches of 32 and a last one of 8
+            assert [len(batch) for batch in batches] == [32] * 31 + [8], name
+            assert sorted(sum(batches, [])) == list(range(1000)), name
+    assert glob.glob(modes["file"] + "*")
+    if not shuffle:  # the files' order, whatever keeps the rows
+        assert passes["memory"] == passes["file"] == passes["none"] == [[list(range(i, min(i + 32, 1000))) for i in range(0, 1000, 32)]] * 2
+    else:  # a file cache and none shuffle through the same seeded buffer; memory draws a whole permutation
+        assert passes["file"] == passes["none"] and passes["file"][0] != passes["file"][1]
+        assert passes["memory"][0] != passes["memory"][1] != passes["file"][1]
+
+
 def test_cached_shuffling_is_a_new_permutation_every_pass_and_seeded(tmp_path):
     path = _table(tmp_path)
     dataset = _read(path, shuffle=True, seed=7)
@@ -72,8 +94,13 @@ def test_auto_caches_in_memory_when_the_data_fits(tmp_path, monkeypatch):
     # Four times the text's bytes against a quarter of the memory available.
     monkeypatch.setattr(cache_lib, "available_memory", lambda: 16 * os.path.getsize(path) - 1)
     assert cache_lib.resolve("auto", [path]) == "none"
+    assert cache_lib.describe("auto", [path]).endswith("does not fit in a quarter of the 0.0 GB of memory available, "
+                                                       "so it is read from the files on every pass.")
     monkeypatch.setattr(cache_lib, "available_memory", lambda: 16 * os.path.getsize(path))
     assert cache_lib.resolve("auto", [path]) == "memory"
+    assert cache_lib.describe("auto", [path]).endswith(" fits in a quarter of the 0.0 GB of memory available, so it "
+                                                       "is kept in memory after the first pass.")
+    assert cache_lib.describe("none", [path]) == "data.cache is none: read from the files on every pass."
     census = os.path.join(os.path.dirname(__file__), "..", "..", "data", "census", "adult.data.csv.gz")
     assert cache_lib.text_bytes([census]) > 3 * os.path.getsize(census)  # uncompressed, from the gzip trailer
     with pytest.raises(DataError, match="cache must be"):

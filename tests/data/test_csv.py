@@ -85,6 +85,31 @@ def test_gzip_and_globs_of_several_files(tmp_path):
     assert all(isinstance(v, float) for v in labels)  # no vocabulary: a numeric label
 
 
+@pytest.mark.parametrize("cache", ["memory", "none"])
+def test_shards_are_read_once_each_per_pass_in_an_order_the_seed_repeats(tmp_path, cache):
+    # Shards of different sizes, some larger than a parse batch (4,096 lines), read in parallel.
+    sizes = [5000, 10, 4100, 0, 700, 9000]
+    start = 0
+    for index, size in enumerate(sizes):
+        with gzip.open(tmp_path / f"part-{index}.csv.gz", "wt") as f:
+            f.write("x,y\n" + "".join(f"{start + j},{j % 2}\n" for j in range(size)))
+        start += size
+    pattern = str(tmp_path / "part-*.csv.gz")
+
+    def passes(**options):
+        dataset = read_csv(pattern, 256, label="y", cache=cache, **options)
+        return [[int(x) for features, _ in dataset for x in features["x"].numpy()] for _ in range(2)]
+
+    in_order = passes()
+    assert sorted(in_order[0]) == list(range(start)) and in_order[1] == in_order[0] == passes()[0]
+    # Interleaved a parse batch at a time: the second shard's rows come before the first's 4,097th.
+    assert in_order[0].index(5000) < in_order[0].index(4096)
+    shuffled = passes(shuffle=True, seed=4)
+    assert all(sorted(rows) == list(range(start)) for rows in shuffled)  # every row once a pass
+    assert shuffled[0] != shuffled[1] and shuffled == passes(shuffle=True, seed=4)
+    assert passes(shuffle=True, seed=5)[0] != shuffled[0]
+
+
 def test_wrong_number_of_fields_names_the_file_and_line(tmp_path):
     path = tmp_path / "ragged.csv"
     path.write_text('a,b,y\n1,"x, with comma",0\n2,y\n')

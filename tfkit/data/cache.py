@@ -106,6 +106,22 @@ def resolve(cache, files=None):
     return "memory" if needed <= _AUTO_SHARE * memory else "none"
 
 
+def describe(cache, files):
+    """One line saying how ``cache`` (a ``data.cache`` value) keeps the examples of ``files``, and why."""
+    mode = resolve(cache, files)
+    kept = {"memory": "kept in memory after the first pass", "none": "read from the files on every pass"}.get(
+        mode, f"cached in files under {mode}")
+    if cache != "auto":
+        return f"data.cache is {cache}: {kept}."
+    memory = available_memory()
+    if not files or memory is None:
+        return f"data.cache is auto: the size of the data or of the memory is unknown, so {kept}."
+    needed = _PARSED_BYTES_PER_TEXT_BYTE * text_bytes(files)
+    fits = "fits" if mode == "memory" else "does not fit"
+    return (f"data.cache is auto: the data's parsed size (about {needed / 2**20:,.0f} MB) {fits} in a quarter of the "
+            f"{memory / 2**30:.1f} GB of memory available, so it is {kept}.")
+
+
 def cached(parsed, cache, batched=True):
     """``parsed`` (batches of parsed examples) kept as ``cache`` says (a resolved mode, see :func:`resolve`).
 

@@ -46,6 +46,13 @@ class RunDatasets:
         seed = self.seed if self.seeded_training or not training else None
         return self._source.dataset(files, split, training, holdout, batch_size, seed, cached)
 
+    def describe_cache(self):
+        """How ``data.cache`` keeps the training files' examples, and why (None for data that is not files of
+        rows: images, curves)."""
+        if self.data["format"] not in ("csv", "text") or isinstance(self.data["train"], dict):
+            return None
+        return cache_lib.describe(self.data["cache"], expand_files(self.data["train"]))
+
     def worker_files(self, num_workers):
         """Each of ``num_workers`` workers' own training files (every ``num_workers``-th file of ``data.train``'s,
         from the worker's index on), or None when train is not that many files or more (a part per worker needs a

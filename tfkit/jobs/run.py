@@ -137,6 +137,9 @@ class Run:
         if not self.state.done.numpy() and initial_epoch < train["epochs"]:
             if self.is_chief:
                 print(f"Training on {distribute.describe(self.state.strategy)}.", flush=True)
+                cache = self.datasets.describe_cache()
+                if cache:
+                    print(cache, flush=True)
             if initial_epoch and self.is_chief:
                 print(f"Resuming from {self.manager.latest_checkpoint} (epoch {initial_epoch}, step {self.global_step}).",
                       flush=True)
