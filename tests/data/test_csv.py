@@ -110,6 +110,29 @@ def test_shards_are_read_once_each_per_pass_in_an_order_the_seed_repeats(tmp_pat
     assert passes(shuffle=True, seed=5)[0] != shuffled[0]
 
 
+def test_batches_the_quick_check_passes_and_batches_it_does_not_parse_alike(tmp_path):
+    # One regular expression per line lets a batch of well-formed lines skip the checks that name a bad cell; a
+    # quoted field (which may hold the delimiter) or an odd space sends its batch the checked way, same values.
+    rows = [f"{i}, w{i % 5} ,{i / 4}, {'?' if i % 7 == 0 else i % 3},{'yes' if i % 2 else 'no'}" for i in range(50)]
+    plain, odd = tmp_path / "plain.csv", tmp_path / "odd.csv"
+    plain.write_text("n,s,f,k,y\n" + "\n".join(rows) + "\n")
+    odd.write_text("n,s,f,k,y\n" + "\n".join(rows[:10] + ['10," w0 ",2.5, 1\v,no'] + rows[11:]) + "\n")
+    read = [collect(read_csv(str(path), 16, label="y", label_vocabulary=["no", "yes"])) for path in (plain, odd)]
+    assert read[0] == read[1]
+    features, labels = read[0]
+    assert features["s"][:2] == [b"w0", b"w1"] and features["k"][:3] == [0, 1, 2] and features["f"][1] == 0.25
+    assert labels[:2] == [0, 1]
+
+
+def test_cells_the_quick_check_must_not_let_through_are_named(tmp_path):
+    # A missing label, and an empty number where "" is not a missing value, are errors with their line.
+    path = tmp_path / "labels.csv"
+    path.write_text("a,y\n1,0.5\n2,?\n")
+    assert error_of(read_csv(str(path), 8, label="y")) == f"{path}, line 3: label 'y': value '?' is not a number"
+    path.write_text("a,y\n1,0\n,1\n")
+    assert error_of(read_csv(str(path), 8, label="y", na_values=("?",), column_dtypes={"a": "float32"})) == f"{path}, line 3: column 'a': value '' is not a number"
+
+
 def test_wrong_number_of_fields_names_the_file_and_line(tmp_path):
     path = tmp_path / "ragged.csv"
     path.write_text('a,b,y\n1,"x, with comma",0\n2,y\n')

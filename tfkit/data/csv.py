@@ -244,22 +244,44 @@ def csv_examples(
     if holdout is not None:
         dataset = held_out(dataset, holdout)
 
+    # Cells that must be numbers: a missing value stands in for one in a feature, not in a label.
+    numbers_in = {name: name != label for name in names if name in selected and schema.dtypes[name] != "string"}
+    if label is not None and (label_vocabulary is None or label_threshold is not None):
+        numbers_in[label] = False
+    well_formed = _well_formed_line(names, numbers_in, schema.na_values, field_delim)
+
+    used = [name for name in names if name in selected or name == label]
+
+    def parse_lines(paths, numbers, lines, checked):
+        if checked:
+            counts = _field_counts(lines, field_delim, len(names))
+            check = _located(
+                paths, numbers, counts != len(names),
+                lambda i: tf.strings.join([f"expected {len(names)} fields, found ", tf.strings.as_string(counts[i])]),
+            )
+            with tf.control_dependencies([check]):
+                fields = tf.io.decode_csv(lines, record_defaults=[""] * len(names), field_delim=field_delim)
+            # One pass over the lines says whether any cell can hold bytes that are not UTF-8 (RE2 matches valid
+            # UTF-8 only; a transcode of every cell costs six times the whole parse).
+            readable = tf.reduce_all(tf.strings.regex_full_match(lines, "(?s).*"))
+            fields = [tf.cond(readable, lambda: field, lambda: _check_utf8(name, field, paths, numbers))
+                      if schema.dtypes[name] == "string" and name in selected else field for name, field in zip(names, fields)]
+            columns = dict(zip(names, fields))
+        else:  # the columns read only
+            columns = dict(zip(used, tf.io.decode_csv(lines, record_defaults=[""] * len(used), field_delim=field_delim,
+                                                      select_cols=[names.index(name) for name in used])))
+        features = {name: _column(name, columns[name], schema.dtypes[name], defaults.get(name), schema.na_values, strip,
+                                  paths, numbers, checked) for name in selected}
+        if label is None:
+            return features
+        return features, _label(columns[label], label_table, label_vocabulary, strip, paths, numbers, label, label_threshold, checked)
+
     def parse(paths, numbers, lines):
-        counts = _field_counts(lines, field_delim, len(names))
-        check = _located(
-            paths, numbers, counts != len(names),
-            lambda i: tf.strings.join([f"expected {len(names)} fields, found ", tf.strings.as_string(counts[i])]),
-        )
-        with tf.control_dependencies([check]):
-            fields = tf.io.decode_csv(lines, record_defaults=[""] * len(names), field_delim=field_delim)
-        # One pass over the lines says whether any cell can hold bytes that are not UTF-8 (RE2 matches valid UTF-8
-        # only; a transcode of every cell costs six times the whole parse).
-        readable = tf.reduce_all(tf.strings.regex_full_match(lines, "(?s).*"))
-        fields = [tf.cond(readable, lambda: field, lambda: _check_utf8(name, field, paths, numbers))
-                  if schema.dtypes[name] == "string" and name in selected else field for name, field in zip(names, fields)]
-        columns = dict(zip(names, fields))
-        features = {name: _column(name, columns[name], schema.dtypes[name], defaults.get(name), schema.na_values, strip, paths, numbers) for name in selected}
-        example = features if label is None else (features, _label(columns[label], label_table, label_vocabulary, strip, paths, numbers, label, label_threshold))
+        # One regular expression over each line says whether every check would pass (field count, UTF-8, numbers);
+        # the checks that find and name a bad cell run only for a batch where it fails.
+        fine = tf.reduce_all(tf.strings.regex_full_match(lines, well_formed))
+        example = tf.cond(fine, lambda: parse_lines(paths, numbers, lines, checked=False),
+                          lambda: parse_lines(paths, numbers, lines, checked=True))
         return (example, line_key(paths, numbers)) if keys else example
 
     dataset = dataset.map(plain(parse), num_parallel_calls=num_parallel_calls, deterministic=True)
@@ -270,7 +292,28 @@ def csv_examples(
     return dataset.with_options(options)
 
 
-def _column(name, values, dtype, default, na_values, strip, paths, numbers):
+def _well_formed_line(names, numbers_in, na_values, field_delim):
+    """A regular expression (RE2: valid UTF-8 only) matching the lines the checks of a parse would all pass: the
+    right number of fields, none quoted (a quoted field may hold the delimiter), a number in each column of
+    ``numbers_in`` (``{name: whether a missing value may stand in for it}``). A line it does not match may still be
+    fine: it is then checked cell by cell."""
+    delimiter = re.escape(field_delim)
+    text = f'[^{delimiter}"]*'
+    number = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|nan|Inf|NaN)"
+    # Missing values as the parse compares them (stripped cells); others just take the checked way.
+    missing = [re.escape(na) for na in na_values if na and na.strip() == na and field_delim not in na and '"' not in na]
+
+    def cell(name):
+        if name not in numbers_in:
+            return text
+        if not numbers_in[name]:
+            return rf"\s*(?:{number})\s*"
+        return rf"\s*(?:{'|'.join([number, *missing])}){'?' if '' in na_values else ''}\s*"
+
+    return delimiter.join(f"(?:{cell(name)})" for name in names)
+
+
+def _column(name, values, dtype, default, na_values, strip, paths, numbers, checked=True):
     if strip or dtype != "string":
         values = tf.strings.strip(values)
     missing = tf.zeros_like(values, tf.bool)
@@ -279,7 +322,7 @@ def _column(name, values, dtype, default, na_values, strip, paths, numbers):
     if dtype == "string":
         return tf.where(missing, "" if default is None else str(default), values)
     fill = "0" if default is None else repr(default)
-    return _numbers(tf.where(missing, fill, values), dtype, f"column {name!r}", paths, numbers)
+    return _numbers(tf.where(missing, fill, values), dtype, f"column {name!r}", paths, numbers, checked)
 
 
 def _field_counts(lines, field_delim, expected):
@@ -310,11 +353,14 @@ def _check_utf8(name, values, paths, numbers):
         return tf.identity(values)
 
 
-def _numbers(values, dtype, what, paths, numbers):
-    """Parses numbers, stopping at the first cell that is not one with its file and line."""
-    bad = tf.logical_not(tf.strings.regex_full_match(values, _NUMBER))
-    check = _located(paths, numbers, bad, lambda i: tf.strings.join([f"{what}: value '", values[i], "' is not a number"]))
-    with tf.control_dependencies([check]):
+def _numbers(values, dtype, what, paths, numbers, checked=True):
+    """Parses numbers, stopping at the first cell that is not one with its file and line (when ``checked``: the
+    cells are known to be numbers otherwise)."""
+    check = []
+    if checked:
+        bad = tf.logical_not(tf.strings.regex_full_match(values, _NUMBER))
+        check = [_located(paths, numbers, bad, lambda i: tf.strings.join([f"{what}: value '", values[i], "' is not a number"]))]
+    with tf.control_dependencies(check):
         if dtype.startswith("int"):
             # Accept "39.0" in integer columns; reject nothing a float parse accepts.
             return tf.cast(tf.strings.to_number(values, tf.float64), dtype)
@@ -334,13 +380,13 @@ def _label_table(vocabulary, aliases):
     return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, np.array(ids, np.int32)), default_value=-1)
 
 
-def _label(values, table, vocabulary, strip, paths, numbers, label, threshold=None):
+def _label(values, table, vocabulary, strip, paths, numbers, label, threshold=None, checked=True):
     if strip:
         values = tf.strings.strip(values)
     if threshold is not None:  # a numeric column made binary: class 1 from the threshold on
-        return tf.cast(_numbers(values, "float32", f"label {label!r}", paths, numbers) >= threshold, tf.int32)
+        return tf.cast(_numbers(values, "float32", f"label {label!r}", paths, numbers, checked) >= threshold, tf.int32)
     if table is None:
-        return _numbers(values, "float32", f"label {label!r}", paths, numbers)
+        return _numbers(values, "float32", f"label {label!r}", paths, numbers, checked)
     ids = table.lookup(values)
     check = _located(
         paths, numbers, ids < 0,

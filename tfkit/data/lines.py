@@ -12,6 +12,10 @@ from tfkit.data.cache import plain
 from tfkit.errors import DataError
 
 
+# A blank line: nothing but the whitespace tf.strings.strip removes.
+_BLANK = r"[ \t\n\v\f\r]*"
+
+
 def expand_files(file_pattern):
     """Sorted files matching a path, glob, or list of them; raises if one matches nothing."""
     patterns = [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
@@ -56,11 +60,12 @@ def numbered_lines(path, first=1, encoding="utf-8"):
     def numbered(index, batch):
         numbers = first + index * cache_lib.PARSE_BATCH + tf.range(tf.size(batch, out_type=tf.int64))
         batch = to_utf8(batch, encoding)
-        present = tf.strings.length(tf.strings.strip(batch)) > 0
+        present = tf.logical_not(tf.strings.regex_full_match(batch, _BLANK))  # half the time of a strip
         batch, numbers = tf.boolean_mask(batch, present), tf.boolean_mask(numbers, present)
         return tf.fill(tf.shape(batch), path), numbers, batch
 
-    return nonempty(lines.enumerate().map(plain(numbered)))
+    # In parallel: reading (gunzip, splitting lines) is the pipeline's one sequential stage.
+    return nonempty(lines.enumerate().map(plain(numbered), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
 
 
 def in_part(keep, paths, numbers, *lines):
@@ -119,4 +124,6 @@ def nonempty(batches):
 
 def held_out(batches, holdout):
     """The lines of :func:`numbered_lines` batches in ``holdout``'s part (see :func:`holdout_predicate`)."""
-    return nonempty(batches.map(plain(functools.partial(in_part, holdout_predicate(*holdout)))))
+    kept = batches.map(plain(functools.partial(in_part, holdout_predicate(*holdout))), num_parallel_calls=tf.data.AUTOTUNE,
+                       deterministic=True)
+    return nonempty(kept)

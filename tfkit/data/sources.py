@@ -111,10 +111,10 @@ class DataSource:
         """Batches of ``holdout``'s part of ``make()``, the parsed rows and keys of ``files`` (a list), parsed
         and cached once per ``key``: the training and validation parts of a file share one parse. A model that
         transforms them ahead (see :func:`tfkit.data.cache.with_transform`) keeps its transformed values
-        instead; ``cached=False`` reads the files each pass."""
-        stream, source, cache = self._cached(key, files, make)
+        instead; ``cached=False`` reads the files each pass, holding lines out before they are parsed."""
         if not cached:
-            return cache_lib.batches(split(stream, holdout), batch_size, "none")
+            return cache_lib.batches(make(holdout=holdout, keys=False), batch_size, "none")
+        stream, source, cache = self._cached(key, files, make)
         return cache_lib.batches(split(source, holdout), batch_size, cache, shuffle=training,
                                  shuffle_buffer_size=self.data["shuffle_buffer_size"], seed=seed,
                                  stream=split(stream, holdout))
