@@ -189,11 +189,10 @@ def batches(source, batch_size, cache, shuffle=False, shuffle_buffer_size=10_000
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise DataError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
     in_memory = transform is not None and cache == "memory"
-    if in_memory and stream is not None:  # transformed batch by batch, in parallel, then joined into one element
-        source = stream.map(plain(transform), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if in_memory:  # transformed batch by batch, in parallel, then joined into one element (see cached)
+        source = (source if stream is None else stream).map(plain(transform), num_parallel_calls=tf.data.AUTOTUNE,
+                                                            deterministic=True)
         source = source.rebatch(_EVERYTHING).cache()
-    elif in_memory:
-        source = source.map(plain(transform)).cache()  # the one element of every example (see cached)
     if not shuffle:
         dataset = source.rebatch(batch_size, drop_remainder=drop_remainder)
     elif cache == "memory":

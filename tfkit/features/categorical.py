@@ -47,7 +47,7 @@ def count_values(counter, features, key, dtype, delimiter):
         cells = _split(cells, delimiter)
     if cells.dtype.kind in "iu":
         values, counts = np.unique(cells, return_counts=True)
-        counter.update(dict(zip(values.tolist(), counts.tolist())))
+        merge_counts(counter, {"values": values, "counts": counts})
     else:
         counter.update(cells.tolist() if cells.dtype.kind != "O" else cells)
 
@@ -79,10 +79,8 @@ def counted_values(counter, dtype):
         if isinstance(value, bytes):
             value = value.decode("utf-8", errors="replace")
         if dtype == "int64":
-            if isinstance(value, str):
-                if value == "":
-                    continue
-                value = int(value)
+            if value == "":
+                continue
             value = int(value)
             if value < 0:
                 continue
