@@ -19,18 +19,17 @@ import tensorflow as tf
 
 from tfkit.data import cache as cache_lib
 from tfkit.data.cache import plain
+from tfkit.data.cells import (MARK, check_numbers, check_utf8, field_counts, located, well_formed_line)
 from tfkit.data.lines import expand_files, held_out, line_key, numbered_lines
 from tfkit.errors import DataError
 
 DTYPES = ("string", "int64", "int32", "float32", "float64")
-_MARK = "TFKIT_DATA_ERROR"
-_NUMBER = r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*|\s*[+-]?(inf|nan|Inf|NaN)\s*"
 _INFER_ROWS = 1000
 
 
 def explain(error):
     """The :class:`DataError` a pipeline assertion carries inside a TensorFlow error, or None."""
-    match = re.search(_MARK + r"\{(.*?)\}" + _MARK, str(error), re.S)
+    match = re.search(MARK + r"\{(.*?)\}" + MARK, str(error), re.S)
     # The message may come back with quotes escaped (repr of the assertion data).
     return DataError(match.group(1).replace("\\'", "'")) if match else None
 
@@ -106,15 +105,6 @@ class CsvSchema:
             if dtype not in DTYPES:
                 raise DataError(f"Column {name!r}: dtype must be one of {DTYPES}. Received: {dtype!r}")
             self.dtypes[name] = dtype
-
-
-def _located(filenames, line_numbers, bad, message):
-    """An assertion that fails on the first ``bad`` row, naming its file and line."""
-    index = tf.argmax(tf.cast(bad, tf.int32))
-    text = tf.strings.join(
-        [_MARK, "{", filenames[index], ", line ", tf.strings.as_string(line_numbers[index]), ": ", message(index), "}", _MARK]
-    )
-    return tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)), [text], summarize=1)
 
 
 def read_csv(
@@ -248,41 +238,51 @@ def csv_examples(
     numbers_in = {name: name != label for name in names if name in selected and schema.dtypes[name] != "string"}
     if label is not None and (label_vocabulary is None or label_threshold is not None):
         numbers_in[label] = False
-    well_formed = _well_formed_line(names, numbers_in, schema.na_values, field_delim)
+    well_formed = well_formed_line(names, numbers_in, schema.na_values, field_delim)
 
     used = [name for name in names if name in selected or name == label]
 
-    def parse_lines(paths, numbers, lines, checked):
-        if checked:
-            counts = _field_counts(lines, field_delim, len(names))
-            check = _located(
-                paths, numbers, counts != len(names),
-                lambda i: tf.strings.join([f"expected {len(names)} fields, found ", tf.strings.as_string(counts[i])]),
-            )
-            with tf.control_dependencies([check]):
-                fields = tf.io.decode_csv(lines, record_defaults=[""] * len(names), field_delim=field_delim)
-            # One pass over the lines says whether any cell can hold bytes that are not UTF-8 (RE2 matches valid
-            # UTF-8 only; a transcode of every cell costs six times the whole parse).
-            readable = tf.reduce_all(tf.strings.regex_full_match(lines, "(?s).*"))
-            fields = [tf.cond(readable, lambda: field, lambda: _check_utf8(name, field, paths, numbers))
-                      if schema.dtypes[name] == "string" and name in selected else field for name, field in zip(names, fields)]
-            columns = dict(zip(names, fields))
-        else:  # the columns read only
-            columns = dict(zip(used, tf.io.decode_csv(lines, record_defaults=[""] * len(used), field_delim=field_delim,
-                                                      select_cols=[names.index(name) for name in used])))
-        features = {name: _column(name, columns[name], schema.dtypes[name], defaults.get(name), schema.na_values, strip,
-                                  paths, numbers, checked) for name in selected}
-        if label is None:
-            return features
-        return features, _label(columns[label], label_table, label_vocabulary, strip, paths, numbers, label, label_threshold, checked)
+    def texts(name, values):
+        """A column's cells as the parse reads them: stripped, a missing value replaced by its default."""
+        if name == label:
+            return tf.strings.strip(values) if strip else values
+        return _cell_texts(values, schema.dtypes[name], defaults.get(name), schema.na_values, strip)
+
+    def check_lines(paths, numbers, lines):
+        """Stops at the first bad cell of a batch, naming its file, line and column; True otherwise."""
+        counts = field_counts(lines, field_delim, len(names))
+        check = located(
+            paths, numbers, counts != len(names),
+            lambda i: tf.strings.join([f"expected {len(names)} fields, found ", tf.strings.as_string(counts[i])]),
+        )
+        with tf.control_dependencies([check]):
+            fields = tf.io.decode_csv(lines, record_defaults=[""] * len(names), field_delim=field_delim)
+        # One pass over the lines says whether any cell can hold bytes that are not UTF-8 (RE2 matches valid
+        # UTF-8 only; a transcode of every cell costs six times the whole parse).
+        readable = tf.reduce_all(tf.strings.regex_full_match(lines, "(?s).*"))
+        columns = dict(zip(names, fields))
+        strings = {name: columns[name] for name in selected if schema.dtypes[name] == "string"}
+        checks = [tf.cond(readable, lambda: True, lambda: check_utf8(strings, paths, numbers))] if strings else []
+        if numbers_in:
+            checks.append(check_numbers({f"label {label!r}" if name == label else f"column {name!r}": texts(name, columns[name])
+                                          for name in numbers_in}, paths, numbers))
+        with tf.control_dependencies(checks):
+            return tf.constant(True)
 
     def parse(paths, numbers, lines):
-        # One regular expression over each line says whether every check would pass (field count, UTF-8, numbers);
-        # the checks that find and name a bad cell run only for a batch where it fails.
+        # One regular expression over each line says whether every check would pass (field count, UTF-8, numbers):
+        # the checks that find and name a bad cell run only for a batch where it does not.
         fine = tf.reduce_all(tf.strings.regex_full_match(lines, well_formed))
-        example = tf.cond(fine, lambda: parse_lines(paths, numbers, lines, checked=False),
-                          lambda: parse_lines(paths, numbers, lines, checked=True))
-        return (example, line_key(paths, numbers)) if keys else example
+        checked = tf.cond(fine, lambda: True, lambda: check_lines(paths, numbers, lines))
+        with tf.control_dependencies([checked]):  # the columns read only
+            fields = tf.io.decode_csv(lines, record_defaults=[""] * len(used), field_delim=field_delim,
+                                      select_cols=[names.index(name) for name in used])
+        columns = {name: texts(name, field) for name, field in zip(used, fields)}
+        features = {name: columns[name] if schema.dtypes[name] == "string" else _to_numbers(columns[name], schema.dtypes[name])
+                    for name in selected}
+        if label is not None:
+            features = (features, _label(columns[label], label_table, label_vocabulary, paths, numbers, label, label_threshold))
+        return (features, line_key(paths, numbers)) if keys else features
 
     dataset = dataset.map(plain(parse), num_parallel_calls=num_parallel_calls, deterministic=True)
     # Multi-worker strategies shard by batch: sharding by file fails when there are fewer
@@ -292,28 +292,9 @@ def csv_examples(
     return dataset.with_options(options)
 
 
-def _well_formed_line(names, numbers_in, na_values, field_delim):
-    """A regular expression (RE2: valid UTF-8 only) matching the lines the checks of a parse would all pass: the
-    right number of fields, none quoted (a quoted field may hold the delimiter), a number in each column of
-    ``numbers_in`` (``{name: whether a missing value may stand in for it}``). A line it does not match may still be
-    fine: it is then checked cell by cell."""
-    delimiter = re.escape(field_delim)
-    text = f'[^{delimiter}"]*'
-    number = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|nan|Inf|NaN)"
-    # Missing values as the parse compares them (stripped cells); others just take the checked way.
-    missing = [re.escape(na) for na in na_values if na and na.strip() == na and field_delim not in na and '"' not in na]
-
-    def cell(name):
-        if name not in numbers_in:
-            return text
-        if not numbers_in[name]:
-            return rf"\s*(?:{number})\s*"
-        return rf"\s*(?:{'|'.join([number, *missing])}){'?' if '' in na_values else ''}\s*"
-
-    return delimiter.join(f"(?:{cell(name)})" for name in names)
-
-
-def _column(name, values, dtype, default, na_values, strip, paths, numbers, checked=True):
+def _cell_texts(values, dtype, default, na_values, strip):
+    """A feature column's cells, stripped (numbers always), a missing value (one of ``na_values``) replaced by the
+    column's default: "" (or ``default``) for strings, "0" (or ``default``) for numbers."""
     if strip or dtype != "string":
         values = tf.strings.strip(values)
     missing = tf.zeros_like(values, tf.bool)
@@ -321,50 +302,14 @@ def _column(name, values, dtype, default, na_values, strip, paths, numbers, chec
         missing |= tf.equal(values, na)
     if dtype == "string":
         return tf.where(missing, "" if default is None else str(default), values)
-    fill = "0" if default is None else repr(default)
-    return _numbers(tf.where(missing, fill, values), dtype, f"column {name!r}", paths, numbers, checked)
+    return tf.where(missing, "0" if default is None else repr(default), values)
 
 
-def _field_counts(lines, field_delim, expected):
-    """The fields of each line: its delimiters outside double quotes, plus one.
-
-    Counted by splitting at every delimiter (one pass, no regular expression), then, only when a line seems to have
-    the wrong count, again with its quoted text removed (a quoted field may hold the delimiter).
-    """
-    counts = tf.strings.split(lines, field_delim).row_lengths()
-
-    def outside_quotes():
-        unquoted = tf.strings.regex_replace(lines, r'"[^"]*"', "")
-        delimiter = re.escape(field_delim)
-        removed = tf.strings.length(unquoted) - tf.strings.length(tf.strings.regex_replace(unquoted, delimiter, ""))
-        return tf.cast(removed, tf.int64) + 1
-
-    return tf.cond(tf.reduce_all(tf.equal(counts, expected)), lambda: counts, outside_quotes)
-
-
-def _check_utf8(name, values, paths, numbers):
-    """Stops at the first cell of a string column that is not valid UTF-8, naming its file and line (read in another
-    encoding, the lines were transcoded to UTF-8 before)."""
-    readable = tf.strings.unicode_transcode(values, "UTF-8", "UTF-8", errors="replace")
-    check = _located(paths, numbers, tf.not_equal(readable, values), lambda i: tf.strings.join(
-        [f"column {name!r}: value '", readable[i], "' is not valid UTF-8; set data.encoding to the file's encoding "
-         "(e.g. latin-1)"]))
-    with tf.control_dependencies([check]):
-        return tf.identity(values)
-
-
-def _numbers(values, dtype, what, paths, numbers, checked=True):
-    """Parses numbers, stopping at the first cell that is not one with its file and line (when ``checked``: the
-    cells are known to be numbers otherwise)."""
-    check = []
-    if checked:
-        bad = tf.logical_not(tf.strings.regex_full_match(values, _NUMBER))
-        check = [_located(paths, numbers, bad, lambda i: tf.strings.join([f"{what}: value '", values[i], "' is not a number"]))]
-    with tf.control_dependencies(check):
-        if dtype.startswith("int"):
-            # Accept "39.0" in integer columns; reject nothing a float parse accepts.
-            return tf.cast(tf.strings.to_number(values, tf.float64), dtype)
-        return tf.strings.to_number(values, out_type=dtype)
+def _to_numbers(values, dtype):
+    if dtype.startswith("int"):
+        # Accept "39.0" in integer columns; reject nothing a float parse accepts.
+        return tf.cast(tf.strings.to_number(values, tf.float64), dtype)
+    return tf.strings.to_number(values, out_type=dtype)
 
 
 def _label_table(vocabulary, aliases):
@@ -380,15 +325,15 @@ def _label_table(vocabulary, aliases):
     return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, np.array(ids, np.int32)), default_value=-1)
 
 
-def _label(values, table, vocabulary, strip, paths, numbers, label, threshold=None, checked=True):
-    if strip:
-        values = tf.strings.strip(values)
+def _label(values, table, vocabulary, paths, numbers, label, threshold=None):
+    """Labels from their (stripped) cells: ids in the vocabulary (a value outside it stops with its line), numbers
+    (checked before), or 0/1 by a threshold."""
     if threshold is not None:  # a numeric column made binary: class 1 from the threshold on
-        return tf.cast(_numbers(values, "float32", f"label {label!r}", paths, numbers, checked) >= threshold, tf.int32)
+        return tf.cast(_to_numbers(values, "float32") >= threshold, tf.int32)
     if table is None:
-        return _numbers(values, "float32", f"label {label!r}", paths, numbers, checked)
+        return _to_numbers(values, "float32")
     ids = table.lookup(values)
-    check = _located(
+    check = located(
         paths, numbers, ids < 0,
         lambda i: tf.strings.join([f"label {label!r}: value '", values[i], f"' is not in label_vocabulary {[str(v) for v in vocabulary]}"]),
     )

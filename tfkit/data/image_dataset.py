@@ -10,7 +10,7 @@ the pipeline.
 import numpy as np
 import tensorflow as tf
 
-from tfkit.data.csv import _MARK
+from tfkit.data.cells import MARK
 from tfkit.data.lines import holdout_predicate
 from tfkit.data.images import ImageSet
 from tfkit.errors import DataError
@@ -114,11 +114,11 @@ def image_dataset(
 def _shape_check(expected):
     def check(image, label):
         shape = tf.shape(image, out_type=tf.int64)
-        message = tf.strings.join([_MARK, "{an image of the data is ", tf.strings.as_string(shape)[0], "x",
+        message = tf.strings.join([MARK, "{an image of the data is ", tf.strings.as_string(shape)[0], "x",
                                    tf.strings.as_string(shape)[1], "x", tf.strings.as_string(shape)[2],
                                    f" but the model takes {expected[0]}x{expected[1]}x{expected[2]} "
                                    "(height x width x channels): set the model's image_shape, or convert the images "
-                                   "again with --image-size}", _MARK])
+                                   "again with --image-size}", MARK])
         ok = tf.reduce_all(tf.equal(shape, tf.constant(expected, tf.int64)))
         with tf.control_dependencies([tf.debugging.Assert(ok, [message])]):
             return tf.ensure_shape(tf.identity(image), expected), label

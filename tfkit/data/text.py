@@ -13,7 +13,8 @@ import tensorflow as tf
 
 from tfkit.data import cache as cache_lib
 from tfkit.data.cache import plain
-from tfkit.data.csv import _label_table, _located
+from tfkit.data.cells import located
+from tfkit.data.csv import _label_table
 from tfkit.data.lines import expand_files, held_out, line_key, numbered_lines
 from tfkit.errors import DataError
 from tfkit.features.text import standardize_kim
@@ -119,7 +120,7 @@ def text_examples(file_pattern=None, class_files=None, label_vocabulary=None, te
             pieces = tf.strings.split(split, "\t", maxsplit=1).to_tensor("", shape=[None, 2])
             label, text = pieces[:, 0], pieces[:, 1]
             label_ids = table.lookup(label)
-            check = _located(paths, numbers, label_ids < 0, lambda i: tf.strings.join(
+            check = located(paths, numbers, label_ids < 0, lambda i: tf.strings.join(
                 ["label '", label[i], f"' is not in label_vocabulary {vocabulary}"]))
             with tf.control_dependencies([check]):
                 label_ids = tf.identity(label_ids)
