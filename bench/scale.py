@@ -3,6 +3,7 @@ plain Keras 3 reading the same file.
 
 pip install -e ".[bench]"   # pandas
 python bench/scale.py [--scales 1 10 100] [--epochs 3] [--folder /tmp/tfkit-scale] [--rounds 1]
+python bench/scale.py --scales 1000 --epochs 2 --tfkit-only   # 32.6 million rows: does memory stay bounded?
 
 For each scale ×k, the census training file repeated k times (gzip CSV, written once into --folder and kept there;
 ×1000 is 32.6 million rows, about 440 MB), each measurement in a process of its own, in ABBA order between tfkit's
@@ -114,7 +115,7 @@ def run_tfkit(path, epochs):
     count, seconds = run.state.adapted
     raw = next(iter(run.datasets.train(training=False, batch_size=4096, cached=False)))
     kept = next(iter(run.model._transformed_ahead(run.datasets.train(training=False, batch_size=4096))))
-    return {"rows": count, "adapt rows/s": count / seconds,
+    return {"rows": count, "adapt rows/s": count / seconds, "cache": run.datasets.describe_cache(),
             "first epoch rows/s": count / epoch_times.seconds[0],
             "cached epoch rows/s": [round(count / s) for s in epoch_times.seconds[1:]],
             "parsed bytes/row": nbytes(raw) / len(raw[1]), "kept bytes/row": nbytes(kept) / len(kept[1]),
@@ -141,6 +142,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--folder", default=os.path.join("/tmp", "tfkit-scale"))
+    parser.add_argument("--tfkit-only", action="store_true",
+                        help="tfkit alone, once per round (x1000: pandas and an in-memory Keras cache would not fit)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -149,6 +152,14 @@ def main():
     for scale in args.scales:
         path = scaled_file(args.folder, scale)
         for round_number in range(args.rounds):
+            if args.tfkit_only:
+                r = measure("tfkit", path, args.epochs)
+                print(f"x{scale} ({r['rows']:,} rows after the 10% validation holdout), round {round_number + 1}, tfkit only:")
+                print(f"  {r['cache']}")
+                print(f"  tfkit adapt pass     {r['adapt rows/s']:,.0f} rows/s")
+                print(f"  tfkit epochs         first {r['first epoch rows/s']:,.0f} rows/s, later {r['cached epoch rows/s']} rows/s; "
+                      f"peak RSS {r['peak RSS GB']:.2f} GB", flush=True)
+                continue
             results = {}
             for kind in ("tfkit", "pandas", "keras", "keras", "pandas", "tfkit"):
                 results.setdefault(kind, []).append(measure(kind, path, args.epochs))
