@@ -280,9 +280,9 @@ def csv_examples(
         columns = {name: texts(name, field) for name, field in zip(used, fields)}
         features = {name: columns[name] if schema.dtypes[name] == "string" else _to_numbers(columns[name], schema.dtypes[name])
                     for name in selected}
-        if label is not None:
-            features = (features, _label(columns[label], label_table, label_vocabulary, paths, numbers, label, label_threshold))
-        return (features, line_key(paths, numbers)) if keys else features
+        example = features if label is None else (
+            features, _label(columns[label], label_table, label_vocabulary, paths, numbers, label, label_threshold))
+        return (example, line_key(paths, numbers)) if keys else example
 
     dataset = dataset.map(plain(parse), num_parallel_calls=num_parallel_calls, deterministic=True)
     # Multi-worker strategies shard by batch: sharding by file fails when there are fewer

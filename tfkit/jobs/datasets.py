@@ -46,21 +46,26 @@ class RunDatasets:
         seed = self.seed if self.seeded_training or not training else None
         return self._source.dataset(files, split, training, holdout, batch_size, seed, cached)
 
+    def _train_files(self):
+        """The files of ``data.train`` when they are files of rows (CSV, text lines in one sequence), else None."""
+        if self.data["format"] not in ("csv", "text") or isinstance(self.data["train"], dict):
+            return None
+        return expand_files(self.data["train"])
+
     def describe_cache(self):
         """How ``data.cache`` keeps the training files' examples, and why (None for data that is not files of
         rows: images, curves)."""
-        if self.data["format"] not in ("csv", "text") or isinstance(self.data["train"], dict):
-            return None
-        return cache_lib.describe(self.data["cache"], expand_files(self.data["train"]))
+        files = self._train_files()
+        return None if files is None else cache_lib.describe(self.data["cache"], files)
 
     def worker_files(self, num_workers):
         """Each of ``num_workers`` workers' own training files (every ``num_workers``-th file of ``data.train``'s,
         from the worker's index on), or None when train is not that many files or more (a part per worker needs a
         file at least: then every worker reads all of train)."""
-        if self.data["format"] not in ("csv", "text") or isinstance(self.data["train"], dict):
+        files = self._train_files()
+        if files is None or not len(files) >= num_workers > 1:
             return None
-        files = expand_files(self.data["train"])
-        return [files[index::num_workers] for index in range(num_workers)] if len(files) >= num_workers > 1 else None
+        return [files[index::num_workers] for index in range(num_workers)]
 
     def worker_part(self, index, num_workers, training=True, batch_size=None):
         """Worker ``index``'s part of train (its :meth:`worker_files`, without the held-out rows): shuffled and cached
@@ -111,9 +116,10 @@ class RunDatasets:
 
     def estimated_train_rows(self):
         """About how many rows a pass over train reads (CSV and text lines, counted from the files' size), or None."""
-        if self.data["format"] not in ("csv", "text") or isinstance(self.data["train"], dict):
+        files = self._train_files()
+        if files is None:
             return None
-        lines = estimated_lines(expand_files(self.data["train"]))
+        lines = estimated_lines(files)
         held_out = self.held_out()
         if held_out is not None:
             low, high = (0.0, held_out) if isinstance(held_out, (int, float)) else held_out
