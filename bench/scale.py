@@ -86,7 +86,7 @@ def run_keras(path):
     return {"rows": rows, "rows/s": rows / seconds, "seconds": seconds}
 
 
-def run_tfkit(path, epochs):
+def run_tfkit(path, epochs, cache):
     import tempfile
 
     import keras
@@ -106,7 +106,7 @@ def run_tfkit(path, epochs):
             self.seconds.append(time.perf_counter() - self.started)
 
     config = config_lib.load(os.path.join(ROOT, "configs", "census.yaml"), [
-        f"data.train={path}", f"train.epochs={epochs}", f"job_dir={tempfile.mkdtemp()}", "export=false"])
+        f"data.train={path}", f"train.epochs={epochs}", f"job_dir={tempfile.mkdtemp()}", "export=false", f"data.cache={cache}"])
     config["train"]["early_stopping"] = None
     epoch_times = Epochs()
     run = Run(config, callbacks=[epoch_times])
@@ -122,14 +122,14 @@ def run_tfkit(path, epochs):
             "peak RSS GB": trained_rss}
 
 
-def child(kind, path, epochs):
-    result = {"pandas": run_pandas, "keras": run_keras}[kind](path) if kind != "tfkit" else run_tfkit(path, epochs)
+def child(kind, path, epochs, cache):
+    result = {"pandas": run_pandas, "keras": run_keras}[kind](path) if kind != "tfkit" else run_tfkit(path, epochs, cache)
     result.setdefault("peak RSS GB", peak_rss_gb())
     print(json.dumps(result))
 
 
-def measure(kind, path, epochs):
-    done = subprocess.run([sys.executable, __file__, "--child", kind, path, "--epochs", str(epochs)], cwd=ROOT,
+def measure(kind, path, epochs, cache="auto"):
+    done = subprocess.run([sys.executable, __file__, "--child", kind, path, "--epochs", str(epochs), "--cache", cache], cwd=ROOT,
                           capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     if done.returncode:
         sys.exit(f"{kind} on {path} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
@@ -144,16 +144,17 @@ def main():
     parser.add_argument("--folder", default=os.path.join("/tmp", "tfkit-scale"))
     parser.add_argument("--tfkit-only", action="store_true",
                         help="tfkit alone, once per round (x1000: pandas and an in-memory Keras cache would not fit)")
+    parser.add_argument("--cache", default="auto", help="tfkit's data.cache (auto, memory, none, a path prefix)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(*args.child, args.epochs)
+        return child(*args.child, args.epochs, args.cache)
     os.makedirs(args.folder, exist_ok=True)
     for scale in args.scales:
         path = scaled_file(args.folder, scale)
         for round_number in range(args.rounds):
             if args.tfkit_only:
-                r = measure("tfkit", path, args.epochs)
+                r = measure("tfkit", path, args.epochs, args.cache)
                 print(f"x{scale} ({r['rows']:,} rows after the 10% validation holdout), round {round_number + 1}, tfkit only:")
                 print(f"  {r['cache']}")
                 print(f"  tfkit adapt pass     {r['adapt rows/s']:,.0f} rows/s")
@@ -162,7 +163,7 @@ def main():
                 continue
             results = {}
             for kind in ("tfkit", "pandas", "keras", "keras", "pandas", "tfkit"):
-                results.setdefault(kind, []).append(measure(kind, path, args.epochs))
+                results.setdefault(kind, []).append(measure(kind, path, args.epochs, args.cache))
             tfkit, pandas, keras = results["tfkit"], results["pandas"], results["keras"]
             adapt = [r["adapt rows/s"] for r in tfkit]
             read, plain = [r["rows/s"] for r in pandas], [r["rows/s"] for r in keras]

@@ -2,6 +2,7 @@
 
 import glob
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -166,3 +167,89 @@ def test_only_the_readers_datasets_and_their_repeats_take_a_transform(tmp_path):
     assert _ids(cache_lib.with_transform(repeated, _counting_transform(counter))) == [2 * i for i in range(300)] * 2
     assert cache_lib.with_transform(_read(path).map(lambda f, y: (f, y)), _counting_transform(counter)) is None
     assert cache_lib.with_transform(tf.data.Dataset.range(3), _counting_transform(counter)) is None
+
+
+def _section(cache, buffer=100):
+    return {"format": "csv", "label": "label", "label_vocabulary": ["no", "yes"], "label_aliases": None,
+            "column_names": None, "header": True, "na_values": ["?", ""], "field_delim": ",", "cache": cache,
+            "shuffle_buffer_size": buffer, "batch_size": 32}
+
+
+def test_a_job_dir_cache_keeps_the_transformed_values_of_the_first_pass_in_files(tmp_path):
+    path, spill = _table(tmp_path, rows=1000), str(tmp_path / "job" / "data-cache")
+    specs = {"id": RawInput("int64"), "word": RawInput("string")}
+    passes = {}
+    for name in ("first", "again"):  # a source as a run makes it, twice: the same seed, the same passes
+        source = data.DataSource(_section("job_dir"), specs, spill=spill)
+        dataset = source.dataset(path, "train", training=True, seed=4)
+        counter = tf.Variable(0, dtype=tf.int64)
+        transformed = cache_lib.with_transform(dataset, _counting_transform(counter))
+        passes[name] = [_ids(transformed)]
+        assert int(counter.numpy()) == 1000 and glob.glob(os.path.join(spill, "transformed-*.index"))
+        if name == "first":
+            os.rename(path, path + ".away")  # the passes after the first read the files of transformed values
+        passes[name] += [_ids(transformed) for _ in range(2)]
+        assert int(counter.numpy()) == 1000  # transformed once
+        if name == "first":
+            os.rename(path + ".away", path)
+        shutil.rmtree(spill)
+    first = passes["first"]
+    assert first == passes["again"] and len({tuple(p) for p in first}) == 3
+    assert all(sorted(p) == list(range(0, 2000, 2)) for p in first)  # every row once a pass, transformed
+    # Shuffled in windows of shuffle_buffer_size rows: the first batch comes from the first 100.
+    assert all(max(p[:32]) < 200 for p in first) and first[0][:32] != list(range(0, 64, 2))
+    # Without a transform (the adapt pass, raw batches), nothing is kept: the files are read each pass.
+    raw = data.DataSource(_section("job_dir"), specs, spill=spill).dataset(path, "train", seed=4)
+    assert _ids(raw) == list(range(1000)) and not os.path.exists(spill)
+
+
+def test_auto_keeps_transformed_values_in_the_job_dir_when_the_data_does_not_fit_in_memory(tmp_path, monkeypatch):
+    path, spill = _table(tmp_path), str(tmp_path / "job" / "data-cache")
+    assert not cache_lib.spills("auto", [path], spill)  # it fits in memory
+    monkeypatch.setattr(cache_lib, "available_memory", lambda: 16 * os.path.getsize(path) - 1)
+    assert cache_lib.resolve("auto", [path]) == "none"
+    assert cache_lib.spills("auto", [path], spill) and not cache_lib.spills("auto", [path], None)
+    assert cache_lib.describe("auto", [path], spill).endswith(
+        "does not fit in a quarter of the 0.0 GB of memory available, so it is read from the files in the first "
+        f"epoch, and the model's transformed values are cached in files under {spill} for the epochs after it.")
+    assert not cache_lib.spills("none", [path], spill) and cache_lib.spills("job_dir", [path], spill)
+    # Not on a disk without twice the text's bytes free: then read from the files on every pass.
+    monkeypatch.setattr(cache_lib, "_SPILL_DISK_PER_TEXT_BYTE", shutil.disk_usage(tmp_path).free)
+    assert not cache_lib.spills("auto", [path], spill)
+    assert cache_lib.describe("auto", [path], spill).endswith("so it is read from the files on every pass.")
+    assert cache_lib.resolve("job_dir", [path]) == "none"  # what is kept is transformed, never parsed
+
+
+def test_a_run_with_a_job_dir_cache_trains_its_later_epochs_from_the_files_it_wrote(census_slice, tmp_path, capsys):
+    import keras
+
+    from tests.conftest import CENSUS_CONFIG
+    from tfkit import config as config_lib
+    from tfkit.jobs.run import Run
+
+    train, test = census_slice
+    moved = str(tmp_path / "train-moved.csv")
+    job_dir = tmp_path / "job"
+    (job_dir / "data-cache").mkdir(parents=True)
+    (job_dir / "data-cache" / "transformed-1-0_0.lockfile").write_text("left by a run that was killed")
+    seen = []
+
+    class AfterTheFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(sorted(os.listdir(job_dir / "data-cache")))
+            if epoch == 0:
+                os.rename(train, moved)  # epochs 2 and 3 (and their validation) cannot read it
+
+        def on_train_end(self, logs=None):
+            os.rename(moved, train)  # the evaluation after training reads the validation rows again
+
+    config = config_lib.load(CENSUS_CONFIG, [f"data.train={train}", f"data.test={test}", f"job_dir={job_dir}",
+                                             "train.epochs=3", "train.verbose=0", "export=false", "data.cache=job_dir"])
+    summary = Run(config, callbacks=[AfterTheFirstEpoch()]).train()
+    assert "data.cache is job_dir: read from the files in the first epoch, and the model's transformed values are " \
+           f"cached in files under {job_dir / 'data-cache'} for the epochs after it." in capsys.readouterr().out
+    assert summary["epochs"] == 3 and summary["test"]["accuracy"] > 0.8
+    # Train and validation each in files of their own, written in the first epoch; the stale lock file gone.
+    assert all(len([f for f in names if f.endswith(".index")]) == 2 for names in seen), seen
+    assert not any(f.endswith("lockfile") for f in seen[0])
+    assert not os.path.exists(job_dir / "data-cache")  # removed with the run

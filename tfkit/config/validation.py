@@ -35,8 +35,9 @@ SCHEMA = {
         "batch_size": Field(int, 128, "Examples per batch (global, over all replicas).", minimum=1),
         "shuffle_buffer_size": Field(int, 10_000, "Rows in the shuffle buffer (data not cached in memory).", minimum=1),
         "cache": Field(str, "auto", "Where parsed examples are kept after the first pass: auto (memory when the "
-                       "data fits comfortably, see the data guide), memory, none (parse every pass), or a file path "
-                       "prefix for an on-disk cache (relative to the config file)."),
+                       "data fits comfortably, otherwise job_dir; see the performance guide), memory, none (parse "
+                       "every pass), job_dir (the model's transformed values, in files in the job directory), or a "
+                       "file path prefix for an on-disk cache of parsed examples (relative to the config file)."),
         "image_size": Field(list, None, "[height, width] images of an image folder are resized to."),
         "augmentation": Field(dict, None, "Training-image augmentation in tf.data: {pad: 4, flip: true} pads each side, "
                               "crops back at random and flips left-right at random."),
@@ -85,7 +86,7 @@ def validate(raw):
     if data["format"] not in DATA_FORMATS:
         raise ConfigError(f"data.format: expected one of {', '.join(DATA_FORMATS)}, received {data['format']!r}.")
     if not data["cache"]:
-        raise ConfigError("data.cache: expected auto, memory, none or a file path prefix, received an empty string.")
+        raise ConfigError("data.cache: expected auto, memory, none, job_dir or a file path prefix, received an empty string.")
     if config["train"]["verbose"] not in (0, 1, 2, "auto"):
         raise ConfigError(f"train.verbose: expected 0, 1, 2 or auto, received {config['train']['verbose']!r}.")
     # Cells are text: a number in na_values means its spelling (-1 is "-1").

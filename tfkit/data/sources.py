@@ -26,6 +26,8 @@ class DataSource:
         data: The ``data`` section (see :mod:`tfkit.config`).
         input_specs: The model's raw inputs, ``{key: RawInput}``.
         column_defaults: Values of missing numeric CSV cells, by column.
+        spill: A folder of the run's where, with ``data.cache: auto`` and files too large for memory, a model's
+            transformed values are cached for the epochs after the first (see :func:`tfkit.data.cache.spills`).
 
     Each source is read and parsed once: the parsed examples of a set of
     files (and holdout) are made once, cached as ``data.cache`` says (see
@@ -35,8 +37,9 @@ class DataSource:
     kept the same way.
     """
 
-    def __init__(self, data, input_specs, column_defaults=None):
+    def __init__(self, data, input_specs, column_defaults=None, spill=None):
         self.data = data
+        self.spill = spill
         self.input_specs = input_specs
         self.column_defaults = column_defaults or {}
         self._sources = {}
@@ -115,9 +118,10 @@ class DataSource:
         if not cached:
             return cache_lib.batches(make(holdout=holdout, keys=False), batch_size, "none")
         stream, source, cache = self._cached(key, files, make)
+        spill = self.spill if cache_lib.spills(self.data["cache"], files, self.spill) else None
         return cache_lib.batches(split(source, holdout), batch_size, cache, shuffle=training,
                                  shuffle_buffer_size=self.data["shuffle_buffer_size"], seed=seed,
-                                 stream=split(stream, holdout))
+                                 stream=split(stream, holdout), spill=spill)
 
     def _text(self, files, text_key, training, holdout, batch_size, seed, cached=True):
         # {label: files} is one file (or several) per class; otherwise lines start with their label.

@@ -1,6 +1,8 @@
 """The datasets a run reads: train with the part it holds out (a fraction, or a cross-validation fold's range),
 validation and test; and how many batches one pass over train makes."""
 
+import shutil
+
 import tensorflow as tf
 
 from tfkit import data as data_lib
@@ -25,11 +27,15 @@ class RunDatasets:
             which holds out the i-th k-th of train for validation.
         model: A callable returning the run's model, once it has one (its raw
             inputs and missing values say what to read).
+        spill: A folder of the run's own (in its job directory) for the model's transformed values of data too
+            large for memory (see :func:`tfkit.data.cache.spills`): emptied when the first dataset is made and
+            removed by :meth:`close`.
     """
 
-    def __init__(self, data, seed, fold, model):
+    def __init__(self, data, seed, fold, model, spill=None):
         self.data, self.seed, self.fold = data, seed, fold
         self._model = model
+        self.spill = spill
         self._source = None
         self._batches_per_pass = self._train_rows = None
         # Parameter-server workers each read the whole training set: unseeded, each shuffles its own way.
@@ -38,10 +44,11 @@ class RunDatasets:
     def _new_source(self):
         model = self._model()
         defaults = {c.key: c.missing_default for c in closure(model.feature_columns()) if isinstance(c, NumericColumn)}
-        return data_lib.DataSource(self.data, model.input_specs(), defaults)
+        return data_lib.DataSource(self.data, model.input_specs(), defaults, self.spill)
 
     def _dataset(self, files, split, training=False, holdout=None, batch_size=None, cached=True):
         if self._source is None:
+            self.close()  # what an earlier run left there (an interrupted first epoch's partial files) is not read
             self._source = self._new_source()
         seed = self.seed if self.seeded_training or not training else None
         return self._source.dataset(files, split, training, holdout, batch_size, seed, cached)
@@ -56,7 +63,12 @@ class RunDatasets:
         """How ``data.cache`` keeps the training files' examples, and why (None for data that is not files of
         rows: images, curves)."""
         files = self._train_files()
-        return None if files is None else cache_lib.describe(self.data["cache"], files)
+        return None if files is None else cache_lib.describe(self.data["cache"], files, self.spill)
+
+    def close(self):
+        """Removes the spill folder's files (the datasets read from them cannot be read again)."""
+        if self.spill is not None:
+            shutil.rmtree(self.spill, ignore_errors=True)
 
     def worker_files(self, num_workers):
         """Each of ``num_workers`` workers' own training files (every ``num_workers``-th file of ``data.train``'s,

@@ -75,7 +75,8 @@ class Run:
         self.job_dir = config["job_dir"]
         self.task = cluster.from_tf_config() if task is None else task
         self.is_chief = self.task is None or self.task.is_chief
-        self.datasets = RunDatasets(config["data"], config["train"]["seed"], fold, lambda: self.state.model)
+        self.datasets = RunDatasets(config["data"], config["train"]["seed"], fold, lambda: self.state.model,
+                                    spill=os.path.join(self.job_dir, "data-cache"))
         self.state = RunState(config, self.is_chief, self.datasets)
         self.history = None
 
@@ -124,6 +125,7 @@ class Run:
                 f"from {latest or 'the start (no checkpoint yet)'}; nothing written so far is lost."
             ) from None
         finally:
+            self.datasets.close()
             if not self.is_chief and self.manager is not None:
                 shutil.rmtree(self.manager.directory, ignore_errors=True)
 
@@ -245,7 +247,10 @@ class Run:
     def evaluate(self):
         """Evaluates the latest checkpoint on the validation and test data."""
         self.restore_trained()
-        return self.evaluate_loaded()
+        try:
+            return self.evaluate_loaded()
+        finally:
+            self.datasets.close()
 
     def export(self, export_dir=None):
         """Exports the current (or, when called alone, the latest checkpointed) model."""
