@@ -218,3 +218,40 @@ def test_labels_mapped_from_raw_values_and_a_numeric_label_taken_unchanged(tmp_p
     # Without a vocabulary the label is a number for regression, as written.
     _, values = next(iter(read_csv(str(path), 5, label="stars")))
     assert values.dtype == tf.float32 and values.numpy().tolist() == [5.0, 1.0, 4.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("name", ["table.csv", "table.csv.gz", "members.csv.gz"])
+def test_lines_read_in_process_are_the_lines_text_line_dataset_reads_numbered_alike(tmp_path, monkeypatch, name):
+    from tfkit.data import lines as lines_lib
+
+    text = (b"h1,h2\r\n1,a\r\n\r\n  \n2,b\rc\n" + b"3," + b"x" * 40 + b"\n" + b"4,\xc3\xa9\n\n5,last")
+    path = tmp_path / name
+    if name == "members.csv.gz":  # gzip members one after another (cat a.gz b.gz), zero padding after them
+        path.write_bytes(gzip.compress(text[:30]) + gzip.compress(text[30:]) + b"\0" * 9)
+    else:
+        (gzip.open if name.endswith(".gz") else open)(path, "wb").write(text)
+
+    def lines(in_process, first):
+        batches = lines_lib.numbered_lines(str(path), first, in_process=in_process)
+        return [(p.decode(), int(n), line) for paths, numbers, text in batches
+                for p, n, line in zip(paths.numpy(), numbers.numpy(), text.numpy())]
+
+    expected = [(str(path), 2, b"1,a"), (str(path), 5, b"2,bc"), (str(path), 6, b"3," + b"x" * 40),
+                (str(path), 7, b"4,\xc3\xa9"), (str(path), 9, b"5,last")]
+    for chunk in (1 << 20, 16, 1):  # a chunk of several lines; chunks ending inside lines, or each line longer
+        monkeypatch.setattr(lines_lib, "CHUNK_BYTES", chunk)
+        assert lines(True, 2) == expected
+        assert lines(True, 1) == [(str(path), 1, b"h1,h2")] + expected
+        if name != "members.csv.gz":
+            assert lines(False, 2) == expected and lines(False, 1) == lines(True, 1)
+
+
+def test_a_truncated_gzip_file_read_in_process_is_named(tmp_path):
+    from tfkit.data.lines import numbered_lines
+
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(gzip.compress("".join(f"{i},{i * i}\n" for i in range(10_000)).encode())[:-100])
+    with pytest.raises(DataError, match=f"{path}: cannot read it .*; the file is truncated or corrupt"):
+        with data_errors():
+            for _ in numbered_lines(str(path), in_process=True):
+                pass

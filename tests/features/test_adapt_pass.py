@@ -91,3 +91,27 @@ def test_progress_says_rows_read_rate_and_time_left(capsys):
     quiet = RowProgress(every=3600)
     quiet(10)
     assert capsys.readouterr().out == ""
+
+
+def test_the_pass_over_lines_read_in_process_learns_what_the_pass_over_text_line_dataset_learns():
+    from tfkit.data.cache import batches
+    from tfkit.data.csv import csv_examples
+
+    def read(in_process):
+        examples = csv_examples(CENSUS_TRAIN, label="income", label_vocabulary=["<=50K", ">50K"], holdout=("train", 0.1),
+                                column_dtypes={name: "float32" for name in NUMBERS}, in_process=in_process)
+        return batches(examples, 4096, "none")
+
+    rows = {}
+    for in_process in (False, True):
+        rows[in_process] = [np.concatenate(column) for column in zip(*(
+            [batch[0][name] for name in CATEGORIES + NUMBERS] + [batch[1]] for batch in read(in_process).as_numpy_iterator()))]
+    assert len(rows[True][0]) == len(rows[False][0]) > 29_000  # the train part of 32,561 rows
+    for fast, plain in zip(rows[True], rows[False]):
+        np.testing.assert_array_equal(fast, plain)
+    learned = {}
+    for in_process in (False, True):
+        learned[in_process] = columns()
+        adapt(learned[in_process], read(in_process))
+    for fast, plain in zip(learned[True], learned[False]):
+        assert fast.get_config() == plain.get_config(), fast.name

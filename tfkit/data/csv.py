@@ -207,12 +207,15 @@ def csv_examples(
     keys=False,
     encoding="utf-8",
     label_threshold=None,
+    in_process=False,
 ):
-    """The rows of CSV files, parsed in batches of ``PARSE_BATCH`` in the files' order (see :func:`read_csv`).
+    """The rows of CSV files, parsed in batches in the files' order (see :func:`read_csv`).
 
     With ``keys``, each batch comes as ``(examples, keys)``: the rows' holdout
     keys (:func:`line_key`) beside them, to split the parsed rows later
     (:func:`split`) instead of reading the files again for each part.
+    ``in_process``: lines read by Python, for a dataset read in this process
+    only (see :func:`tfkit.data.lines.numbered_lines`).
     """
     files = expand_files(file_pattern)
     schema = CsvSchema(files, column_names, header, column_dtypes, na_values, field_delim)
@@ -227,7 +230,7 @@ def csv_examples(
     label_table = None if label_threshold is not None else _label_table(label_vocabulary, label_aliases)
 
     dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
-        lambda path: numbered_lines(path, 2 if header else 1, encoding),
+        lambda path: numbered_lines(path, 2 if header else 1, encoding, in_process),
         cycle_length=min(len(files), 4),
         **({"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True} if len(files) > 1 else {}),
     )

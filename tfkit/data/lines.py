@@ -4,16 +4,20 @@ a batch of lines at a time (see :func:`numbered_lines`)."""
 import functools
 import glob
 import os
+import zlib
 
 import tensorflow as tf
 
 from tfkit.data import cache as cache_lib
 from tfkit.data.cache import plain
+from tfkit.data.cells import MARK
 from tfkit.errors import DataError
 
 
 # A blank line: nothing but the whitespace tf.strings.strip removes.
 _BLANK = r"[ \t\n\v\f\r]*"
+# Bytes of text Python reads at a time for in-process readers (see numbered_lines).
+CHUNK_BYTES = 1 << 20
 
 
 def expand_files(file_pattern):
@@ -48,24 +52,80 @@ def file_lines(files, encoding="utf-8"):
     return lines if _is_utf8(encoding) else lines.map(lambda line: to_utf8(line, encoding))
 
 
-def numbered_lines(path, first=1, encoding="utf-8"):
+def numbered_lines(path, first=1, encoding="utf-8", in_process=False):
     """The lines of a file from line ``first`` on, in UTF-8, blank ones left out, in batches of ``(paths, numbers,
-    lines)`` of up to ``PARSE_BATCH`` lines (the file's path and each line's number beside it).
+    lines)`` (the file's path and each line's number beside each line).
 
     Every step after reading is a batch's: a tf.data ``map`` or ``filter`` of each line costs about 30 µs, thirty
-    times what parsing the line does.
+    times what parsing the line does. Reading is the pipeline's one sequential stage. ``TextLineDataset`` makes a
+    tensor of every line (5.1 s for census ×100's 3.3 million lines); with ``in_process``, Python reads the file a
+    chunk of whole lines at a time (zlib releases the GIL) and TensorFlow splits each chunk in one op (1.4 s). Such
+    a dataset calls back into this process, so it cannot run on another machine (a parameter-server worker): there,
+    leave ``in_process`` off. Both give the same lines, numbered alike.
     """
-    lines = text_lines(path).skip(first - 1).batch(cache_lib.PARSE_BATCH)
+    if in_process:
+        chunks = tf.data.Dataset.from_generator(_chunks, args=(path,), output_signature=(
+            tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.string)))
+        lines = chunks.map(plain(lambda number, chunk: (number, tf.strings.split(chunk, "\n"))))
+    else:
+        lines = text_lines(path).batch(cache_lib.PARSE_BATCH).enumerate().map(
+            plain(lambda index, batch: (1 + index * cache_lib.PARSE_BATCH, batch)))
 
-    def numbered(index, batch):
-        numbers = first + index * cache_lib.PARSE_BATCH + tf.range(tf.size(batch, out_type=tf.int64))
+    def numbered(number, batch):
+        numbers = number + tf.range(tf.size(batch, out_type=tf.int64))
         batch = to_utf8(batch, encoding)
-        present = tf.logical_not(tf.strings.regex_full_match(batch, _BLANK))  # half the time of a strip
-        batch, numbers = tf.boolean_mask(batch, present), tf.boolean_mask(numbers, present)
+        kept = (numbers >= first) & tf.logical_not(tf.strings.regex_full_match(batch, _BLANK))  # half a strip's time
+        batch, numbers = tf.cond(tf.reduce_all(kept), lambda: (batch, numbers),  # a copy of every line, when needed
+                                 lambda: (tf.boolean_mask(batch, kept), tf.boolean_mask(numbers, kept)))
         return tf.fill(tf.shape(batch), path), numbers, batch
 
-    # In parallel: reading (gunzip, splitting lines) is the pipeline's one sequential stage.
-    return nonempty(lines.enumerate().map(plain(numbered), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+    return nonempty(lines.map(plain(numbered), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+
+
+def _chunks(path):
+    """``(number of its first line, text)`` of a file's chunks of whole lines, without the newline that ends each
+    chunk's last line. Carriage returns are dropped, as ``TextLineDataset`` drops them."""
+    path = os.fsdecode(path)
+    number, rest = 1, b""
+    for block in _text_blocks(path):
+        chunk = rest + block
+        end = chunk.rfind(b"\n")
+        if end < 0:  # a line longer than a block: read on
+            rest = chunk
+            continue
+        chunk, rest = chunk[:end], chunk[end + 1:]
+        yield number, chunk.replace(b"\r", b"") if b"\r" in chunk else chunk
+        number += chunk.count(b"\n") + 1
+    if rest:
+        yield number, rest.replace(b"\r", b"")
+
+
+def _text_blocks(path):
+    """The bytes of a file's text, about ``CHUNK_BYTES`` at a time, gunzipped (every member) when its name ends in
+    ``.gz``. One zlib call a block, which releases the GIL while it inflates: the reading thread then takes the GIL
+    once a block, not once every 8 KB (``gzip.open``), each time waiting for the threads that hold it."""
+    try:
+        with open(path, "rb") as f:
+            if not path.endswith(".gz"):
+                while block := f.read(CHUNK_BYTES):
+                    yield block
+                return
+            inflate, pending, in_member = zlib.decompressobj(wbits=31), b"", False
+            while pending or (pending := f.read(max(CHUNK_BYTES // 4, 1))):
+                if not in_member:  # gzip's zero padding between or after members
+                    pending = pending.lstrip(b"\0")
+                    if not pending:
+                        continue
+                in_member = True
+                yield inflate.decompress(pending, CHUNK_BYTES)
+                pending = inflate.unconsumed_tail
+                if inflate.eof:  # the end of a gzip member: another may follow
+                    pending, inflate, in_member = inflate.unused_data + pending, zlib.decompressobj(wbits=31), False
+            if in_member:
+                raise EOFError("the compressed stream ends before its end marker")
+    except (OSError, EOFError, zlib.error) as error:
+        # As a ValueError with tfkit's data-error marks, TensorFlow's error names the file (see tfkit.data.explain).
+        raise ValueError(f"{MARK}{{{path}: cannot read it ({error}); the file is truncated or corrupt}}{MARK}") from None
 
 
 def in_part(keep, paths, numbers, *lines):

@@ -79,10 +79,11 @@ def read_text(
 
 
 def text_examples(file_pattern=None, class_files=None, label_vocabulary=None, text_key="sentence", encoding="utf-8",
-                  standardize=None, holdout=None, keys=False):
+                  standardize=None, holdout=None, keys=False, in_process=False):
     """The labelled sentences of :func:`read_text`, parsed in batches, in the files' order.
 
-    With ``keys``, batches of ``(examples, keys)``, as :func:`tfkit.data.csv.csv_examples` gives.
+    With ``keys``, batches of ``(examples, keys)``, as :func:`tfkit.data.csv.csv_examples` gives;
+    ``in_process`` as there.
     """
     if (file_pattern is None) == (class_files is None):
         raise DataError("read_text needs file_pattern (lines 'label<TAB>sentence') or class_files ({label: files}), not both.")
@@ -107,7 +108,7 @@ def text_examples(file_pattern=None, class_files=None, label_vocabulary=None, te
         table = _label_table(vocabulary, None)
 
     def lines(path, label_id):
-        return numbered_lines(path, encoding=encoding).map(
+        return numbered_lines(path, encoding=encoding, in_process=in_process).map(
             plain(lambda paths, numbers, text: (paths, numbers, text, tf.fill(tf.shape(text), label_id))))
 
     dataset = tf.data.Dataset.from_tensor_slices((files, ids)).flat_map(lines)

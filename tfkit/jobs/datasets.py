@@ -30,26 +30,30 @@ class RunDatasets:
         spill: A folder of the run's own (in its job directory) for the model's transformed values of data too
             large for memory (see :func:`tfkit.data.cache.spills`): emptied when the first dataset is made and
             removed by :meth:`close`.
+        in_process: The run is not on a cluster: its datasets are read in this process only, and Python reads
+            the lines of their files (see :func:`tfkit.data.lines.numbered_lines`). A worker's part (see
+            :meth:`worker_part`) never is.
     """
 
-    def __init__(self, data, seed, fold, model, spill=None):
+    def __init__(self, data, seed, fold, model, spill=None, in_process=False):
         self.data, self.seed, self.fold = data, seed, fold
         self._model = model
         self.spill = spill
+        self.in_process = in_process
         self._source = None
         self._batches_per_pass = self._train_rows = None
         # Parameter-server workers each read the whole training set: unseeded, each shuffles its own way.
         self.seeded_training = True
 
-    def _new_source(self):
+    def _new_source(self, in_process):
         model = self._model()
         defaults = {c.key: c.missing_default for c in closure(model.feature_columns()) if isinstance(c, NumericColumn)}
-        return data_lib.DataSource(self.data, model.input_specs(), defaults, self.spill)
+        return data_lib.DataSource(self.data, model.input_specs(), defaults, self.spill, in_process)
 
     def _dataset(self, files, split, training=False, holdout=None, batch_size=None, cached=True):
         if self._source is None:
             self.close()  # what an earlier run left there (an interrupted first epoch's partial files) is not read
-            self._source = self._new_source()
+            self._source = self._new_source(self.in_process)
         seed = self.seed if self.seeded_training or not training else None
         return self._source.dataset(files, split, training, holdout, batch_size, seed, cached)
 
@@ -88,7 +92,7 @@ class RunDatasets:
         """
         held_out = self.held_out()
         seed = None if self.seed is None else self.seed + index
-        return self._new_source().dataset(self.worker_files(num_workers)[index], "train", training,
+        return self._new_source(in_process=False).dataset(self.worker_files(num_workers)[index], "train", training,
                                           None if held_out is None else ("train", held_out), batch_size, seed,
                                           cached=training)
 
