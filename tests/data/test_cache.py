@@ -220,36 +220,55 @@ def test_auto_keeps_transformed_values_in_the_job_dir_when_the_data_does_not_fit
     assert cache_lib.resolve("job_dir", [path]) == "none"  # what is kept is transformed, never parsed
 
 
-def test_a_run_with_a_job_dir_cache_trains_its_later_epochs_from_the_files_it_wrote(census_slice, tmp_path, capsys):
+def test_a_run_with_a_job_dir_cache_trains_its_later_epochs_from_the_files_it_wrote(census_slice, tmp_path, capsys,
+                                                                                      monkeypatch):
+    import socket
+    import subprocess
+    import sys
+
     import keras
 
     from tests.conftest import CENSUS_CONFIG
     from tfkit import config as config_lib
+    from tfkit.data import lines as lines_lib
     from tfkit.jobs.run import Run
 
+    opened, chunks = [], lines_lib._chunks
+
+    def counted(path):
+        opened.append(os.fsdecode(path))
+        yield from chunks(path)
+
+    monkeypatch.setattr(lines_lib, "_chunks", counted)  # a run on one machine reads its lines in Python
     train, test = census_slice
     moved = str(tmp_path / "train-moved.csv")
-    job_dir = tmp_path / "job"
-    (job_dir / "data-cache").mkdir(parents=True)
-    (job_dir / "data-cache" / "transformed-1-0_0.lockfile").write_text("left by a run that was killed")
+    spill = tmp_path / "job" / "data-cache"
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed = spill / f"{socket.gethostname()}-{int(ended.stdout)}-0badf00d"  # a run of this host that is gone
+    running = spill / f"{socket.gethostname()}-{os.getppid()}-0000beef"  # one still running (evaluating, say)
+    for folder in (killed, running):
+        folder.mkdir(parents=True)
+        (folder / "transformed-0_0.lockfile").write_text("partial")
     seen = []
 
     class AfterTheFirstEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            seen.append(sorted(os.listdir(job_dir / "data-cache")))
+            own, = set(os.listdir(spill)) - {running.name}
+            seen.append(sorted(os.listdir(spill / own)))
             if epoch == 0:
                 os.rename(train, moved)  # epochs 2 and 3 (and their validation) cannot read it
 
         def on_train_end(self, logs=None):
-            os.rename(moved, train)  # the evaluation after training reads the validation rows again
+            os.rename(moved, train)  # the evaluation after training reads the test file and the validation rows
 
-    config = config_lib.load(CENSUS_CONFIG, [f"data.train={train}", f"data.test={test}", f"job_dir={job_dir}",
+    config = config_lib.load(CENSUS_CONFIG, [f"data.train={train}", f"data.test={test}", f"job_dir={tmp_path / 'job'}",
                                              "train.epochs=3", "train.verbose=0", "export=false", "data.cache=job_dir"])
     summary = Run(config, callbacks=[AfterTheFirstEpoch()]).train()
     assert "data.cache is job_dir: read from the files in the first epoch, and the model's transformed values are " \
-           f"cached in files under {job_dir / 'data-cache'} for the epochs after it." in capsys.readouterr().out
+           f"cached in files under {spill} for the epochs after it." in capsys.readouterr().out
     assert summary["epochs"] == 3 and summary["test"]["accuracy"] > 0.8
-    # Train and validation each in files of their own, written in the first epoch; the stale lock file gone.
+    assert train in opened and test in opened
+    # Train and validation each in files of their own, written in the first epoch.
     assert all(len([f for f in names if f.endswith(".index")]) == 2 for names in seen), seen
-    assert not any(f.endswith("lockfile") for f in seen[0])
-    assert not os.path.exists(job_dir / "data-cache")  # removed with the run
+    # The run's own folder is removed with it, the gone run's too; the running one's is left alone.
+    assert os.listdir(spill) == [running.name]

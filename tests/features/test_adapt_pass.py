@@ -93,9 +93,18 @@ def test_progress_says_rows_read_rate_and_time_left(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_the_pass_over_lines_read_in_process_learns_what_the_pass_over_text_line_dataset_learns():
+def test_the_pass_over_lines_read_in_process_learns_what_the_pass_over_text_line_dataset_learns(monkeypatch):
+    from tfkit.data import lines as lines_lib
     from tfkit.data.cache import batches
     from tfkit.data.csv import csv_examples
+
+    opened, chunks = [], lines_lib._chunks
+
+    def counted(path):
+        opened.append(path)
+        yield from chunks(path)
+
+    monkeypatch.setattr(lines_lib, "_chunks", counted)
 
     def read(in_process):
         examples = csv_examples(CENSUS_TRAIN, label="income", label_vocabulary=["<=50K", ">50K"], holdout=("train", 0.1),
@@ -106,6 +115,7 @@ def test_the_pass_over_lines_read_in_process_learns_what_the_pass_over_text_line
     for in_process in (False, True):
         rows[in_process] = [np.concatenate(column) for column in zip(*(
             [batch[0][name] for name in CATEGORIES + NUMBERS] + [batch[1]] for batch in read(in_process).as_numpy_iterator()))]
+        assert len(opened) == (1 if in_process else 0)  # Python read the file, or TextLineDataset did
     assert len(rows[True][0]) == len(rows[False][0]) > 29_000  # the train part of 32,561 rows
     for fast, plain in zip(rows[True], rows[False]):
         np.testing.assert_array_equal(fast, plain)

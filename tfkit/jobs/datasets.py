@@ -1,7 +1,10 @@
 """The datasets a run reads: train with the part it holds out (a fraction, or a cross-validation fold's range),
 validation and test; and how many batches one pass over train makes."""
 
+import os
 import shutil
+import socket
+import uuid
 
 import tensorflow as tf
 
@@ -27,9 +30,10 @@ class RunDatasets:
             which holds out the i-th k-th of train for validation.
         model: A callable returning the run's model, once it has one (its raw
             inputs and missing values say what to read).
-        spill: A folder of the run's own (in its job directory) for the model's transformed values of data too
-            large for memory (see :func:`tfkit.data.cache.spills`): emptied when the first dataset is made and
-            removed by :meth:`close`.
+        spill: A folder in the job directory for the model's transformed values of data too large for memory (see
+            :func:`tfkit.data.cache.spills`), None for a run that must not write them (a cluster's tasks). The run
+            writes in a folder of its own in it, made with the first dataset and removed by :meth:`close`; folders
+            left there by runs of this host that are no longer running are removed then too.
         in_process: The run is not on a cluster: its datasets are read in this process only, and Python reads
             the lines of their files (see :func:`tfkit.data.lines.numbered_lines`). A worker's part (see
             :meth:`worker_part`) never is.
@@ -40,7 +44,7 @@ class RunDatasets:
         self._model = model
         self.spill = spill
         self.in_process = in_process
-        self._source = None
+        self._source = self._own_spill = self._validation = None
         self._batches_per_pass = self._train_rows = None
         # Parameter-server workers each read the whole training set: unseeded, each shuffles its own way.
         self.seeded_training = True
@@ -48,11 +52,13 @@ class RunDatasets:
     def _new_source(self, in_process):
         model = self._model()
         defaults = {c.key: c.missing_default for c in closure(model.feature_columns()) if isinstance(c, NumericColumn)}
-        return data_lib.DataSource(self.data, model.input_specs(), defaults, self.spill, in_process)
+        return data_lib.DataSource(self.data, model.input_specs(), defaults, self._own_spill, in_process)
 
     def _dataset(self, files, split, training=False, holdout=None, batch_size=None, cached=True):
         if self._source is None:
-            self.close()  # what an earlier run left there (an interrupted first epoch's partial files) is not read
+            if self.spill is not None:
+                _remove_left_behind(self.spill)
+                self._own_spill = os.path.join(self.spill, f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
             self._source = self._new_source(self.in_process)
         seed = self.seed if self.seeded_training or not training else None
         return self._source.dataset(files, split, training, holdout, batch_size, seed, cached)
@@ -70,9 +76,13 @@ class RunDatasets:
         return None if files is None else cache_lib.describe(self.data["cache"], files, self.spill)
 
     def close(self):
-        """Removes the spill folder's files (the datasets read from them cannot be read again)."""
-        if self.spill is not None:
-            shutil.rmtree(self.spill, ignore_errors=True)
+        """Removes the files this run spilled (the datasets read from them cannot be read again)."""
+        if self._own_spill is not None:
+            shutil.rmtree(self._own_spill, ignore_errors=True)
+            try:
+                os.rmdir(self.spill)  # unless another run is writing there
+            except OSError:
+                pass
 
     def worker_files(self, num_workers):
         """Each of ``num_workers`` workers' own training files (every ``num_workers``-th file of ``data.train``'s,
@@ -120,12 +130,13 @@ class RunDatasets:
         return dataset
 
     def validation(self):
-        """``data.validation``, or the part of train held out; None if there is neither."""
-        if self.data["validation"] is not None:
-            return self._dataset(self.data["validation"], "validation")
-        if self.held_out() is not None:
-            return self._dataset(self.data["train"], "train", holdout=("validation", self.held_out()))
-        return None
+        """``data.validation``, or the part of train held out; None if there is neither. One dataset per run, so
+        that what a model keeps of it (transformed, see :mod:`tfkit.data.cache`) is kept once."""
+        if self._validation is None and self.data["validation"] is not None:
+            self._validation = self._dataset(self.data["validation"], "validation")
+        elif self._validation is None and self.held_out() is not None:
+            self._validation = self._dataset(self.data["train"], "train", holdout=("validation", self.held_out()))
+        return self._validation
 
     def test(self):
         return self._dataset(self.data["test"], "test") if self.data["test"] is not None else None
@@ -179,3 +190,24 @@ class RunDatasets:
         with data_errors():
             for dataset in read:
                 dataset.reduce(0, lambda count, _: count + 1)
+
+
+_HOST = socket.gethostname()
+
+
+def _remove_left_behind(spill):
+    """Removes the folders in ``spill`` of runs of this host that are no longer running (named host-pid-id)."""
+    try:
+        names = os.listdir(spill)
+    except OSError:
+        return
+    for name in names:
+        pieces = name.rsplit("-", 2)
+        if len(pieces) != 3 or pieces[0] != _HOST or not pieces[1].isdigit():
+            continue
+        try:
+            os.kill(int(pieces[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(spill, name), ignore_errors=True)
+        except OSError:
+            pass

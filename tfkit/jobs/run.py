@@ -76,7 +76,8 @@ class Run:
         self.task = cluster.from_tf_config() if task is None else task
         self.is_chief = self.task is None or self.task.is_chief
         self.datasets = RunDatasets(config["data"], config["train"]["seed"], fold, lambda: self.state.model,
-                                    spill=os.path.join(self.job_dir, "data-cache"), in_process=self.task is None)
+                                    spill=None if self.task else os.path.join(self.job_dir, "data-cache"),
+                                    in_process=self.task is None)
         self.state = RunState(config, self.is_chief, self.datasets)
         self.history = None
 
