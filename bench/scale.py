@@ -4,6 +4,7 @@ plain Keras 3 reading the same file.
 pip install -e ".[bench]"   # pandas
 python bench/scale.py [--scales 1 10 100] [--epochs 3] [--folder /tmp/tfkit-scale] [--rounds 1]
 python bench/scale.py --scales 1000 --epochs 2 --tfkit-only   # 32.6 million rows: does memory stay bounded?
+python bench/scale.py --scales 100 --epochs 0 --against pandas --rounds 4   # the adapt pass beside pandas only
 
 For each scale ×k, the census training file repeated k times (gzip CSV, written once into --folder and kept there;
 ×1000 is 32.6 million rows, about 440 MB), each measurement in a process of its own, in ABBA order between tfkit's
@@ -106,10 +107,15 @@ def run_tfkit(path, epochs, cache):
             self.seconds.append(time.perf_counter() - self.started)
 
     config = config_lib.load(os.path.join(ROOT, "configs", "census.yaml"), [
-        f"data.train={path}", f"train.epochs={epochs}", f"job_dir={tempfile.mkdtemp()}", "export=false", f"data.cache={cache}"])
+        f"data.train={path}", f"train.epochs={max(epochs, 1)}", f"job_dir={tempfile.mkdtemp()}", "export=false",
+        f"data.cache={cache}"])
     config["train"]["early_stopping"] = None
     epoch_times = Epochs()
     run = Run(config, callbacks=[epoch_times])
+    if not epochs:  # the adapt pass only
+        run.state.build()
+        count, seconds = run.state.adapted
+        return {"rows": count, "adapt rows/s": count / seconds}
     run.train()
     trained_rss = peak_rss_gb()  # before the batches below: a raw batch of a memory cache parses every row
     count, seconds = run.state.adapted
@@ -139,7 +145,9 @@ def measure(kind, path, epochs, cache="auto"):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3, help="tfkit's epochs (0: the adapt pass only)")
+    parser.add_argument("--against", nargs="+", choices=["pandas", "keras"], default=["pandas", "keras"],
+                        help="the references measured beside tfkit")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--folder", default=os.path.join("/tmp", "tfkit-scale"))
     parser.add_argument("--tfkit-only", action="store_true",
@@ -156,27 +164,31 @@ def main():
             if args.tfkit_only:
                 r = measure("tfkit", path, args.epochs, args.cache)
                 print(f"x{scale} ({r['rows']:,} rows after the 10% validation holdout), round {round_number + 1}, tfkit only:")
-                print(f"  {r['cache']}")
                 print(f"  tfkit adapt pass     {r['adapt rows/s']:,.0f} rows/s")
+                if not args.epochs:
+                    continue
+                print(f"  {r['cache']}")
                 print(f"  tfkit epochs         first {r['first epoch rows/s']:,.0f} rows/s, later {r['cached epoch rows/s']} rows/s; "
                       f"peak RSS {r['peak RSS GB']:.2f} GB", flush=True)
                 continue
             results = {}
-            for kind in ("tfkit", "pandas", "keras", "keras", "pandas", "tfkit"):
+            references = [kind for kind in ("pandas", "keras") if kind in args.against]
+            for kind in ("tfkit", *references, *references[::-1], "tfkit"):
                 results.setdefault(kind, []).append(measure(kind, path, args.epochs, args.cache))
-            tfkit, pandas, keras = results["tfkit"], results["pandas"], results["keras"]
+            tfkit = results["tfkit"]
             adapt = [r["adapt rows/s"] for r in tfkit]
-            read, plain = [r["rows/s"] for r in pandas], [r["rows/s"] for r in keras]
             print(f"x{scale} ({tfkit[0]['rows']:,} rows after the 10% validation holdout), round {round_number + 1}:")
             print(f"  tfkit adapt pass     {_rates(adapt)} rows/s")
-            print(f"  pandas read_csv      {_rates(read)} rows/s (tfkit/pandas {sum(adapt) / sum(read):.2f})")
-            print(f"  plain Keras adapt    {_rates(plain)} rows/s (tfkit/keras {sum(adapt) / sum(plain):.2f})")
-            for r in tfkit:
+            for kind, name in (("pandas", "pandas read_csv"), ("keras", "plain Keras adapt")):
+                if kind in results:
+                    rates = [r["rows/s"] for r in results[kind]]
+                    print(f"  {name:20} {_rates(rates)} rows/s (tfkit/{kind} {sum(adapt) / sum(rates):.2f})")
+            for r in tfkit if args.epochs else ():
                 print(f"  tfkit epochs         first {r['first epoch rows/s']:,.0f} rows/s, cached {r['cached epoch rows/s']} "
                       f"rows/s; peak RSS {r['peak RSS GB']:.2f} GB; bytes/row parsed {r['parsed bytes/row']:.0f}, "
                       f"kept {r['kept bytes/row']:.0f}")
-            print(f"  peak RSS             pandas {max(r['peak RSS GB'] for r in pandas):.2f} GB, "
-                  f"plain Keras {max(r['peak RSS GB'] for r in keras):.2f} GB", flush=True)
+            print("  peak RSS             " + ", ".join(f"{kind} {max(r['peak RSS GB'] for r in runs):.2f} GB"
+                                                        for kind, runs in results.items()), flush=True)
 
 
 def _rates(values):

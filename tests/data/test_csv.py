@@ -233,8 +233,8 @@ def test_lines_read_in_process_are_the_lines_text_line_dataset_reads_numbered_al
 
     def lines(in_process, first):
         batches = lines_lib.numbered_lines(str(path), first, in_process=in_process)
-        return [(p.decode(), int(n), line) for paths, numbers, text in batches
-                for p, n, line in zip(paths.numpy(), numbers.numpy(), text.numpy())]
+        return [(path.numpy().decode(), int(n), line) for path, numbers, text in batches
+                for n, line in zip(numbers.numpy(), text.numpy())]
 
     expected = [(str(path), 2, b"1,a"), (str(path), 5, b"2,bc"), (str(path), 6, b"3," + b"x" * 40),
                 (str(path), 7, b"4,\xc3\xa9"), (str(path), 9, b"5,last")]
@@ -255,3 +255,28 @@ def test_a_truncated_gzip_file_read_in_process_is_named(tmp_path):
         with data_errors():
             for _ in numbered_lines(str(path), in_process=True):
                 pass
+
+
+@pytest.mark.parametrize("in_process", [False, True])
+def test_blank_lines_are_no_rows_whether_or_not_their_batch_passes_the_quick_check(tmp_path, in_process):
+    from tfkit.data.csv import csv_examples
+
+    # With several columns a blank line fails the check of every line, and is dropped only in a batch that fails
+    # it; 5,000 of them in a row make batches of blank lines only (4,096 lines a batch from TextLineDataset).
+    wide = tmp_path / "wide.csv"
+    wide.write_text("n,word\n1,a\n\n  \n2,b\n" + "\n" * 5000 + "3,c\n\t\n")
+    # With one, a blank line would pass it (one empty field): it is dropped as the lines are read.
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text("word\na\n\n \nb\n")
+
+    def rows(path, **columns):
+        batches = csv_examples(str(path), column_dtypes=columns, in_process=in_process)
+        return [tuple(row) for batch in batches for row in zip(*(batch[name].numpy().tolist() for name in columns))]
+
+    assert rows(wide, n="int64", word="string") == [(1, b"a"), (2, b"b"), (3, b"c")]
+    assert rows(narrow, word="string") == [(b"a",), (b"b",)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("n,word\n1,a\n\n" + "\n" * 5000 + "x,b\n")
+    with pytest.raises(DataError, match=f"{bad}, line 5004: column 'n': value 'x' is not a number"):
+        with data_errors():
+            rows(bad, n="int64", word="string")

@@ -125,3 +125,14 @@ def test_the_pass_over_lines_read_in_process_learns_what_the_pass_over_text_line
         adapt(learned[in_process], read(in_process))
     for fast, plain in zip(learned[True], learned[False]):
         assert fast.get_config() == plain.get_config(), fast.name
+
+
+def test_the_pass_runs_without_tf_data_autotuning_which_misjudged_its_parallelism():
+    # bench/scale.py: census x100's pass took 11.5 s in three runs of three with autotuning, 5.7-7.4 s without.
+    import tensorflow as tf
+
+    from tfkit.features.adapt import Adapter
+
+    data = tf.data.Dataset.from_tensor_slices({"hours": [38.0, 42.0]}).batch(2)
+    summarized = Adapter([NumericColumn("hours", normalize=True)]).summarized(data)
+    assert data.options().autotune.enabled is None and summarized.options().autotune.enabled is False

@@ -11,11 +11,12 @@ MARK = "TFKIT_DATA_ERROR"
 _NUMBER = r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*|\s*[+-]?(inf|nan|Inf|NaN)\s*"
 
 
-def located(filenames, line_numbers, bad, message):
-    """An assertion that fails on the first ``bad`` row, naming its file and line."""
+def located(path, line_numbers, bad, message):
+    """An assertion that fails on the first ``bad`` row of a batch of lines of the file ``path``, naming the file and
+    the row's line."""
     index = tf.argmax(tf.cast(bad, tf.int32))
     text = tf.strings.join(
-        [MARK, "{", filenames[index], ", line ", tf.strings.as_string(line_numbers[index]), ": ", message(index), "}", MARK]
+        [MARK, "{", path, ", line ", tf.strings.as_string(line_numbers[index]), ": ", message(index), "}", MARK]
     )
     return tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)), [text], summarize=1)
 
@@ -58,28 +59,28 @@ def field_counts(lines, field_delim, expected):
     return tf.cond(tf.reduce_all(tf.equal(counts, expected)), lambda: counts, outside_quotes)
 
 
-def check_utf8(columns, paths, numbers):
+def check_utf8(columns, path, numbers):
     """Stops at the first cell of ``columns`` (string columns by name) that is not valid UTF-8, naming its file, line
     and column (read in another encoding, the lines were transcoded to UTF-8 before); True otherwise."""
     values = tf.stack(list(columns.values()), axis=1)
     readable = tf.strings.unicode_transcode(values, "UTF-8", "UTF-8", errors="replace")
-    return _located_cell(paths, numbers, tf.not_equal(readable, values), lambda i, j: tf.strings.join(
+    return _located_cell(path, numbers, tf.not_equal(readable, values), lambda i, j: tf.strings.join(
         [tf.gather([f"column {name!r}" for name in columns], j), ": value '", readable[i, j],
          "' is not valid UTF-8; set data.encoding to the file's encoding (e.g. latin-1)"]))
 
 
-def check_numbers(columns, paths, numbers):
+def check_numbers(columns, path, numbers):
     """Stops at the first cell of ``columns`` (``{what: cells}``) that is not a number, naming its file, line and
     column; True otherwise."""
     values = tf.stack(list(columns.values()), axis=1)
-    return _located_cell(paths, numbers, tf.logical_not(tf.strings.regex_full_match(values, _NUMBER)), lambda i, j: tf.strings.join(
+    return _located_cell(path, numbers, tf.logical_not(tf.strings.regex_full_match(values, _NUMBER)), lambda i, j: tf.strings.join(
         [tf.gather(list(columns), j), ": value '", values[i, j], "' is not a number"]))
 
 
-def _located_cell(paths, numbers, bad, message):
+def _located_cell(path, numbers, bad, message):
     """:func:`located` for ``bad`` cells (``[lines, columns]``): one check whatever the number of columns (each
     check is a conditional to trace); ``message(i, j)`` names cell ``j`` of line ``i``. True once checked."""
-    check = located(paths, numbers, tf.reduce_any(bad, axis=1),
+    check = located(path, numbers, tf.reduce_any(bad, axis=1),
                      lambda i: message(i, tf.argmax(tf.cast(bad[i], tf.int32))))
     with tf.control_dependencies([check]):
         return tf.constant(True)

@@ -20,7 +20,7 @@ import tensorflow as tf
 from tfkit.data import cache as cache_lib
 from tfkit.data.cache import plain
 from tfkit.data.cells import (MARK, check_numbers, check_utf8, field_counts, located, well_formed_line)
-from tfkit.data.lines import expand_files, held_out, line_key, numbered_lines
+from tfkit.data.lines import drop_blank, expand_files, held_out, line_key, numbered_lines
 from tfkit.errors import DataError
 
 DTYPES = ("string", "int64", "int32", "float32", "float64")
@@ -229,8 +229,10 @@ def csv_examples(
     defaults = dict(column_defaults or {})
     label_table = None if label_threshold is not None else _label_table(label_vocabulary, label_aliases)
 
+    # A blank line has one field: with more columns, it fails the check of every line and is dropped only then.
+    keep_blank = len(names) > 1
     dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
-        lambda path: numbered_lines(path, 2 if header else 1, encoding, in_process),
+        plain(lambda path: numbered_lines(path, 2 if header else 1, encoding, in_process, keep_blank)),
         cycle_length=min(len(files), 4),
         **({"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True} if len(files) > 1 else {}),
     )
@@ -251,11 +253,11 @@ def csv_examples(
             return tf.strings.strip(values) if strip else values
         return _cell_texts(values, schema.dtypes[name], defaults.get(name), schema.na_values, strip)
 
-    def check_lines(paths, numbers, lines):
+    def check_lines(path, numbers, lines):
         """Stops at the first bad cell of a batch, naming its file, line and column; True otherwise."""
         counts = field_counts(lines, field_delim, len(names))
         check = located(
-            paths, numbers, counts != len(names),
+            path, numbers, counts != len(names),
             lambda i: tf.strings.join([f"expected {len(names)} fields, found ", tf.strings.as_string(counts[i])]),
         )
         with tf.control_dependencies([check]):
@@ -265,29 +267,39 @@ def csv_examples(
         readable = tf.reduce_all(tf.strings.regex_full_match(lines, "(?s).*"))
         columns = dict(zip(names, fields))
         strings = {name: columns[name] for name in selected if schema.dtypes[name] == "string"}
-        checks = [tf.cond(readable, lambda: True, lambda: check_utf8(strings, paths, numbers))] if strings else []
+        checks = [tf.cond(readable, lambda: True, lambda: check_utf8(strings, path, numbers))] if strings else []
         if numbers_in:
             checks.append(check_numbers({f"label {label!r}" if name == label else f"column {name!r}": texts(name, columns[name])
-                                          for name in numbers_in}, paths, numbers))
+                                          for name in numbers_in}, path, numbers))
         with tf.control_dependencies(checks):
             return tf.constant(True)
 
-    def parse(paths, numbers, lines):
+    def checked(path, numbers, lines):
+        """``(numbers, lines)`` of a batch whose lines did not all pass the check of every line, once
+        ``check_lines`` passes, blank lines dropped."""
+        if keep_blank:
+            numbers, lines = drop_blank(numbers, lines)
+        fine = tf.cond(tf.size(lines) > 0, lambda: check_lines(path, numbers, lines), lambda: True)
+        with tf.control_dependencies([fine]):
+            return tf.identity(numbers), tf.identity(lines)
+
+    def parse(path, numbers, lines):
         # One regular expression over each line says whether every check would pass (field count, UTF-8, numbers):
         # the checks that find and name a bad cell run only for a batch where it does not.
         fine = tf.reduce_all(tf.strings.regex_full_match(lines, well_formed))
-        checked = tf.cond(fine, lambda: True, lambda: check_lines(paths, numbers, lines))
-        with tf.control_dependencies([checked]):  # the columns read only
-            fields = tf.io.decode_csv(lines, record_defaults=[""] * len(used), field_delim=field_delim,
-                                      select_cols=[names.index(name) for name in used])
+        numbers, lines = tf.cond(fine, lambda: (numbers, lines), lambda: checked(path, numbers, lines))
+        fields = tf.io.decode_csv(lines, record_defaults=[""] * len(used), field_delim=field_delim,  # the columns read only
+                                  select_cols=[names.index(name) for name in used])
         columns = {name: texts(name, field) for name, field in zip(used, fields)}
         features = {name: columns[name] if schema.dtypes[name] == "string" else _to_numbers(columns[name], schema.dtypes[name])
                     for name in selected}
         example = features if label is None else (
-            features, _label(columns[label], label_table, label_vocabulary, paths, numbers, label, label_threshold))
-        return (example, line_key(paths, numbers)) if keys else example
+            features, _label(columns[label], label_table, label_vocabulary, path, numbers, label, label_threshold))
+        return (example, line_key(path, numbers)) if keys else example
 
     dataset = dataset.map(plain(parse), num_parallel_calls=num_parallel_calls, deterministic=True)
+    if keep_blank:  # a batch of blank lines only
+        dataset = dataset.filter(plain(lambda *example: tf.size(tf.nest.flatten(example)[0]) > 0))
     # Multi-worker strategies shard by batch: sharding by file fails when there are fewer
     # files than workers, and one census file is the common case.
     options = tf.data.Options()
@@ -328,7 +340,7 @@ def _label_table(vocabulary, aliases):
     return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, np.array(ids, np.int32)), default_value=-1)
 
 
-def _label(values, table, vocabulary, paths, numbers, label, threshold=None):
+def _label(values, table, vocabulary, path, numbers, label, threshold=None):
     """Labels from their (stripped) cells: ids in the vocabulary (a value outside it stops with its line), numbers
     (checked before), or 0/1 by a threshold."""
     if threshold is not None:  # a numeric column made binary: class 1 from the threshold on
@@ -336,9 +348,11 @@ def _label(values, table, vocabulary, paths, numbers, label, threshold=None):
     if table is None:
         return _to_numbers(values, "float32")
     ids = table.lookup(values)
-    check = located(
-        paths, numbers, ids < 0,
-        lambda i: tf.strings.join([f"label {label!r}: value '", values[i], f"' is not in label_vocabulary {[str(v) for v in vocabulary]}"]),
-    )
-    with tf.control_dependencies([check]):
+
+    def outside():  # the line named only when there is one (a batch of blank lines has no label)
+        with tf.control_dependencies([located(path, numbers, ids < 0, lambda i: tf.strings.join(
+                [f"label {label!r}: value '", values[i], f"' is not in label_vocabulary {[str(v) for v in vocabulary]}"]))]):
+            return tf.constant(False)
+
+    with tf.control_dependencies([tf.cond(tf.reduce_all(ids >= 0), lambda: True, outside)]):
         return tf.identity(ids)

@@ -48,13 +48,15 @@ def to_utf8(text, encoding):
 
 def file_lines(files, encoding="utf-8"):
     """Every line of ``files`` (a path, glob or list, see :func:`expand_files`), in UTF-8."""
-    lines = tf.data.Dataset.from_tensor_slices(expand_files(files)).flat_map(text_lines)
+    lines = tf.data.Dataset.from_tensor_slices(expand_files(files)).flat_map(plain(text_lines))
     return lines if _is_utf8(encoding) else lines.map(lambda line: to_utf8(line, encoding))
 
 
-def numbered_lines(path, first=1, encoding="utf-8", in_process=False):
-    """The lines of a file from line ``first`` on, in UTF-8, blank ones left out, in batches of ``(paths, numbers,
-    lines)`` (the file's path and each line's number beside each line).
+def numbered_lines(path, first=1, encoding="utf-8", in_process=False, keep_blank=False):
+    """The lines of a file from line ``first`` on, in UTF-8, in batches of ``(path, numbers, lines)``: the file's path
+    (one string: a batch's lines come from one file) and each line's number beside each line. Blank lines are left
+    out, unless ``keep_blank``: a reader whose check of each line fails a blank one can drop them only in a batch
+    that fails it (see :func:`drop_blank`), and save a look at every line.
 
     Every step after reading is a batch's: a tf.data ``map`` or ``filter`` of each line costs about 30 µs, thirty
     times what parsing the line does. Reading is the pipeline's one sequential stage. ``TextLineDataset`` makes a
@@ -64,9 +66,11 @@ def numbered_lines(path, first=1, encoding="utf-8", in_process=False):
     leave ``in_process`` off. Both give the same lines, numbered alike.
     """
     if in_process:
-        chunks = tf.data.Dataset.from_generator(_chunks, args=(path,), output_signature=(
-            tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.string)))
-        lines = chunks.map(plain(lambda number, chunk: (number, tf.strings.split(chunk, "\n"))))
+        chunks = tf.data.Dataset.from_generator(_chunks, args=(path,), output_signature=tf.TensorSpec([], tf.string))
+        # Each chunk split on its own; the first line's number counted after, in order.
+        lines = chunks.map(plain(lambda chunk: tf.strings.split(chunk, "\n")), num_parallel_calls=tf.data.AUTOTUNE,
+                           deterministic=True).scan(tf.constant(1, tf.int64), plain(
+            lambda number, batch: (number + tf.size(batch, out_type=tf.int64), (number, batch))))
     else:
         lines = text_lines(path).batch(cache_lib.PARSE_BATCH).enumerate().map(
             plain(lambda index, batch: (1 + index * cache_lib.PARSE_BATCH, batch)))
@@ -74,19 +78,32 @@ def numbered_lines(path, first=1, encoding="utf-8", in_process=False):
     def numbered(number, batch):
         numbers = number + tf.range(tf.size(batch, out_type=tf.int64))
         batch = to_utf8(batch, encoding)
-        kept = (numbers >= first) & tf.logical_not(tf.strings.regex_full_match(batch, _BLANK))  # half a strip's time
+        kept = numbers >= first
+        if not keep_blank:
+            kept &= tf.logical_not(is_blank(batch))
         batch, numbers = tf.cond(tf.reduce_all(kept), lambda: (batch, numbers),  # a copy of every line, when needed
                                  lambda: (tf.boolean_mask(batch, kept), tf.boolean_mask(numbers, kept)))
-        return tf.fill(tf.shape(batch), path), numbers, batch
+        return path, numbers, batch
 
     return nonempty(lines.map(plain(numbered), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
 
 
+def is_blank(lines):
+    """Whether each line is blank: nothing but the whitespace ``tf.strings.strip`` removes (half a strip's time)."""
+    return tf.strings.regex_full_match(lines, _BLANK)
+
+
+def drop_blank(numbers, lines):
+    """``(numbers, lines)`` without the blank lines."""
+    kept = tf.logical_not(is_blank(lines))
+    return tf.boolean_mask(numbers, kept), tf.boolean_mask(lines, kept)
+
+
 def _chunks(path):
-    """``(number of its first line, text)`` of a file's chunks of whole lines, without the newline that ends each
-    chunk's last line. Carriage returns are dropped, as ``TextLineDataset`` drops them."""
+    """A file's text in chunks of whole lines, without the newline that ends each chunk's last line. Carriage
+    returns are dropped, as ``TextLineDataset`` drops them."""
     path = os.fsdecode(path)
-    number, rest = 1, b""
+    rest = b""
     for block in _text_blocks(path):
         chunk = rest + block
         end = chunk.rfind(b"\n")
@@ -94,10 +111,9 @@ def _chunks(path):
             rest = chunk
             continue
         chunk, rest = chunk[:end], chunk[end + 1:]
-        yield number, chunk.replace(b"\r", b"") if b"\r" in chunk else chunk
-        number += chunk.count(b"\n") + 1
+        yield chunk.replace(b"\r", b"") if b"\r" in chunk else chunk
     if rest:
-        yield number, rest.replace(b"\r", b"")
+        yield rest.replace(b"\r", b"")
 
 
 def _text_blocks(path):
@@ -128,21 +144,17 @@ def _text_blocks(path):
         raise ValueError(f"{MARK}{{{path}: cannot read it ({error}); the file is truncated or corrupt}}{MARK}") from None
 
 
-def in_part(keep, paths, numbers, *lines):
+def in_part(keep, path, numbers, *lines):
     """The lines of a batch of :func:`numbered_lines` (and anything beside them) that ``keep`` (a
     :func:`holdout_predicate`) keeps."""
-    kept = keep(line_key(paths, numbers))
-    return tuple(tf.boolean_mask(column, kept) for column in (paths, numbers, *lines))
+    kept = keep(line_key(path, numbers))
+    return (path, *(tf.boolean_mask(column, kept) for column in (numbers, *lines)))
 
 
-def line_key(path, number):
-    """The holdout key of a file's line: file name and line number, so the split survives moving the files."""
-    if path.shape.rank:  # a batch's lines come from a file or a few: each file's name found once
-        paths, index = tf.unique(path)
-        path = tf.gather(tf.strings.regex_replace(paths, r".*/", ""), index)
-    else:
-        path = tf.strings.regex_replace(path, r".*/", "")
-    return tf.strings.join([path, tf.strings.as_string(number)], ":")
+def line_key(path, numbers):
+    """The holdout keys of a file's lines: the file's name and each line's number, so the split survives moving the
+    files."""
+    return tf.strings.join([tf.strings.regex_replace(path, r".*/", ""), tf.strings.as_string(numbers)], ":")
 
 
 def holdout_predicate(part, fraction):
@@ -177,9 +189,9 @@ def split(source, holdout=None):
 
 
 def nonempty(batches):
-    """The batches of ``(paths, numbers, ...)`` that hold a line: a file of blank lines, or a batch all held out,
+    """The batches of ``(path, numbers, ...)`` that hold a line: a file of blank lines, or a batch all held out,
     leaves none for the checks that name a line."""
-    return batches.filter(plain(lambda paths, numbers, *rest: tf.size(numbers) > 0))
+    return batches.filter(plain(lambda path, numbers, *rest: tf.size(numbers) > 0))
 
 
 def held_out(batches, holdout):

@@ -109,19 +109,19 @@ def text_examples(file_pattern=None, class_files=None, label_vocabulary=None, te
 
     def lines(path, label_id):
         return numbered_lines(path, encoding=encoding, in_process=in_process).map(
-            plain(lambda paths, numbers, text: (paths, numbers, text, tf.fill(tf.shape(text), label_id))))
+            plain(lambda path, numbers, text: (path, numbers, text, tf.fill(tf.shape(text), label_id))))
 
-    dataset = tf.data.Dataset.from_tensor_slices((files, ids)).flat_map(lines)
+    dataset = tf.data.Dataset.from_tensor_slices((files, ids)).flat_map(plain(lines))
     if holdout is not None:
         dataset = held_out(dataset, holdout)
 
-    def parse(paths, numbers, text, label_ids):
+    def parse(path, numbers, text, label_ids):
         if table is not None:
             split = tf.strings.regex_replace(text, r"^\s*(\S+?)(\t|\s)", "\\1\t")
             pieces = tf.strings.split(split, "\t", maxsplit=1).to_tensor("", shape=[None, 2])
             label, text = pieces[:, 0], pieces[:, 1]
             label_ids = table.lookup(label)
-            check = located(paths, numbers, label_ids < 0, lambda i: tf.strings.join(
+            check = located(path, numbers, label_ids < 0, lambda i: tf.strings.join(
                 ["label '", label[i], f"' is not in label_vocabulary {vocabulary}"]))
             with tf.control_dependencies([check]):
                 label_ids = tf.identity(label_ids)
@@ -129,7 +129,7 @@ def text_examples(file_pattern=None, class_files=None, label_vocabulary=None, te
         if standardize == "kim":
             text = standardize_kim(text)
         example = ({text_key: text}, tf.cast(label_ids, tf.int32))
-        return (example, line_key(paths, numbers)) if keys else example
+        return (example, line_key(path, numbers)) if keys else example
 
     return dataset.map(plain(parse), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 

@@ -50,7 +50,7 @@ def adapt_on_workers(strategy, columns, dataset_fn, progress=None):
     coordinator = tf.distribute.coordinator.ClusterCoordinator(strategy)  # the strategy's one coordinator
 
     def summaries(index, count):
-        part = dataset_fn(index, count).map(adapter.summarize, num_parallel_calls=tf.data.AUTOTUNE)
+        part = adapter.summarized(dataset_fn(index, count))
         done = tf.data.Dataset.from_tensors((index, tf.constant(-1, tf.int64), tf.nest.map_structure(_empty, part.element_spec)))
         return part.enumerate().map(lambda number, summary: (index, number, summary)).concatenate(done.repeat()).prefetch(2)
 
