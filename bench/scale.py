@@ -5,6 +5,7 @@ pip install -e ".[bench]"   # pandas
 python bench/scale.py [--scales 1 10 100] [--epochs 3] [--folder /tmp/tfkit-scale] [--rounds 1]
 python bench/scale.py --scales 1000 --epochs 2 --tfkit-only   # 32.6 million rows: does memory stay bounded?
 python bench/scale.py --scales 100 --epochs 0 --against pandas --rounds 4   # the adapt pass beside pandas only
+python bench/scale.py --scales 100 --epochs 0 --against pandas --config bench/census_every_column.yaml
 
 For each scale ×k, the census training file repeated k times (gzip CSV, written once into --folder and kept there;
 ×1000 is 32.6 million rows, about 440 MB), each measurement in a process of its own, in ABBA order between tfkit's
@@ -29,6 +30,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CENSUS = os.path.join(ROOT, "data", "census", "adult.data.csv.gz")
+CONFIG = os.path.join(ROOT, "configs", "census.yaml")
 NAMES = ["age", "workclass", "fnlwgt", "education", "education_num", "marital_status", "occupation", "relationship",
          "race", "sex", "capital_gain", "capital_loss", "hours_per_week", "native_country", "income_bracket"]
 CATEGORIES = ["workclass", "education", "marital_status", "occupation", "relationship", "race", "sex", "native_country"]
@@ -87,7 +89,7 @@ def run_keras(path):
     return {"rows": rows, "rows/s": rows / seconds, "seconds": seconds}
 
 
-def run_tfkit(path, epochs, cache):
+def run_tfkit(path, epochs, cache, config_path):
     import tempfile
 
     import keras
@@ -106,7 +108,7 @@ def run_tfkit(path, epochs, cache):
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(time.perf_counter() - self.started)
 
-    config = config_lib.load(os.path.join(ROOT, "configs", "census.yaml"), [
+    config = config_lib.load(config_path, [
         f"data.train={path}", f"train.epochs={max(epochs, 1)}", f"job_dir={tempfile.mkdtemp()}", "export=false",
         f"data.cache={cache}"])
     config["train"]["early_stopping"] = None
@@ -128,14 +130,16 @@ def run_tfkit(path, epochs, cache):
             "peak RSS GB": trained_rss}
 
 
-def child(kind, path, epochs, cache):
-    result = {"pandas": run_pandas, "keras": run_keras}[kind](path) if kind != "tfkit" else run_tfkit(path, epochs, cache)
+def child(kind, path, epochs, cache, config_path):
+    result = {"pandas": run_pandas, "keras": run_keras}[kind](path) if kind != "tfkit" else run_tfkit(path, epochs, cache,
+                                                                                                       config_path)
     result.setdefault("peak RSS GB", peak_rss_gb())
     print(json.dumps(result))
 
 
-def measure(kind, path, epochs, cache="auto"):
-    done = subprocess.run([sys.executable, __file__, "--child", kind, path, "--epochs", str(epochs), "--cache", cache], cwd=ROOT,
+def measure(kind, path, epochs, cache="auto", config_path=CONFIG):
+    done = subprocess.run([sys.executable, __file__, "--child", kind, path, "--epochs", str(epochs), "--cache", cache,
+                           "--config", config_path], cwd=ROOT,
                           capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     if done.returncode:
         sys.exit(f"{kind} on {path} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
@@ -153,16 +157,17 @@ def main():
     parser.add_argument("--tfkit-only", action="store_true",
                         help="tfkit alone, once per round (x1000: pandas and an in-memory Keras cache would not fit)")
     parser.add_argument("--cache", default="auto", help="tfkit's data.cache (auto, memory, none, a path prefix)")
+    parser.add_argument("--config", default=CONFIG, help="tfkit's config (its data.train is the generated file)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(*args.child, args.epochs, args.cache)
+        return child(*args.child, args.epochs, args.cache, os.path.abspath(args.config))
     os.makedirs(args.folder, exist_ok=True)
     for scale in args.scales:
         path = scaled_file(args.folder, scale)
         for round_number in range(args.rounds):
             if args.tfkit_only:
-                r = measure("tfkit", path, args.epochs, args.cache)
+                r = measure("tfkit", path, args.epochs, args.cache, os.path.abspath(args.config))
                 print(f"x{scale} ({r['rows']:,} rows after the 10% validation holdout), round {round_number + 1}, tfkit only:")
                 print(f"  tfkit adapt pass     {r['adapt rows/s']:,.0f} rows/s")
                 if not args.epochs:
@@ -174,7 +179,7 @@ def main():
             results = {}
             references = [kind for kind in ("pandas", "keras") if kind in args.against]
             for kind in ("tfkit", *references, *references[::-1], "tfkit"):
-                results.setdefault(kind, []).append(measure(kind, path, args.epochs, args.cache))
+                results.setdefault(kind, []).append(measure(kind, path, args.epochs, args.cache, os.path.abspath(args.config)))
             tfkit = results["tfkit"]
             adapt = [r["adapt rows/s"] for r in tfkit]
             print(f"x{scale} ({tfkit[0]['rows']:,} rows after the 10% validation holdout), round {round_number + 1}:")

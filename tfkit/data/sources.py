@@ -67,7 +67,7 @@ class DataSource:
         if kind == "text":
             return self._text(files, key, training, holdout, batch_size, seed, cached)
         if self.data["format"] == "tfrecord":
-            _, source, _ = self._cached(("tfrecord", files), expand_files(files), lambda: read_tfrecords(files), batched=False)
+            _, source, _, _ = self._cached(("tfrecord", files), expand_files(files), lambda: read_tfrecords(files), batched=False)
         else:
             source = self._image_set(files, "train" if split == "train" else "test")
         return image_dataset(
@@ -100,8 +100,10 @@ class DataSource:
         return self._once(("images", files, split), lambda: read_images(files, self.data["format"], split, self.data["image_size"]))
 
     def _cached(self, key, files, make, batched=True):
-        """``(stream, source, cache mode)``: ``make()``'s examples of ``files`` (a list), made once per ``key``, as
-        they are read (``stream``) and cached (``source``: filled the first time it is read)."""
+        """``(stream, source, cache mode, spill)``: ``make()``'s examples of ``files`` (a list), made once per
+        ``key``, as they are read (``stream``) and cached (``source``: filled the first time it is read); ``spill``
+        is the folder for a model's transformed values when they are cached in files (see
+        :func:`tfkit.data.cache.spills`), else None."""
         def cached_source():
             cache = cache_lib.resolve(self.data["cache"], files)
             if cache not in cache_lib.MODES:
@@ -110,7 +112,8 @@ class DataSource:
                                     sorted((k, spec.dtype) for k, spec in self.input_specs.items())], sort_keys=True, default=str)
                 cache = f"{cache}.{hashlib.sha256(shape.encode()).hexdigest()[:12]}"
             stream = make()
-            return stream, cache_lib.cached(stream, cache, batched), cache
+            spill = self.spill if cache_lib.spills(self.data["cache"], files, self.spill) else None
+            return stream, cache_lib.cached(stream, cache, batched), cache, spill
 
         return self._once(key, cached_source)
 
@@ -121,8 +124,7 @@ class DataSource:
         instead; ``cached=False`` reads the files each pass, holding lines out before they are parsed."""
         if not cached:
             return cache_lib.batches(make(holdout=holdout, keys=False), batch_size, "none")
-        stream, source, cache = self._cached(key, files, make)
-        spill = self.spill if cache_lib.spills(self.data["cache"], files, self.spill) else None
+        stream, source, cache, spill = self._cached(key, files, make)
         return cache_lib.batches(split(source, holdout), batch_size, cache, shuffle=training,
                                  shuffle_buffer_size=self.data["shuffle_buffer_size"], seed=seed,
                                  stream=split(stream, holdout), spill=spill)

@@ -17,7 +17,8 @@ def reservoir_update(accumulator, rows, size=RESERVOIR_SIZE):
     if sample is None:
         sample = rows[:0]
     room = max(0, size - len(sample))
-    sample = np.concatenate([sample, rows[:room]])
+    if room:  # once full, the sample is changed in place: a copy of it for every batch took 6.7 s of census x100's pass
+        sample = np.concatenate([sample, rows[:room]])
     rest = rows[room:]
     if len(rest):
         positions = rng.integers(0, seen + room + np.arange(1, len(rest) + 1))

@@ -132,10 +132,11 @@ class RunDatasets:
     def validation(self):
         """``data.validation``, or the part of train held out; None if there is neither. One dataset per run, so
         that what a model keeps of it (transformed, see :mod:`tfkit.data.cache`) is kept once."""
-        if self._validation is None and self.data["validation"] is not None:
-            self._validation = self._dataset(self.data["validation"], "validation")
-        elif self._validation is None and self.held_out() is not None:
-            self._validation = self._dataset(self.data["train"], "train", holdout=("validation", self.held_out()))
+        if self._validation is None:
+            if self.data["validation"] is not None:
+                self._validation = self._dataset(self.data["validation"], "validation")
+            elif self.held_out() is not None:
+                self._validation = self._dataset(self.data["train"], "train", holdout=("validation", self.held_out()))
         return self._validation
 
     def test(self):
