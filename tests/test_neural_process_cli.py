@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -57,8 +58,26 @@ def test_plot_writes_a_png_of_the_test_curves(cnp_run, tmp_path, capsys):
                        "--set", "data.test.num_batches=2"])
     assert status == 0
     assert output.read_bytes()[:4] == b"\x89PNG" and output.stat().st_size > 20_000
-    assert f"Wrote {output}" in capsys.readouterr().out
+    said = re.search(rf"Wrote {re.escape(str(output))} \(NLL per target point of its test batch: "
+                     r"(\w+) (-?[\d.]+), exact GP (-?[\d.]+)\)", capsys.readouterr().out)
+    assert said, "the model's and the exact GP's NLL are printed"
+    assert said.group(1) == "conditional_neural_process" and float(said.group(3)) < float(said.group(2))  # a few steps' CNP: far from the oracle
     assert not [name for name in os.listdir(tmp_path) if name != "curves.png"]  # no temporary left behind
+
+
+def test_a_curves_figure_draws_the_exact_gp_beside_the_model_with_labelled_axes():
+    from tfkit.jobs.plots import curves_figure
+
+    x = np.array([[[1.0], [-1.0], [0.0]]])  # unsorted: drawn by x
+    figure = curves_figure(x, x, x[:, :1], x[:, :1], 2 * x, np.full_like(x, 0.1), title="cnp; NLL per target point",
+                           oracle=(3 * x, np.full_like(x, 0.2)))
+    axis = figure.axes[0]
+    lines = {line.get_label(): line.get_ydata().tolist() for line in axis.get_lines()}
+    assert lines["model mean"] == [-2.0, 0.0, 2.0] and lines["exact GP mean"] == [-3.0, 0.0, 3.0]
+    bands = {band.get_label(): band.get_paths()[0].vertices[:, 1] for band in axis.collections}
+    assert np.isclose(bands["exact GP ±2σ"].min(), -3.4) and np.isclose(bands["model ±2σ"].max(), 2.2)  # two σ wide
+    assert (axis.get_xlabel(), axis.get_ylabel(), axis.get_title()) == ("x", "y", "cnp; NLL per target point")
+    assert "exact GP mean" not in [line.get_label() for line in curves_figure(x, x, x, x, x, x).axes[0].get_lines()]
 
 
 def test_anp_config_trains_with_random_kernels_and_no_gp_baseline(tmp_path, capsys):

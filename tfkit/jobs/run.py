@@ -229,7 +229,7 @@ class Run:
 
     def evaluate_loaded(self):
         """Metrics of the model as it is, on the validation and test data: ``{split: {metric: value}}``."""
-        results, baseline = {}, self._exact_gp()
+        results, baseline = {}, self.exact_gp()
         for name, dataset in (("validation", self.datasets.validation()), ("test", self.datasets.test())):
             if dataset is not None:
                 with data_errors():
@@ -238,7 +238,7 @@ class Run:
                     results[name]["exact_gp_nll"] = float(baseline.evaluate(dataset, verbose=0, return_dict=True)["nll"])
         return results
 
-    def _exact_gp(self):
+    def exact_gp(self):
         """On GP curves of one fixed kernel, the exact GP: the best NLL any model can reach, reported alongside."""
         data = self.config["data"]
         if data["format"] != "gp_curves" or isinstance(self.model, models.GaussianProcess):
