@@ -58,7 +58,7 @@ class RunDatasets:
         if self._source is None:
             if self.spill is not None:
                 _remove_left_behind(self.spill)
-                self._own_spill = os.path.join(self.spill, f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+                self._own_spill = os.path.join(self.spill, _run_folder_name())
             self._source = self._new_source(self.in_process)
         seed = self.seed if self.seeded_training or not training else None
         return self._source.dataset(files, split, training, holdout, batch_size, seed, cached)
@@ -196,18 +196,29 @@ class RunDatasets:
 _HOST = socket.gethostname()
 
 
+def _run_folder_name():
+    """A new name for this run's folder in a spill folder: ``HOST-PID-ID`` (see :func:`_process_of`)."""
+    return f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _process_of(name):
+    """The process id in a :func:`_run_folder_name` made on this host, else None."""
+    pieces = name.rsplit("-", 2)
+    return int(pieces[1]) if len(pieces) == 3 and pieces[0] == _HOST and pieces[1].isdigit() else None
+
+
 def _remove_left_behind(spill):
-    """Removes the folders in ``spill`` of runs of this host that are no longer running (named host-pid-id)."""
+    """Removes the folders in ``spill`` of runs of this host that are no longer running."""
     try:
         names = os.listdir(spill)
     except OSError:
         return
     for name in names:
-        pieces = name.rsplit("-", 2)
-        if len(pieces) != 3 or pieces[0] != _HOST or not pieces[1].isdigit():
+        pid = _process_of(name)
+        if pid is None:
             continue
         try:
-            os.kill(int(pieces[1]), 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             shutil.rmtree(os.path.join(spill, name), ignore_errors=True)
         except OSError:
