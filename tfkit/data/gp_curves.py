@@ -5,11 +5,18 @@ number of points, split into context points (what a model is told) and
 target points (where it predicts; the context points are among them):
 
 * training (``testing=False``): ``num_context`` uniform in [3,
-  ``max_num_context``), ``num_target`` new points uniform in [2,
-  ``max_num_context``), x uniform in [-2, 2); the first ``num_context``
-  points are the context, all ``num_context + num_target`` the targets;
-* testing (``testing=True``): 400 targets evenly spaced on [-2, 2), and
-  ``num_context`` of them, drawn at random, the context.
+  ``max_num_context``) context points with x uniform in ``context_range``
+  ([-2, 2)), and ``num_target`` new points uniform in [2,
+  ``max_num_context``) with x uniform in ``target_range`` (the context's
+  range unless given); the targets are all ``num_context + num_target``;
+* testing (``testing=True``): 400 targets evenly spaced on ``target_range``,
+  and ``num_context`` of those inside ``context_range``, drawn at random,
+  the context.
+
+A ``target_range`` wider than the context's asks a model to extrapolate: far
+from every context point the best prediction reverts to the prior. A
+``l1_scale`` given as ``[low, high]`` gives each curve its own length scale,
+uniform in that range, so a model has to infer it from the context.
 
 Batches are ``({"context_x", "context_y", "target_x"}, target_y)`` of
 float32 ``[batch, points, x_size]`` / ``[batch, points, y_size]``. Covariances
@@ -81,11 +88,15 @@ class GPCurves:
             points, and in training of the number of new target points.
         x_size: Dimensions of x.
         y_size: Dimensions of y (independent GP draws with the same kernel).
-        l1_scale: Length scale (the upper bound of random ones).
+        l1_scale: Length scale (the upper bound of random ones), or ``[low, high]``:
+            each curve's own, uniform in that range.
         sigma_scale: Signal standard deviation (the upper bound of random ones).
         kernel: ``squared_exponential`` (the tutorials'), ``matern52`` or ``periodic``.
         period: Period of the periodic kernel.
         noise_scale: Standard deviation of the observation noise.
+        context_range: ``[low, high)`` of the context points' x.
+        target_range: ``[low, high)`` of the other target points' x (testing:
+            of all 400); None is ``context_range``.
         random_kernel_parameters: Draw each curve's length scale from
             U(0.1, ``l1_scale``) and its signal scale from U(0.1,
             ``sigma_scale``), as in the attentive NP tutorial.
@@ -106,7 +117,7 @@ class GPCurves:
 
     def __init__(self, batch_size=64, max_num_context=10, x_size=1, y_size=1, l1_scale=0.4, sigma_scale=1.0,
                  kernel="squared_exponential", period=1.0, noise_scale=0.02, random_kernel_parameters=False,
-                 testing=False, num_batches=None, seed=None):
+                 testing=False, num_batches=None, seed=None, context_range=(-2.0, 2.0), target_range=None):
         for name, value, low in (("batch_size", batch_size, 1), ("max_num_context", max_num_context, 4),
                                  ("x_size", x_size, 1), ("y_size", y_size, 1)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -115,6 +126,19 @@ class GPCurves:
             raise TfkitError(f"max_num_context must be at most {TEST_POINTS} in testing mode. Received: {max_num_context}")
         if testing and x_size != 1:
             raise TfkitError(f"testing mode spaces its {TEST_POINTS} targets on a line: x_size must be 1. Received: {x_size}")
+        self.context_range = _interval("context_range", context_range)
+        self.target_range = self.context_range if target_range is None else _interval("target_range", target_range)
+        if testing and not (self.target_range[0] < self.context_range[1] and self.context_range[0] < self.target_range[1]):
+            raise TfkitError(f"testing mode draws its context among the targets: target_range {list(self.target_range)} "
+                             f"must overlap context_range {list(self.context_range)}.")
+        self.length_scale_range = None
+        if isinstance(l1_scale, (list, tuple)):
+            if random_kernel_parameters:
+                raise TfkitError("l1_scale: give either a [low, high] range or random_kernel_parameters, not both.")
+            self.length_scale_range = _interval("l1_scale", l1_scale)
+            if self.length_scale_range[0] <= 0:
+                raise TfkitError(f"l1_scale must be a range of positive numbers. Received: l1_scale={l1_scale!r}")
+            l1_scale = self.length_scale_range[1]
         for name, value in (("l1_scale", l1_scale), ("sigma_scale", sigma_scale), ("period", period)):
             if not isinstance(value, (int, float)) or value <= (0.1 if random_kernel_parameters and name != "period" else 0):
                 bound = "> 0.1 (random parameters are drawn from U(0.1, scale))" if random_kernel_parameters else "> 0"
@@ -155,15 +179,22 @@ class GPCurves:
         num_context = tf.random.stateless_uniform([], next(seeds), 3, self.max_num_context, tf.int32)
         if self.testing:
             num_points = TEST_POINTS
-            line = tf.range(-2.0, 2.0, 4.0 / TEST_POINTS, dtype=tf.float64)
+            low, high = self.target_range
+            line = tf.range(low, high, (high - low) / TEST_POINTS, dtype=tf.float64)[:TEST_POINTS]
             x = tf.tile(line[None, :, None], [self.batch_size, 1, 1])
             next(seeds)
         else:
             num_target = tf.random.stateless_uniform([], next(seeds), 2, self.max_num_context, tf.int32)
             num_points = num_context + num_target
-            x = tf.random.stateless_uniform([self.batch_size, num_points, self.x_size], next(seeds), -2.0, 2.0, tf.float64)
+            x_seed = next(seeds)
+            if self.target_range == self.context_range:
+                x = self._uniform(num_points, x_seed, self.context_range)
+            else:
+                context_seed, target_seed = tf.unstack(tf.random.experimental.stateless_split(x_seed, 2))
+                x = tf.concat([self._uniform(num_context, context_seed, self.context_range),
+                               self._uniform(num_target, target_seed, self.target_range)], axis=1)
         length_scale, signal_scale = self._kernel_parameters(next(seeds))
-        shared = self.testing and not self.random_kernel_parameters  # one grid, one kernel: factor it once
+        shared = self.testing and not self._per_curve_kernel  # one grid, one kernel: factor it once
         points = x[:1] if shared else x
         kernel = covariance(points, points, length_scale[:1] if shared else length_scale,
                             signal_scale[:1] if shared else signal_scale, self.kernel, self.period)
@@ -172,14 +203,27 @@ class GPCurves:
         y = tf.transpose(tf.squeeze(tf.linalg.cholesky(kernel) @ noise, -1), [0, 2, 1])  # [batch, points, y_size]
         x, y = tf.cast(x, tf.float32), tf.cast(y, tf.float32)
         if self.testing:
-            chosen = tf.argsort(tf.random.stateless_uniform([num_points], next(seeds)))[:num_context]
+            inside = (line >= self.context_range[0]) & (line < self.context_range[1])
+            order = tf.argsort(tf.random.stateless_uniform([num_points], next(seeds))
+                               - tf.cast(inside, tf.float32))  # the targets inside the context's range first
+            chosen = order[:tf.minimum(num_context, tf.reduce_sum(tf.cast(inside, tf.int32)))]
             context_x, context_y = tf.gather(x, chosen, axis=1), tf.gather(y, chosen, axis=1)
         else:
             context_x, context_y = x[:, :num_context], y[:, :num_context]
         return {"context_x": context_x, "context_y": context_y, "target_x": x}, y
 
+    @property
+    def _per_curve_kernel(self):
+        return self.random_kernel_parameters or self.length_scale_range is not None
+
+    def _uniform(self, num_points, seed, interval):
+        return tf.random.stateless_uniform([self.batch_size, num_points, self.x_size], seed, *interval, tf.float64)
+
     def _kernel_parameters(self, seed):
         shape = [self.batch_size, self.y_size]
+        if self.length_scale_range is not None:  # one length scale a curve, for all its outputs and dimensions
+            scale = tf.random.stateless_uniform([self.batch_size, 1, 1], seed, *self.length_scale_range, tf.float64)
+            return tf.tile(scale, [1, self.y_size, self.x_size]), tf.fill(shape, tf.constant(self.sigma_scale, tf.float64))
         if not self.random_kernel_parameters:
             return tf.fill(shape + [self.x_size], tf.constant(self.l1_scale, tf.float64)), tf.fill(shape, tf.constant(self.sigma_scale, tf.float64))
         length_seed, signal_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
@@ -187,8 +231,17 @@ class GPCurves:
                 tf.random.stateless_uniform(shape, signal_seed, 0.1, self.sigma_scale, tf.float64))
 
     def get_config(self):
+        l1_scale = self.l1_scale if self.length_scale_range is None else list(self.length_scale_range)
         return {"batch_size": self.batch_size, "max_num_context": self.max_num_context, "x_size": self.x_size,
-                "y_size": self.y_size, "l1_scale": self.l1_scale, "sigma_scale": self.sigma_scale,
+                "y_size": self.y_size, "l1_scale": l1_scale, "sigma_scale": self.sigma_scale,
                 "kernel": self.kernel, "period": self.period, "noise_scale": self.noise_scale,
                 "random_kernel_parameters": self.random_kernel_parameters, "testing": self.testing,
-                "num_batches": self.num_batches, "seed": self.seed}
+                "num_batches": self.num_batches, "seed": self.seed, "context_range": list(self.context_range),
+                "target_range": list(self.target_range)}
+
+
+def _interval(name, value):
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) or value[0] >= value[1]):
+        raise TfkitError(f"{name} must be [low, high] with low < high. Received: {name}={value!r}")
+    return float(value[0]), float(value[1])

@@ -61,7 +61,7 @@ class GaussianProcess(PointSetModel):
     @classmethod
     def of_curves(cls, arguments, x_size=1, y_size=1):
         """The GP that draws :class:`~tfkit.data.GPCurves` of these arguments, or None if each curve has its own kernel."""
-        if arguments.get("random_kernel_parameters"):
+        if arguments.get("random_kernel_parameters") or isinstance(arguments.get("l1_scale"), (list, tuple)):
             return None
         defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items() if k in _KERNEL_ARGUMENTS}
         model = cls(x_size, y_size, **{**defaults, **{k: v for k, v in arguments.items() if k in _KERNEL_ARGUMENTS}})
