@@ -88,6 +88,9 @@ MODELS = {
     "attentive_neural_process": lambda: M.AttentiveNeuralProcess(
         latent_encoder_sizes=[8], num_latents=4, deterministic_encoder_sizes=[8], decoder_sizes=[8],
         attention_sizes=[8], num_heads=2, num_samples=2),
+    "conv_cnp": lambda: M.ConvCNP(points_per_unit=8, unet_channels=[4, 4]),
+    "transformer_neural_process": lambda: M.TransformerNeuralProcess(
+        model_size=8, num_layers=2, num_heads=2, feedforward_size=8, embedding_sizes=[8], predictor_sizes=[8]),
 }
 
 # Raw inputs of the models that do not read RAW.
@@ -97,7 +100,8 @@ SENTENCES = {"sentence": np.array(["A gripping film.", "Dull, dull, dull!", "It 
 _points = np.linspace(-2, 2, 42, dtype="float32").reshape(6, 7, 1)
 CURVES = {"context_x": _points[:, :4], "context_y": np.sin(_points[:, :4]), "target_x": _points}
 INPUTS = {"resnet_v1": IMAGES, "resnet_v2_bottleneck": IMAGES, "text_cnn": SENTENCES, "conditional_neural_process": CURVES,
-          "neural_process": CURVES, "attentive_neural_process": CURVES}
+          "neural_process": CURVES, "attentive_neural_process": CURVES, "conv_cnp": CURVES,
+          "transformer_neural_process": CURVES}
 
 
 def _adapted(model, inputs):

@@ -32,6 +32,9 @@ def test_neural_processes_train_mirrored_and_a_cnp_matches_single_device():
     # The ANP's ELBO (its KL term added by the model) trains on both replicas.
     assert np.isfinite([report["anp_loss"], report["anp_nll"]]).all() and report["anp_moved"] > 1e-3
     assert report["anp_stddev_min"] >= 0.1
+    for name in ("conv_cnp", "tnp"):  # trained on both replicas: their step ran, moved every model and stayed finite
+        assert np.isfinite([report[name]["loss"], report[name]["nll"]]).all() and report[name]["moved"] > 1e-3, name
+        assert report[name]["stddev_min"] >= 0.01, name
 
 
 @pytest.mark.slow

@@ -3,20 +3,24 @@
 from tfkit.errors import TfkitError
 from tfkit.models.base import Model
 from tfkit.models.baseline import Baseline
+from tfkit.models.convcnp import ConvCNP
 from tfkit.models.gaussian_process import GaussianProcess
 from tfkit.models.neural_process import AttentiveNeuralProcess, ConditionalNeuralProcess, NeuralProcess
 from tfkit.models.resnet import ResNet
 from tfkit.models.text_cnn import TextCNN
+from tfkit.models.tnp import TransformerNeuralProcess
 from tfkit.models.wide_deep import WideDeep
 from tfkit.models.word2vec import Word2Vec
 
 _MODELS = {
     "attentive_neural_process": AttentiveNeuralProcess,
     "conditional_neural_process": ConditionalNeuralProcess,
+    "conv_cnp": ConvCNP,
     "gaussian_process": GaussianProcess,
     "neural_process": NeuralProcess,
     "resnet": ResNet,
     "text_cnn": TextCNN,
+    "transformer_neural_process": TransformerNeuralProcess,
     "wide_deep": WideDeep,
 }
 
@@ -24,11 +28,13 @@ __all__ = [
     "AttentiveNeuralProcess",
     "Baseline",
     "ConditionalNeuralProcess",
+    "ConvCNP",
     "GaussianProcess",
     "Model",
     "NeuralProcess",
     "ResNet",
     "TextCNN",
+    "TransformerNeuralProcess",
     "WideDeep",
     "Word2Vec",
     "get",
