@@ -161,6 +161,44 @@ def test_exact_gp_matches_the_closed_form_and_is_best_on_its_own_curves():
         gp.fit(test)
     assert GaussianProcess.of_curves({"l1_scale": 0.6, "kernel": "periodic", "max_num_context": 50}).l1_scale == 0.6
     assert GaussianProcess.of_curves({"random_kernel_parameters": True}) is None
+    assert GaussianProcess.of_curves({"l1_scale": [0.1, 0.5]}).length_scales[0] == pytest.approx(0.1125)
+
+
+def test_over_a_length_scale_range_the_gp_averages_its_posteriors_weighted_by_the_context():
+    features, target_y = next(iter(GPCurves(batch_size=2, testing=True, l1_scale=[0.2, 0.8], seed=9).dataset()))
+    gp = GaussianProcess(l1_scale=[0.2, 0.8], num_length_scales=3)
+    gp.compile()
+    nll = gp.evaluate(features, target_y, verbose=0, return_dict=True)["nll"]
+    predictions = gp.predict(features, verbose=0)
+    expected_nll = []
+    for i in range(2):
+        cx, cy = features["context_x"][i].numpy().astype("float64"), features["context_y"][i].numpy().astype("float64")
+        tx, ty = features["target_x"][i].numpy().astype("float64"), target_y[i].numpy()[:, 0].astype("float64")
+        log_evidence, densities, means, variances = [], [], [], []
+        for length in (0.3, 0.5, 0.7):  # the midpoints of three equal parts of [0.2, 0.8]
+            a = np.exp(-0.5 * ((cx - cx.T) / length) ** 2) + 0.02**2 * np.eye(len(cx))
+            log_evidence.append(-0.5 * cy[:, 0] @ np.linalg.solve(a, cy[:, 0]) - 0.5 * np.linalg.slogdet(a)[1])
+            mean, stddev = numpy_gp(cx, cy, tx, length, 1.0, 0.02)
+            densities.append(np.exp(-0.5 * ((ty - mean[:, 0]) / stddev) ** 2) / (stddev * math.sqrt(2 * math.pi)))
+            means.append(mean[:, 0])
+            variances.append(stddev**2)
+        weights = np.exp(np.array(log_evidence) - max(log_evidence))
+        weights /= weights.sum()
+        expected_nll.append(-np.mean(np.log(weights @ np.array(densities))))
+        mixture_mean = weights @ np.array(means)
+        np.testing.assert_allclose(predictions["mean"][i, :, 0], mixture_mean, rtol=1e-4, atol=1e-5)
+        second_moment = weights @ (np.array(variances) + np.square(means))
+        np.testing.assert_allclose(predictions["stddev"][i, :, 0], np.sqrt(second_moment - mixture_mean**2), rtol=1e-4, atol=5e-5)
+    np.testing.assert_allclose(nll, np.mean(expected_nll), rtol=1e-4)
+    # On curves whose length scale varies, the average beats the GP of any one length scale.
+    test = GPCurves(batch_size=32, testing=True, l1_scale=[0.2, 0.8], num_batches=2, seed=3).dataset()
+    averaged = GaussianProcess.of_curves({"l1_scale": [0.2, 0.8]})
+    results = [averaged.evaluate(test, verbose=0, return_dict=True)["nll"]]
+    for length in (0.3, 0.5, 0.7):
+        single = GaussianProcess(l1_scale=length)
+        single.compile()
+        results.append(single.evaluate(test, verbose=0, return_dict=True)["nll"])
+    assert results[0] < min(results[1:]), results
 
 
 def test_a_cnp_learns_gp_curves():
@@ -181,6 +219,7 @@ def test_a_cnp_learns_gp_curves():
     ((AttentiveNeuralProcess, {"num_heads": 3}), "must divide into num_heads=3"),
     ((GaussianProcess, {"kernel": "rbf"}), "Unknown kernel 'rbf'"),
     ((GaussianProcess, {"noise_scale": 0}), "noise_scale must be a positive number"),
+    ((GaussianProcess, {"l1_scale": [0.5, 0.1]}), "l1_scale must be a positive number or a range"),
 ])
 def test_bad_arguments_are_named(arguments, message):
     cls, kwargs = arguments

@@ -130,7 +130,9 @@ class GaussianHead(Head):
     one) a mean and a standard deviation per y dimension. The loss and the
     ``nll`` metric are the negative log-likelihood per target point of the
     mixture over samples; predictions are the mixture's ``mean`` and
-    ``stddev`` (its moments).
+    ``stddev`` (its moments). The mixture is equal, unless the output has
+    one more channel (``2 * y_size + 1``): each sample's log-weight, which
+    :func:`mixture_parts` normalises over the samples.
     """
 
     def __init__(self, y_size=1):
@@ -143,9 +145,10 @@ class GaussianHead(Head):
         return [keras.metrics.MeanMetricWrapper(negative_log_likelihood, name="nll")]
 
     def predictions(self, outputs):
-        means, stddevs = tf.split(outputs, 2, axis=-1)
-        mean = tf.reduce_mean(means, axis=2)
-        second_moment = tf.reduce_mean(tf.square(stddevs) + tf.square(means), axis=2)
+        means, stddevs, log_weights = mixture_parts(outputs)
+        weights = tf.exp(log_weights)[..., None]  # [batch, targets, samples, 1]
+        mean = tf.reduce_sum(weights * means, axis=2)
+        second_moment = tf.reduce_sum(weights * (tf.square(stddevs) + tf.square(means)), axis=2)
         return {"mean": mean, "stddev": tf.sqrt(tf.maximum(second_moment - tf.square(mean), 1e-12))}
 
 
@@ -162,13 +165,24 @@ class GaussianNegativeLogLikelihood(keras.losses.Loss):
 
 @keras.saving.register_keras_serializable(package="tfkit")
 def negative_log_likelihood(y_true, outputs):
-    """Per curve, the mean over target points of -log p(y), p the equal mixture over samples. ``[batch]``."""
-    means, stddevs = tf.split(outputs, 2, axis=-1)
+    """Per curve, the mean over target points of -log p(y), p the mixture over samples. ``[batch]``."""
+    means, stddevs, log_weights = mixture_parts(outputs)
     y_true = tf.cast(y_true, means.dtype)[:, :, None, :]
     log_density = -0.5 * tf.square((y_true - means) / stddevs) - tf.math.log(stddevs) - 0.5 * math.log(2 * math.pi)
     per_sample = tf.reduce_sum(log_density, axis=-1)  # [batch, targets, samples]
-    samples = tf.cast(tf.shape(per_sample)[-1], per_sample.dtype)
-    return -tf.reduce_mean(tf.reduce_logsumexp(per_sample, axis=-1) - tf.math.log(samples), axis=-1)
+    return -tf.reduce_mean(tf.reduce_logsumexp(per_sample + log_weights, axis=-1), axis=-1)
+
+
+def mixture_parts(outputs):
+    """Means and standard deviations ``[batch, targets, samples, y_size]`` and normalised log-weights
+    ``[batch, targets, samples]`` of a :class:`GaussianHead` output (equal weights without a weight channel)."""
+    if outputs.shape[-1] % 2:
+        outputs, log_weights = outputs[..., :-1], outputs[..., -1]
+        log_weights = log_weights - tf.reduce_logsumexp(log_weights, axis=-1, keepdims=True)
+    else:
+        log_weights = -tf.math.log(tf.cast(tf.shape(outputs)[2], outputs.dtype)) * tf.ones_like(outputs[..., 0])
+    means, stddevs = tf.split(outputs, 2, axis=-1)
+    return means, stddevs, log_weights
 
 
 def get(head, num_classes=None, label_vocabulary=None):
