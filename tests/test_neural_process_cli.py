@@ -91,6 +91,30 @@ def test_anp_config_trains_with_random_kernels_and_no_gp_baseline(tmp_path, caps
     assert json.loads((tmp_path / "model.json").read_text())["class_name"] == "AttentiveNeuralProcess"
 
 
+@pytest.mark.parametrize("config, model_class, smaller", [
+    ("gp_convcnp.yaml", "ConvCNP", ["--set", "model.points_per_unit=16", "--set", "model.unet_channels=[8, 8, 16]"]),
+    ("gp_tnp.yaml", "TransformerNeuralProcess", ["--set", "model.num_layers=2"]),
+])
+def test_generalisation_configs_report_the_length_scale_averaged_gp_and_plot(config, model_class, smaller, tmp_path,
+                                                                             capsys):
+    path = os.path.join(ROOT, "configs", config)
+    few = ["--job-dir", str(tmp_path), "--set", "train.epochs=1", "--set", "train.steps_per_epoch=10",
+           "--set", "train.verbose=0", "--set", "data.test.num_batches=2", "--set", "data.validation.num_batches=2",
+           *smaller]
+    assert cli.main(["train", path, *few]) == 0, capsys.readouterr().err
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert json.loads((tmp_path / "model.json").read_text())["class_name"] == model_class
+    for split in ("validation", "test"):
+        # The curves' length scale varies; the GP averaged over its range is reported and is far ahead of 10 steps.
+        assert metrics[split]["exact_gp_nll"] < metrics[split]["nll"] - 0.3, metrics
+    # The test targets reach [-4, 4) from context on [-2, 2): half of them far from every context point, where
+    # even the exact GP can only give the prior.
+    assert metrics["test"]["exact_gp_nll"] > metrics["validation"]["exact_gp_nll"] + 0.3, metrics
+    capsys.readouterr()
+    assert cli.main(["plot", path, *few, "--output", str(tmp_path / "curves.png"), "--num-curves", "1"]) == 0
+    assert "exact GP" in capsys.readouterr().out and (tmp_path / "curves.png").stat().st_size > 10_000
+
+
 @pytest.mark.parametrize("overrides, message", [
     (["--set", "data.train.l1_scal=0.5"], "data.train.l1_scal: unknown key. Expected one of: max_num_context, x_size"),
     (["--set", "data.train.batch_size=8"], "data.train.batch_size: unknown key (data.batch_size sets it)"),

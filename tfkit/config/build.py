@@ -110,7 +110,8 @@ def build_model(model_config, columns, data_config):
     for key in _COLUMN_KEYS:
         if isinstance(kwargs.get(key), str) and kwargs[key] in columns:
             kwargs[key] = columns[kwargs[key]]
-    shorthand = [k for k in _SHORTHAND if k in kwargs]
+    # The shorthand is for models of hidden_units (a TNP's num_layers is its own).
+    shorthand = [k for k in _SHORTHAND if k in kwargs] if "hidden_units" in inspect.signature(cls).parameters else []
     if shorthand:
         if "hidden_units" in kwargs or len(shorthand) != 3:
             raise ConfigError(
