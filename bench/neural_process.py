@@ -1,21 +1,22 @@
-"""tfkit's neural processes against a plain TensorFlow port of DeepMind's CNP tutorial.
+"""tfkit's neural processes against plain TensorFlow ports, and against the exact GP.
 
-Two measurements, both on the same GP curves (tfkit.data.GPCurves, the
-tutorial's squared-exponential kernel, l1 0.4, sigma 1.0):
+* ``speed`` (default): training steps/second of a tfkit model (``model.fit``)
+  and of a plain TensorFlow port of it (a ``tf.function`` step over
+  ``tf.Variable`` weights, Keras' Adam) on the same cached GP-curve batches,
+  epochs in ABBA order; the ratio is tfkit's time per step over the port's.
+  ``--model cnp`` (default): the port of DeepMind's CNP tutorial (encoder
+  4 × 128, decoder 2 × 128 + 2, batch 64). ``--model convcnp`` / ``tnp``: the
+  ports in bench/np_ports.py, which start from the tfkit model's own weights
+  and are checked to compute its outputs before any timing.
+* ``nll``: every model of ``--models`` (CNP, ANP, ConvCNP, TNP: each with its
+  documented defaults and learning rate) trains for the same wall-time
+  ``--budget`` on the same stream of curves of each ``--kernels`` kernel, from
+  ``--seeds`` initialisations; the negative log-likelihood per target point on
+  held-out testing curves (400 targets on [-2, 2), seed fixed) is printed as
+  each run ends and in a table, next to the exact GP's.
 
-* ``speed`` (default): training steps/second of tfkit's ConditionalNeuralProcess
-  (``model.fit``) and of the port (a ``tf.function`` step over ``tf.Variable``
-  matrices, Adam), same sizes (encoder 4 × 128, decoder 2 × 128 + 2), batch 64,
-  epochs in ABBA order; the ratio is the port's steps/s over tfkit's (time per
-  step, tfkit over the port).
-* ``nll``: the port's CNP, tfkit's CNP and tfkit's ANP each train the same
-  number of steps (Adam 1e-4, the tutorials' rate) on the same curve stream,
-  from ``--seeds`` initialisations each; the negative log-likelihood per target
-  point on held-out testing curves (400 targets on [-2, 2), seed fixed) is
-  printed (mean, spread, each run) next to the exact GP's.
-
-Usage: python bench/neural_process.py [--rounds 3] [--steps 200]
-       python bench/neural_process.py --mode nll [--steps 5000] [--seeds 3] [--max-num-context 10]
+Usage: python bench/neural_process.py [--model convcnp] [--rounds 3] [--steps 200]
+       python bench/neural_process.py --mode nll [--budget 60] [--seeds 3] [--max-num-context 10] [--batch-size 16]
 """
 
 import argparse
@@ -30,7 +31,8 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfkit.data import GPCurves  # noqa: E402
-from tfkit.models import AttentiveNeuralProcess, ConditionalNeuralProcess, GaussianProcess  # noqa: E402
+from tfkit.models import (AttentiveNeuralProcess, ConditionalNeuralProcess, ConvCNP, GaussianProcess,  # noqa: E402
+                          TransformerNeuralProcess)
 
 ENCODER, DECODER = [128, 128, 128, 128], [128, 128, 2]
 
@@ -97,15 +99,27 @@ def curves(args, seed, **kwargs):
     return GPCurves(batch_size=args.batch_size, max_num_context=args.max_num_context, seed=seed, **kwargs).dataset()
 
 
-def speed(args):
-    from paired import abba_rounds  # bench/paired.py, beside this script
+MODELS = {"cnp": ConditionalNeuralProcess, "anp": AttentiveNeuralProcess, "convcnp": ConvCNP,
+          "tnp": TransformerNeuralProcess}
 
-    tfkit_model = ConditionalNeuralProcess(encoder_sizes=ENCODER, decoder_sizes=DECODER[:-1])
-    tfkit_model.compile()
-    port = TutorialCNP()
+
+def speed(args):
+    from np_ports import ConvCNPPort, TNPPort  # bench/, beside this script
+    from paired import abba_rounds
+
     data = curves(args, seed=0).take(args.steps).cache()
     for _ in data:  # the curves are drawn once, outside the timings
         pass
+    if args.model == "cnp":
+        tfkit_model = ConditionalNeuralProcess(encoder_sizes=ENCODER, decoder_sizes=DECODER[:-1])
+        tfkit_model.compile()
+        port = TutorialCNP()
+    else:
+        tfkit_model = MODELS[args.model]()
+        tfkit_model.compile()
+        tfkit_model.build()
+        port = (ConvCNPPort if args.model == "convcnp" else TNPPort)(tfkit_model)
+        port.check(tfkit_model, next(iter(data))[0])
 
     cpu_times = {"tfkit": [], "port": []}
 
@@ -123,7 +137,8 @@ def speed(args):
         epoch(model, data)
     cpu_times = {"tfkit": [], "port": []}  # the warm-up epochs do not count
     counts = {"tfkit": tfkit_model.count_params(), "port": sum(int(tf.size(v)) for v in port.trainable_variables)}
-    print(f"{args.steps} steps of batch {args.batch_size} an epoch; parameters tfkit {counts['tfkit']:,}  port {counts['port']:,}")
+    print(f"{args.model}: {args.steps} steps of batch {args.batch_size} an epoch; parameters tfkit {counts['tfkit']:,}  "
+          f"port {counts['port']:,}")
     times, ratios = abba_rounds(models, data, args.rounds, epoch)
     for name, values in times.items():
         print(f"  {name:>6}: {args.steps / statistics.median(values):8,.1f} steps/s  (median epoch {statistics.median(values):.2f}s "
@@ -133,59 +148,71 @@ def speed(args):
           f"{statistics.median(cpu_times['tfkit']) / statistics.median(cpu_times['port']):.3f} of median CPU time")
 
 
+def train_for(model, dataset, budget, chunk=50):
+    """Trains ``model`` on ``dataset`` in ``chunk``-step epochs of one ``fit`` (one pass through the stream) until
+    ``budget`` seconds are spent; returns the steps trained."""
+    class Budget(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start, self.epochs = time.perf_counter(), 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs += 1
+            self.model.stop_training = time.perf_counter() - self.start >= budget
+
+    spent = Budget()
+    model.fit(dataset, steps_per_epoch=chunk, epochs=10**9, verbose=0, callbacks=[spent])
+    return spent.epochs * chunk
+
+
 def nll(args):
-    test = curves(args, seed=12345, testing=True, num_batches=args.test_batches)
-    gp = GaussianProcess(l1_scale=0.4, sigma_scale=1.0)
-    gp.compile()
-    results, seconds = {"exact GP": [gp.evaluate(test, verbose=0, return_dict=True)["nll"]]}, {}
-
-    def timed(name, train):
-        start = time.perf_counter()
-        results.setdefault(name, []).append(train())
-        seconds.setdefault(name, []).append(time.perf_counter() - start)
-
-    def port_run(seed, weights=None):
-        port = TutorialCNP(seed)
-        for variable, value in zip(port.variables_in_order(), weights or []):  # tfkit's order: kernel, bias by layer
-            variable.assign(value)
-        port.fit(curves(args, seed=1), args.steps)
-        return port.nll(test)
-
-    def tfkit_run(model, seed):
-        keras.utils.set_random_seed(seed)
-        model = model()
-        model.compile()
-        model.build()
-        start.append(model.get_weights())
-        model.fit(curves(args, seed=1), steps_per_epoch=args.steps, epochs=1, verbose=0, shuffle=False)
-        return model.evaluate(test, verbose=0, return_dict=True)["nll"]
-
-    for seed in range(args.seeds):  # initial weights; every model sees the same curves
-        start = []
-        timed("tfkit CNP", lambda: tfkit_run(ConditionalNeuralProcess, seed))
-        timed("port, tfkit's start", lambda: port_run(seed, start[0]))
-        timed("port, own start", lambda: port_run(seed))
-        timed("tfkit ANP", lambda: tfkit_run(AttentiveNeuralProcess, seed))
-    print(f"{args.steps} training steps of batch {args.batch_size}, max_num_context {args.max_num_context}, "
+    results, steps = {}, {}
+    for kernel in args.kernels:
+        test = curves(args, seed=12345, testing=True, num_batches=args.test_batches, kernel=kernel)
+        gp = GaussianProcess(kernel=kernel)
+        gp.compile()
+        results[("exact GP", kernel)] = [gp.evaluate(test, verbose=0, return_dict=True)["nll"]]
+        for seed in range(args.seeds):  # initial weights; every model sees the same curves
+            for name in args.models:
+                keras.utils.set_random_seed(seed)
+                model = MODELS[name]()
+                model.compile()
+                trained = train_for(model, curves(args, seed=1, kernel=kernel), args.budget)
+                value = model.evaluate(test, verbose=0, return_dict=True)["nll"]
+                results.setdefault((name, kernel), []).append(value)
+                steps.setdefault((name, kernel), []).append(trained)
+                print(f"{kernel:>20} seed {seed} {name:>8}: NLL {value:7.4f} after {trained} steps", flush=True)
+    print(f"\n{args.budget:.0f} s of training each, batch {args.batch_size}, max_num_context {args.max_num_context}, "
           f"{args.seeds} initialisations; test: {args.test_batches} batches of {args.batch_size} curves, 400 targets each")
-    for name, values in results.items():
-        spread = f" ± {statistics.pstdev(values):.4f} ({', '.join(f'{v:.4f}' for v in values)})" if len(values) > 1 else ""
-        trained = f"; {statistics.mean(seconds[name]):.0f} s training each" if name in seconds else ""
-        print(f"  {name:>20}: NLL per target point {statistics.mean(values):7.4f}{spread}{trained}")
+    print("| model | " + " | ".join(args.kernels) + " |")
+    print("|---|" + "---|" * len(args.kernels))
+    for name in ("exact GP", *args.models):
+        cells = []
+        for kernel in args.kernels:
+            values = results[(name, kernel)]
+            cell = f"{statistics.mean(values):.3f}"
+            if len(values) > 1:
+                cell += f" ± {statistics.pstdev(values):.3f} ({statistics.mean(steps[(name, kernel)]):,.0f} steps)"
+            cells.append(cell)
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("speed", "nll"), default="speed")
+    parser.add_argument("--model", choices=("cnp", "convcnp", "tnp"), default="cnp", help="the model timed (speed)")
     parser.add_argument("--rounds", type=int, default=3, help="ABBA rounds (speed)")
-    parser.add_argument("--steps", type=int, default=None, help="steps per epoch (speed, default 200) or of training (nll, default 4000)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=200, help="steps per epoch (speed)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 64 (speed of cnp), 16 (otherwise)")
     parser.add_argument("--max-num-context", type=int, default=10)
     parser.add_argument("--test-batches", type=int, default=10, help="testing batches (nll)")
     parser.add_argument("--seeds", type=int, default=3, help="initialisations of each model (nll)")
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds of training of each model (nll)")
+    parser.add_argument("--models", default="cnp,anp,convcnp,tnp", help="comma-separated (nll)")
+    parser.add_argument("--kernels", default="squared_exponential,matern52,periodic", help="comma-separated (nll)")
     args = parser.parse_args()
-    if args.steps is None:
-        args.steps = 200 if args.mode == "speed" else 5000
+    args.models, args.kernels = args.models.split(","), args.kernels.split(",")
+    if args.batch_size is None:
+        args.batch_size = 64 if args.mode == "speed" and args.model == "cnp" else 16
     keras.utils.set_random_seed(0)
     speed(args) if args.mode == "speed" else nll(args)
 

@@ -52,8 +52,8 @@ class ContextAttentionBlock(keras.layers.Layer):
         self.attention.build(input_shape, input_shape)
         self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="attention_norm")
         self.attention_norm.build(input_shape)
-        self.feedforward = keras.Sequential([keras.layers.Dense(self.feedforward_size, activation="relu"),
-                                             keras.layers.Dropout(self.dropout), keras.layers.Dense(size)],
+        self.feedforward = keras.Sequential([keras.layers.Dense(self.feedforward_size, activation="relu", name="hidden"),
+                                             keras.layers.Dropout(self.dropout), keras.layers.Dense(size, name="output")],
                                             name="feedforward")
         self.feedforward.build(input_shape)
         self.feedforward_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="feedforward_norm")
