@@ -56,7 +56,7 @@ class _Port(tf.Module):
 
 
 class ConvCNPPort(_Port):
-    def __init__(self, model, learning_rate=3e-4):
+    def __init__(self, model, learning_rate=1e-3):
         super().__init__(model, learning_rate)
         self.points_per_unit = model.points_per_unit
         self.levels = len(model.unet_channels)
@@ -65,10 +65,9 @@ class ConvCNPPort(_Port):
         multiple = 2**self.levels
         low = tf.minimum(tf.reduce_min(context_x), tf.reduce_min(target_x)) - 0.1
         high = tf.maximum(tf.reduce_max(context_x), tf.reduce_max(target_x)) + 0.1
-        scale = self.points_per_unit / multiple
-        start = tf.cast(tf.floor(low * scale), tf.int32) * multiple
-        end = tf.cast(tf.math.ceil(high * scale), tf.int32) * multiple
-        return tf.cast(tf.range(start, end), tf.float32) / self.points_per_unit
+        start = tf.cast(tf.floor(low * self.points_per_unit), tf.int32)
+        span = tf.cast(tf.math.ceil(high * self.points_per_unit), tf.int32) - start
+        return tf.cast(tf.range(start, start + (span + multiple - 1) // multiple * multiple), tf.float32) / self.points_per_unit
 
     @staticmethod
     def _kernel(x, grid, log_length_scale):
@@ -79,7 +78,7 @@ class ConvCNPPort(_Port):
         values = tf.concat([tf.ones_like(context_y), context_y], -1)
         gridded = tf.einsum("bngc,bnc->bgc", self._kernel(context_x, grid, self.w("encoder/log_length_scale")), values)
         h = tf.concat([gridded[..., :1], gridded[..., 1:] / (gridded[..., :1] + 1e-8)], -1)
-        levels = [self._dense("widen", h)]
+        levels = [tf.sigmoid(self._dense("widen", h))]
         for i in range(self.levels):
             down = tf.nn.conv1d(levels[-1], self.w(f"unet/down_{i}/kernel"), 2, "SAME") + self.w(f"unet/down_{i}/bias")
             levels.append(tf.nn.relu(down))

@@ -6,8 +6,8 @@ puts the context onto a uniform grid (a density channel, and each y channel
 divided by the density), a CNN works on the grid, and the decoder reads the
 CNN's channels back at the target points. Every step depends on x only
 through differences, so the model is translation-equivariant: shifting the
-context and the targets together (by a whole number of the grid's coarsest
-steps) shifts nothing else.
+context and the targets together (by a whole number of grid steps) shifts
+nothing else.
 """
 
 import math
@@ -21,10 +21,10 @@ from tfkit.errors import TfkitError
 def uniform_grid(points, points_per_unit, multiple=1, margin=0.1):
     """The grid under all ``points``: ``[grid points]`` x values ``k / points_per_unit``.
 
-    It covers every point with ``margin`` to spare, and starts and ends on
-    multiples of ``multiple`` grid steps, so its length is a multiple of
-    ``multiple`` and a shift of the points by ``multiple / points_per_unit``
-    shifts the grid by exactly that much.
+    It covers every point with ``margin`` to spare, starts on a multiple of
+    the grid's step (so a shift of the points by whole steps shifts the grid
+    by exactly that much, and what is on it not at all), and runs on past the
+    last point until its length divides into ``multiple``.
 
     Args:
         points: Tensors of x values (``[batch, points, 1]``), the points to cover.
@@ -35,15 +35,15 @@ def uniform_grid(points, points_per_unit, multiple=1, margin=0.1):
     Example:
 
     >>> import numpy as np
-    >>> uniform_grid([np.array([[[0.0], [1.0]]])], points_per_unit=4, multiple=2).numpy().tolist()
-    [-0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25]
+    >>> uniform_grid([np.array([[[0.0], [1.0]]])], points_per_unit=4, multiple=4).numpy().tolist()
+    [-0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
     """
     low = tf.reduce_min([tf.reduce_min(p) for p in points]) - margin
     high = tf.reduce_max([tf.reduce_max(p) for p in points]) + margin
-    step = float(points_per_unit) / multiple
-    start = tf.cast(tf.floor(low * step), tf.int32) * multiple
-    end = tf.cast(tf.math.ceil(high * step), tf.int32) * multiple
-    return tf.cast(tf.range(start, end), low.dtype) / float(points_per_unit)
+    start = tf.cast(tf.floor(low * points_per_unit), tf.int32)
+    span = tf.cast(tf.math.ceil(high * points_per_unit), tf.int32) - start
+    length = (span + multiple - 1) // multiple * multiple
+    return tf.cast(tf.range(start, start + length), low.dtype) / float(points_per_unit)
 
 
 class _SetConv(keras.layers.Layer):

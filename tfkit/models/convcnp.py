@@ -64,7 +64,7 @@ class ConvCNP(PointSetModel):
             raise TfkitError(f"min_stddev must be a number >= 0. Received: min_stddev={min_stddev!r}")
         self.unet = UNet(unet_channels, kernel_size, name="unet")
         self.encoder = SetConvEncoder(1 + y_size, points_per_unit, name="encoder")
-        self.widen = keras.layers.Dense(self.unet.channels[0], name="widen")
+        self.widen = keras.layers.Dense(self.unet.channels[0], activation="sigmoid", name="widen")
         self.decoder = SetConvDecoder(2 * self.unet.channels[0], points_per_unit, name="decoder")
         self.gaussian = keras.layers.Dense(2 * y_size, name="gaussian")
         self.points_per_unit = points_per_unit
@@ -82,7 +82,7 @@ class ConvCNP(PointSetModel):
         return tf.concat([mean, stddev], axis=-1)[:, :, None, :]  # one "sample": [batch, targets, 1, 2 * y_size]
 
     def default_optimizer(self):
-        return keras.optimizers.Adam(3e-4)
+        return keras.optimizers.Adam(1e-3)  # the paper's rate for its U-Net model
 
     def get_config(self):
         return {**super().get_config(), "points_per_unit": self.points_per_unit, "unet_channels": self.unet_channels,
