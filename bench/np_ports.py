@@ -14,6 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfkit.layers.set_conv import uniform_grid
+
 
 class _Port(tf.Module):
     def __init__(self, model, learning_rate):
@@ -61,20 +63,12 @@ class ConvCNPPort(_Port):
         self.points_per_unit = model.points_per_unit
         self.levels = len(model.unet_channels)
 
-    def _grid(self, context_x, target_x):
-        multiple = 2**self.levels
-        low = tf.minimum(tf.reduce_min(context_x), tf.reduce_min(target_x)) - 0.1
-        high = tf.maximum(tf.reduce_max(context_x), tf.reduce_max(target_x)) + 0.1
-        start = tf.cast(tf.floor(low * self.points_per_unit), tf.int32)
-        span = tf.cast(tf.math.ceil(high * self.points_per_unit), tf.int32) - start
-        return tf.cast(tf.range(start, start + (span + multiple - 1) // multiple * multiple), tf.float32) / self.points_per_unit
-
     @staticmethod
     def _kernel(x, grid, log_length_scale):
         return tf.exp(-0.5 * tf.square(x - grid)[..., None] / tf.square(tf.exp(log_length_scale)))
 
     def outputs(self, context_x, context_y, target_x):
-        grid = self._grid(context_x, target_x)
+        grid = uniform_grid([context_x, target_x], self.points_per_unit, 2**self.levels)  # tfkit's: not a trained op
         values = tf.concat([tf.ones_like(context_y), context_y], -1)
         gridded = tf.einsum("bngc,bnc->bgc", self._kernel(context_x, grid, self.w("encoder/log_length_scale")), values)
         h = tf.concat([gridded[..., :1], gridded[..., 1:] / (gridded[..., :1] + 1e-8)], -1)
