@@ -14,9 +14,16 @@
   ``--seeds`` initialisations; the negative log-likelihood per target point on
   held-out testing curves (400 targets on [-2, 2), seed fixed) is printed as
   each run ends and in a table, next to the exact GP's.
+* ``gap``: the first of ``--models`` on the first of ``--kernels``, its NLL on
+  the testing curves at each of ``--checkpoints`` seconds of training (the
+  learning curve, evaluation time not counted), then where its distance from
+  the exact GP lies: NLL of both by the target's distance to the nearest
+  context point, the log ratio of their σ and the model's mean error in the
+  GP's σ.
 
 Usage: python bench/neural_process.py [--model convcnp] [--rounds 3] [--steps 200]
        python bench/neural_process.py --mode nll [--budget 60] [--seeds 3] [--max-num-context 10] [--batch-size 16]
+       python bench/neural_process.py --mode gap --models convcnp --kernels periodic [--checkpoints 60,120,240]
 """
 
 import argparse
@@ -24,6 +31,8 @@ import math
 import os
 import statistics
 import time
+
+import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -196,9 +205,47 @@ def nll(args):
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
+def gap(args):
+    name, kernel = args.models[0], args.kernels[0]
+    test = curves(args, seed=12345, testing=True, num_batches=args.test_batches, kernel=kernel)
+    gp = GaussianProcess(kernel=kernel)
+    gp.compile()
+    print(f"{kernel}: exact GP NLL {gp.evaluate(test, verbose=0, return_dict=True)['nll']:.4f}")
+    keras.utils.set_random_seed(0)
+    model = MODELS[name]()
+    model.compile()
+    trained, spent = 0, 0.0
+    for phase, checkpoint in enumerate(args.checkpoints):  # each phase on new curves (seeds 1, 2, ...)
+        start = time.perf_counter()
+        trained += train_for(model, curves(args, seed=1 + phase, kernel=kernel), checkpoint - spent)
+        spent += time.perf_counter() - start
+        print(f"{name} after {spent:5.0f} s, {trained:6,} steps: NLL {model.evaluate(test, verbose=0, return_dict=True)['nll']:.4f}",
+              flush=True)
+    columns = {key: [] for key in ("model", "gp", "distance", "log_ratio", "error")}
+    for features, target_y in test:
+        model_out, gp_out = (m.predict(features, verbose=0) for m in (model, gp))
+        for key, out in (("model", model_out), ("gp", gp_out)):
+            z = (target_y.numpy() - out["mean"]) / out["stddev"]
+            columns[key].append((0.5 * math.log(2 * math.pi) + np.log(out["stddev"]) + 0.5 * z**2).ravel())
+        offsets = features["target_x"].numpy() - np.swapaxes(features["context_x"].numpy(), 1, 2)  # [batch, targets, context]
+        columns["distance"].append(np.min(np.abs(offsets), axis=-1).ravel())
+        columns["log_ratio"].append(np.log(model_out["stddev"] / gp_out["stddev"]).ravel())
+        columns["error"].append(((model_out["mean"] - gp_out["mean"]) / gp_out["stddev"]).ravel())
+    columns = {key: np.concatenate(values) for key, values in columns.items()}
+    print("| distance to the context | targets | model NLL | GP NLL | share of the gap | log σ_model/σ_GP | rms mean error / σ_GP |")
+    print("|---|---|---|---|---|---|---|")
+    total = np.sum(columns["model"] - columns["gp"])
+    for low, high in ((0, 0.01), (0.01, 0.1), (0.1, 0.3), (0.3, 0.6), (0.6, 1.0), (1.0, np.inf)):
+        rows = (columns["distance"] >= low) & (columns["distance"] < high)
+        if rows.any():
+            print(f"| [{low}, {high}) | {rows.sum():,} | {columns['model'][rows].mean():.3f} | {columns['gp'][rows].mean():.3f} | "
+                  f"{np.sum(columns['model'][rows] - columns['gp'][rows]) / total:.0%} | {columns['log_ratio'][rows].mean():+.3f} | "
+                  f"{np.sqrt(np.mean(columns['error'][rows] ** 2)):.2f} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=("speed", "nll"), default="speed")
+    parser.add_argument("--mode", choices=("speed", "nll", "gap"), default="speed")
     parser.add_argument("--model", choices=("cnp", "convcnp", "tnp"), default="cnp", help="the model timed (speed)")
     parser.add_argument("--rounds", type=int, default=3, help="ABBA rounds (speed)")
     parser.add_argument("--steps", type=int, default=200, help="steps per epoch (speed)")
@@ -209,12 +256,14 @@ def main():
     parser.add_argument("--budget", type=float, default=60.0, help="seconds of training of each model (nll)")
     parser.add_argument("--models", default="cnp,anp,convcnp,tnp", help="comma-separated (nll)")
     parser.add_argument("--kernels", default="squared_exponential,matern52,periodic", help="comma-separated (nll)")
+    parser.add_argument("--checkpoints", default="60,120,240", help="comma-separated seconds of training (gap)")
     args = parser.parse_args()
     args.models, args.kernels = args.models.split(","), args.kernels.split(",")
+    args.checkpoints = [float(seconds) for seconds in args.checkpoints.split(",")]
     if args.batch_size is None:
         args.batch_size = 64 if args.mode == "speed" and args.model == "cnp" else 16
     keras.utils.set_random_seed(0)
-    speed(args) if args.mode == "speed" else nll(args)
+    {"speed": speed, "nll": nll, "gap": gap}[args.mode](args)
 
 
 if __name__ == "__main__":
