@@ -3,8 +3,10 @@
 import glob
 import json
 import os
+import platform
 import re
 
+import keras
 import pytest
 
 from tests.conftest import CENSUS_CONFIG, majority_rate, run_python, run_tfkit
@@ -52,6 +54,14 @@ def test_train_writes_the_job_directory(trained, census_slice):
     assert glob.glob(str(job_dir / "logs" / "validation" / "events.out.tfevents.*"))
     assert os.path.isfile(os.path.join(metrics["export"], "saved_model.pb"))
     assert not glob.glob(str(job_dir / "export" / ".tmp-*"))
+    # What wrote them: in metrics.json and in the export itself.
+    import tensorflow as tf
+    import tfkit
+    from tfkit.export import export_versions
+
+    expected = {"tfkit": tfkit.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+                "python": platform.python_version()}
+    assert metrics["versions"] == expected and export_versions(metrics["export"]) == expected
 
 
 def test_each_epoch_counts_the_steps_it_took(trained, census_slice):

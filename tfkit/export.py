@@ -13,9 +13,14 @@ batch of serialized ``tf.train.Example`` protos holding the raw features by name
 and return ``classes`` (every label) with their ``scores``, or ``outputs``.
 A feature an example lacks is taken as missing, as an empty CSV cell is
 (:meth:`tfkit.models.Model.missing_values`); images must be given.
+
+Every version records what wrote it in ``assets.extra/tfkit.json`` (the
+tfkit, TensorFlow, Keras and Python versions; :func:`export_versions` reads
+it), a file TensorFlow's loaders and servers leave alone.
 """
 
 import glob
+import json
 import os
 import shutil
 import time
@@ -29,6 +34,9 @@ from tensorflow.python.saved_model import fingerprinting_utils
 from tfkit.io import faults
 from tfkit.distribute import single_device_copy
 from tfkit.io.files import process_alive
+from tfkit.io.versions import versions
+
+VERSIONS_FILE = os.path.join("assets.extra", "tfkit.json")
 
 
 def export_saved_model(model, export_dir):
@@ -82,11 +90,37 @@ def write_export(model, export_dir, endpoints):
     try:
         archive.write_out(temporary, verbose=False)
         _set_method_names(temporary, methods)
+        os.makedirs(os.path.join(temporary, "assets.extra"), exist_ok=True)
+        with open(os.path.join(temporary, VERSIONS_FILE), "w", encoding="utf-8") as f:
+            json.dump(versions(), f, indent=2, sort_keys=True)
         faults.point("export-written")
         os.rename(temporary, final)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     return final
+
+
+def export_versions(path):
+    """The versions that wrote the SavedModel at ``path``: ``{"tfkit", "tensorflow", "keras", "python"}`` (``{}`` for
+    a SavedModel tfkit did not write, or wrote before it recorded them).
+
+    Example:
+
+    >>> import tempfile
+    >>> import tfkit
+    >>> from tfkit.features import NumericColumn
+    >>> from tfkit.models import WideDeep
+    >>> model = WideDeep(deep_columns=[NumericColumn("hours")], hidden_units=[2])
+    >>> model.compile()
+    >>> export = model.export(tempfile.mkdtemp())
+    >>> export_versions(export)["tfkit"] == tfkit.__version__
+    True
+    """
+    try:
+        with open(os.path.join(path, VERSIONS_FILE), encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
 
 
 def example_features(model):

@@ -17,6 +17,7 @@ from tfkit.cli import config, launch, plot, predict, serve, tfrecords, train, tu
 from tfkit.cli.options import (EXIT_BAD_INPUT, EXIT_CLUSTER_FAILURE, EXIT_INTERRUPTED, EXIT_NO_TRIAL_COMPLETED,
                                EXIT_TERMINATED)
 from tfkit.cli.quiet import quiet_tensorflow
+from tfkit.io.versions import version_line
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_CLUSTER_FAILURE", "EXIT_INTERRUPTED", "EXIT_NO_TRIAL_COMPLETED", "EXIT_TERMINATED",
            "main", "quiet_tensorflow"]
@@ -25,11 +26,23 @@ __all__ = ["EXIT_BAD_INPUT", "EXIT_CLUSTER_FAILURE", "EXIT_INTERRUPTED", "EXIT_N
 _COMMAND_GROUPS = (train, tune, config, plot, predict, tfrecords, word2vec, serve, launch)
 
 
+class _Version(argparse.Action):
+    """``--version``, printed as it is (argparse's own version action rewraps the text)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_line())
+        parser.exit()
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="tfkit",
         description="Train, evaluate, export and serve tfkit models from a config file.",
     )
+    parser.add_argument("--version", action=_Version, help="print the versions of tfkit, TensorFlow, Keras and Python and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in _COMMAND_GROUPS:
         group.add_parsers(commands)

@@ -9,7 +9,7 @@ def add_parsers(commands):
         help="Serve the versions of an export folder with TensorFlow Serving's REST (and gRPC) API.",
         description="Serve EXPORT_DIR (numbered SavedModel versions, as tfkit exports them) at /v1/models/NAME: "
                     "predict, classify, regress, status and metadata as TensorFlow Serving answers them; new versions "
-                    "are picked up as they appear. Needs pip install \"tfkit[serve]\". Example: tfkit serve "
+                    "are picked up as they appear. Needs pip install \"tfkit-estimator[serve]\". Example: tfkit serve "
                     "runs/census/export. " + command.LIMITS,
     )
     command.add_arguments(serve)

@@ -1,5 +1,5 @@
 """Pictures of neural-process predictions, as the tutorials draw them, beside the exact GP's (needs
-``pip install tfkit[plots]``)."""
+``pip install tfkit-estimator[plots]``)."""
 
 import os
 
@@ -18,7 +18,7 @@ def _pyplot():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise TfkitError("Plotting needs matplotlib: pip install 'tfkit[plots]' (or matplotlib).") from None
+        raise TfkitError("Plotting needs matplotlib: pip install 'tfkit-estimator[plots]' (or matplotlib).") from None
     return plt
 
 

@@ -9,7 +9,7 @@ directory holding everything the run writes::
       checkpoints/       the last ``train.keep_checkpoints`` checkpoints, ``ckpt-<global step>``
       logs/              TensorBoard event files (loss, metrics, learning rate)
       history.json       every epoch's metrics, across resumes (:mod:`tfkit.jobs.history`)
-      metrics.json       final evaluation
+      metrics.json       final evaluation, and the tfkit, TensorFlow, Keras and Python versions that ran it
       export/<version>/  SavedModel taking raw features
 
 Running the same config again resumes from the newest complete checkpoint
@@ -42,6 +42,7 @@ from tfkit.distribute import cluster
 from tfkit.errors import ClusterError, ConfigError
 from tfkit.export import export_saved_model, latest_export
 from tfkit.io.files import write_json
+from tfkit.io.versions import versions
 from tfkit.jobs.checkpoints import Checkpoints, latest_checkpoint
 from tfkit.jobs.datasets import RunDatasets
 from tfkit.jobs.directory import make_job_dir
@@ -182,7 +183,7 @@ class Run:
             self.state.done.assign(bool(self.model.stop_training))
             self.manager.save(checkpoint_number=self.global_step)
         summary = {"epochs": int(self.epoch.numpy()), "steps": self.global_step, "steps_per_epoch": steps_per_epoch,
-                   "train_seconds": round(time.time() - started, 1),
+                   "train_seconds": round(time.time() - started, 1), "versions": versions(),
                    **(self.history.summary() if self.history is not None else {"history": {}})}
         if self.is_chief and self.config["train"]["verbose"]:
             print("Evaluating the trained model" + (" and exporting it..." if self.config["export"] else "..."), flush=True)
@@ -218,7 +219,7 @@ class Run:
             config["job_dir"], config["export"] = os.path.join(self.job_dir, f"fold-{fold}"), False
             summaries.append(Run(config, self.task, fold=(fold, folds)).train())
         summary = {"folds": folds, "epochs": summaries[0]["epochs"], "steps": sum(s["steps"] for s in summaries),
-                   "train_seconds": round(time.time() - started, 1), "cross_validation": {}}
+                   "train_seconds": round(time.time() - started, 1), "versions": versions(), "cross_validation": {}}
         for split in ("validation", "test"):
             if split in summaries[0]:
                 summary["cross_validation"][split] = {

@@ -1,6 +1,6 @@
 """``tfkit serve``: TensorFlow Serving's REST (and gRPC) predict APIs for the versions of an export folder.
 
-Needs the ``serve`` extra: ``pip install "tfkit[serve]"`` (Starlette and
+Needs the ``serve`` extra: ``pip install "tfkit-estimator[serve]"`` (Starlette and
 uvicorn for REST, grpcio and tensorflow-serving-api for gRPC). Clients
 written for TensorFlow Serving work unchanged; see docs/serving.rst.
 """
@@ -28,7 +28,7 @@ def serve(export_dir, model_name=None, host="127.0.0.1", port=DEFAULT_PORT, grpc
     except ImportError:
         from tfkit.errors import TfkitError
 
-        raise TfkitError('tfkit serve needs the serve extra: pip install "tfkit[serve]"') from None
+        raise TfkitError('tfkit serve needs the serve extra: pip install "tfkit-estimator[serve]"') from None
     from tfkit.errors import TfkitError
     from tfkit.serve.connections import h11_protocol
     from tfkit.serve.rest import RestApi

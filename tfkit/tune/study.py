@@ -38,7 +38,7 @@ def import_optuna():
     try:
         import optuna
     except ImportError:
-        raise TfkitError("tfkit tune searches with Optuna, which is not installed: pip install 'tfkit[tune]'.") from None
+        raise TfkitError("tfkit tune searches with Optuna, which is not installed: pip install 'tfkit-estimator[tune]'.") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
 
