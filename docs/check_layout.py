@@ -35,13 +35,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--html", default=os.path.join(os.path.dirname(__file__), "_build", "html"))
     parser.add_argument("--widths", default="1280,800")
-    parser.add_argument("--screenshots", default="index,getting_started,api", help="pages to photograph")
+    parser.add_argument("--screenshots", default="index,getting_started,api-models", help="pages to photograph")
     parser.add_argument("--out", default="/tmp/tfkit-docs-screens")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    pages = sorted(glob.glob(os.path.join(args.html, "*.html")))
+    pages = sorted(glob.glob(os.path.join(args.html, "*.html")) + glob.glob(os.path.join(args.html, "api", "*.html")))
     pages = [p for p in pages if os.path.basename(p) not in ("genindex.html", "search.html", "py-modindex.html")]
     os.makedirs(args.out, exist_ok=True)
     failures = 0
@@ -52,7 +52,7 @@ def main():
             page = browser.new_page(viewport={"width": width, "height": 900})
             blocks = wide_blocks = wrapped = 0
             for path in pages:
-                name = os.path.basename(path).removesuffix(".html")
+                name = os.path.relpath(path, args.html).removesuffix(".html").replace(os.sep, "-")
                 page.goto(f"file://{os.path.abspath(path)}")
                 found = page.evaluate(OVERFLOWS)
                 blocks += found["blocks"]
