@@ -19,8 +19,15 @@ def test_docs_build_without_warnings(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "html" / "feature_columns.html").exists()
     # Keras-based classes show their constructors' arguments, not Keras' __new__(*args, **kwargs).
-    api = (tmp_path / "html" / "api.html").read_text()
+    api = "".join(path.read_text() for path in sorted((tmp_path / "html" / "api").glob("*.html")))
     assert "*args, **kwargs" not in api
+    # The API reference is navigable by module: a page a part, each listed in the reference's own page.
+    index = (tmp_path / "html" / "api.html").read_text()
+    # The published look: Furo, a copy button on code blocks, long code lines wrapped rather than scrolled.
+    assert "furo" in index and (tmp_path / "html" / "_static" / "copybutton.js").exists()
+    assert "white-space: pre-wrap" in (tmp_path / "html" / "_static" / "tfkit.css").read_text()
+    for page in ("feature_columns", "layers", "models", "data", "distribution", "estimators", "serving"):
+        assert f'href="api/{page}.html"' in index, page
     for name, argument in (("WideDeep", "wide_columns"), ("ResNet", "depth"), ("TextCNN", "filter_sizes")):
         start = api.index(f'id="tfkit.models.{name}"')
         assert argument in api[start:start + 3000], name
