@@ -125,7 +125,7 @@ def speed(args):
         port = TutorialCNP()
     else:
         tfkit_model = MODELS[args.model]()
-        tfkit_model.compile()
+        tfkit_model.compile(steps_per_execution=args.steps_per_execution)
         tfkit_model.build()
         port = (ConvCNPPort if args.model == "convcnp" else TNPPort)(tfkit_model)
         port.check(tfkit_model, next(iter(data))[0])
@@ -249,6 +249,8 @@ def main():
     parser.add_argument("--model", choices=("cnp", "convcnp", "tnp"), default="cnp", help="the model timed (speed)")
     parser.add_argument("--rounds", type=int, default=3, help="ABBA rounds (speed)")
     parser.add_argument("--steps", type=int, default=200, help="steps per epoch (speed)")
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="tfkit's steps per call of its compiled step, train.steps_per_execution (speed of convcnp, tnp)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 64 (speed of cnp), 16 (otherwise)")
     parser.add_argument("--max-num-context", type=int, default=10)
     parser.add_argument("--test-batches", type=int, default=10, help="testing batches (nll)")
