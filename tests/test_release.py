@@ -40,6 +40,9 @@ train:
 """
 
 
+PRINT_VERSION = "import tfkit.cli as c\ntry: c.main(['--version'])\nexcept SystemExit: pass"  # `tfkit --version`, in process
+
+
 def write_tiny_job(folder):
     """A config and a CSV a user could have written: cheap things are bought, and red ones more than blue."""
     rows = ["price,colour,bought"]
@@ -67,9 +70,7 @@ def test_the_version_is_written_once_and_agrees_everywhere():
 
 
 def test_version_answers_without_importing_tensorflow():
-    code = ("import sys, tfkit.cli as c\ntry: c.main(['--version'])\nexcept SystemExit: pass\n"
-            "print('tensorflow' in sys.modules)")
-    result = run_python(code)
+    result = run_python(PRINT_VERSION + "\nimport sys; print('tensorflow' in sys.modules)")
     assert result.returncode == 0 and result.stdout.strip().endswith("False"), result.stdout + result.stderr
 
 
@@ -78,12 +79,12 @@ def test_version_warns_when_the_unrelated_tfkit_distribution_is_installed_too(tm
     info = tmp_path / "tfkit-0.8.20.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tfkit\nVersion: 0.8.20\n")
-    result = run_python("import tfkit.cli as c\ntry: c.main(['--version'])\nexcept SystemExit: pass",
+    result = run_python(PRINT_VERSION,
                         env={"PYTHONPATH": str(tmp_path)})
     assert result.stdout.startswith(f"tfkit {tfkit.__version__} (distribution {DISTRIBUTION} "), result.stdout + result.stderr
     assert ("warning: the unrelated distribution 'tfkit' 0.8.20 is installed too and ships a package of the same name; "
             "run `pip uninstall tfkit tfkit-estimator` and then `pip install tfkit-estimator`.") in result.stdout
-    assert "warning" not in run_python("import tfkit.cli as c\ntry: c.main(['--version'])\nexcept SystemExit: pass").stdout
+    assert "warning" not in run_python(PRINT_VERSION).stdout
 
 
 def run(command, cwd, env=None):

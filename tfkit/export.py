@@ -33,7 +33,7 @@ from tensorflow.python.saved_model import fingerprinting_utils
 
 from tfkit.io import faults
 from tfkit.distribute import single_device_copy
-from tfkit.io.files import process_alive
+from tfkit.io.files import process_alive, write_json
 from tfkit.io.versions import versions
 
 VERSIONS_FILE = os.path.join("assets.extra", "tfkit.json")
@@ -91,8 +91,7 @@ def write_export(model, export_dir, endpoints):
         archive.write_out(temporary, verbose=False)
         _set_method_names(temporary, methods)
         os.makedirs(os.path.join(temporary, "assets.extra"), exist_ok=True)
-        with open(os.path.join(temporary, VERSIONS_FILE), "w", encoding="utf-8") as f:
-            json.dump(versions(), f, indent=2, sort_keys=True)
+        write_json(os.path.join(temporary, VERSIONS_FILE), versions())
         faults.point("export-written")
         os.rename(temporary, final)
     finally:

@@ -1,5 +1,7 @@
 """``tfkit serve``: TensorFlow Serving's REST and gRPC APIs over an export folder (:mod:`tfkit.serve`)."""
 
+from tfkit.io.versions import extra_requirement
+
 
 def add_parsers(commands):
     from tfkit.serve import command
@@ -9,7 +11,7 @@ def add_parsers(commands):
         help="Serve the versions of an export folder with TensorFlow Serving's REST (and gRPC) API.",
         description="Serve EXPORT_DIR (numbered SavedModel versions, as tfkit exports them) at /v1/models/NAME: "
                     "predict, classify, regress, status and metadata as TensorFlow Serving answers them; new versions "
-                    "are picked up as they appear. Needs pip install \"tfkit-estimator[serve]\". Example: tfkit serve "
+                    f"are picked up as they appear. Needs pip install \"{extra_requirement('serve')}\". Example: tfkit serve "
                     "runs/census/export. " + command.LIMITS,
     )
     command.add_arguments(serve)

@@ -18,6 +18,15 @@ DISTRIBUTION = "tfkit-estimator"
 CONFLICTING_DISTRIBUTION = "tfkit"
 
 
+def extra_requirement(extra):
+    """What to ``pip install`` for one of tfkit's extras (``serve``, ``tune``, ``plots``): ``tfkit-estimator[serve]``.
+
+    Every install hint tfkit prints is made here, so that none names another distribution (plain ``tfkit[serve]``
+    installs the unrelated project).
+    """
+    return f"{DISTRIBUTION}[{extra}]"
+
+
 def installed_version(distribution):
     """The installed version of ``distribution``, or None."""
     try:

@@ -7,6 +7,7 @@ import numpy as np
 
 from tfkit.errors import TfkitError
 from tfkit.io.files import replacing
+from tfkit.io.versions import extra_requirement
 
 _NAMES = ("target_x", "target_y", "context_x", "context_y", "mean", "stddev")
 
@@ -18,7 +19,7 @@ def _pyplot():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise TfkitError("Plotting needs matplotlib: pip install 'tfkit-estimator[plots]' (or matplotlib).") from None
+        raise TfkitError(f"Plotting needs matplotlib: pip install '{extra_requirement('plots')}' (or matplotlib).") from None
     return plt
 
 

@@ -27,8 +27,9 @@ def serve(export_dir, model_name=None, host="127.0.0.1", port=DEFAULT_PORT, grpc
         import uvicorn
     except ImportError:
         from tfkit.errors import TfkitError
+        from tfkit.io.versions import extra_requirement
 
-        raise TfkitError('tfkit serve needs the serve extra: pip install "tfkit-estimator[serve]"') from None
+        raise TfkitError(f'tfkit serve needs the serve extra: pip install "{extra_requirement("serve")}"') from None
     from tfkit.errors import TfkitError
     from tfkit.serve.connections import h11_protocol
     from tfkit.serve.rest import RestApi

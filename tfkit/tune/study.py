@@ -26,6 +26,7 @@ import time
 from tfkit import config as config_lib
 from tfkit.errors import ConfigError, TfkitError
 from tfkit.io.files import replacing, write_json
+from tfkit.io.versions import extra_requirement
 from tfkit.jobs.directory import job_lock, terminate_as_interrupt
 from tfkit.tune import spec as tuning_spec
 
@@ -38,7 +39,8 @@ def import_optuna():
     try:
         import optuna
     except ImportError:
-        raise TfkitError("tfkit tune searches with Optuna, which is not installed: pip install 'tfkit-estimator[tune]'.") from None
+        raise TfkitError("tfkit tune searches with Optuna, which is not installed: "
+                         f"pip install '{extra_requirement('tune')}'.") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
 
