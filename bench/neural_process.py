@@ -10,7 +10,9 @@
   and are checked to compute its outputs before any timing.
 * ``nll``: every model of ``--models`` (CNP, ANP, ConvCNP, TNP: each with its
   documented defaults and learning rate) trains for the same wall-time
-  ``--budget`` on the same stream of curves of each ``--kernels`` kernel, from
+  ``--budget`` on the same stream of curves of each ``--kernels`` kernel
+  (``--targets new``: the loss on each curve's new points, as the ConvCNP and
+  TNP papers train; ``all``: on its context points too, as the tutorials), from
   ``--seeds`` initialisations; the negative log-likelihood per target point on
   held-out testing curves (400 targets on [-2, 2), seed fixed) is printed as
   each run ends and in a table, next to the exact GP's.
@@ -105,6 +107,8 @@ class TutorialCNP(tf.Module):
 
 
 def curves(args, seed, **kwargs):
+    if not kwargs.get("testing"):
+        kwargs.setdefault("context_in_targets", args.targets == "all")
     return GPCurves(batch_size=args.batch_size, max_num_context=args.max_num_context, seed=seed, **kwargs).dataset()
 
 
@@ -116,7 +120,7 @@ def speed(args):
     from np_ports import ConvCNPPort, TNPPort  # bench/, beside this script
     from paired import abba_rounds
 
-    data = curves(args, seed=0).take(args.steps).cache()
+    data = curves(args, seed=0, context_in_targets=True).take(args.steps).cache()  # the tutorial's batches
     for _ in data:  # the curves are drawn once, outside the timings
         pass
     if args.model == "cnp":
@@ -190,7 +194,7 @@ def nll(args):
                 results.setdefault((name, kernel), []).append(value)
                 steps.setdefault((name, kernel), []).append(trained)
                 print(f"{kernel:>20} seed {seed} {name:>8}: NLL {value:7.4f} after {trained} steps", flush=True)
-    print(f"\n{args.budget:.0f} s of training each, batch {args.batch_size}, max_num_context {args.max_num_context}, "
+    print(f"\n{args.budget:.0f} s of training each on {args.targets} targets, batch {args.batch_size}, max_num_context {args.max_num_context}, "
           f"{args.seeds} initialisations; test: {args.test_batches} batches of {args.batch_size} curves, 400 targets each")
     print("| model | " + " | ".join(args.kernels) + " |")
     print("|---|" + "---|" * len(args.kernels))
@@ -256,6 +260,9 @@ def main():
     parser.add_argument("--test-batches", type=int, default=10, help="testing batches (nll)")
     parser.add_argument("--seeds", type=int, default=3, help="initialisations of each model (nll)")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds of training of each model (nll)")
+    parser.add_argument("--targets", choices=("new", "all"), default="new",
+                        help="training targets (nll, gap): the new points only, as the ConvCNP and TNP papers train, "
+                             "or the context points too, as DeepMind's tutorials")
     parser.add_argument("--models", default="cnp,anp,convcnp,tnp", help="comma-separated (nll)")
     parser.add_argument("--kernels", default="squared_exponential,matern52,periodic", help="comma-separated (nll)")
     parser.add_argument("--checkpoints", default="60,120,240", help="comma-separated seconds of training (gap)")

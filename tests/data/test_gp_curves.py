@@ -32,6 +32,21 @@ def test_training_batches_draw_counts_in_range_and_targets_extend_the_context():
     assert seen_target == set(range(2, 8))
 
 
+def test_training_targets_without_the_context_are_the_same_curves_new_points_only():
+    kept = batches(GPCurves(batch_size=3, max_num_context=8, seed=5), 30)
+    new_only = batches(GPCurves(batch_size=3, max_num_context=8, seed=5, context_in_targets=False), 30)
+    for (features, target_y), (new_features, new_target_y) in zip(kept, new_only):
+        num_context = features["context_x"].shape[1]
+        for key in ("context_x", "context_y"):
+            np.testing.assert_array_equal(new_features[key], features[key])
+        np.testing.assert_array_equal(new_features["target_x"], features["target_x"][:, num_context:])
+        np.testing.assert_array_equal(new_target_y, target_y[:, num_context:])
+        assert new_target_y.shape[1] >= 2  # at least two new points a batch
+    testing = GPCurves(batch_size=2, testing=True, seed=3, context_in_targets=False)
+    features, target_y = batches(testing, 1)[0]
+    assert features["target_x"].shape == (2, 400, 1) and GPCurves(**testing.get_config()).get_config() == testing.get_config()
+
+
 def test_testing_batches_use_400_evenly_spaced_targets_and_draw_the_context_from_them():
     for features, target_y in batches(GPCurves(batch_size=2, max_num_context=10, testing=True, seed=3), 20):
         target_x = features["target_x"]
@@ -135,6 +150,7 @@ def test_a_length_scale_range_gives_each_curve_its_own_length_scale():
     ({"l1_scale": 0.05, "random_kernel_parameters": True}, "l1_scale must be a number > 0.1"),
     ({"testing": True, "x_size": 2}, "x_size must be 1"),
     ({"num_batches": 0}, "num_batches must be a positive integer or None"),
+    ({"context_in_targets": "no"}, "context_in_targets must be true or false. Received: context_in_targets='no'"),
 ])
 def test_bad_arguments_are_named(arguments, message):
     with pytest.raises(TfkitError, match=re.escape(message)):

@@ -2,13 +2,17 @@
 
 Each batch holds ``batch_size`` curves sampled from a GP prior at the same
 number of points, split into context points (what a model is told) and
-target points (where it predicts; the context points are among them):
+target points (where it predicts; the context points are among them unless
+``context_in_targets=False``):
 
 * training (``testing=False``): ``num_context`` uniform in [3,
   ``max_num_context``) context points with x uniform in ``context_range``
   ([-2, 2)), and ``num_target`` new points uniform in [2,
   ``max_num_context``) with x uniform in ``target_range`` (the context's
-  range unless given); the targets are all ``num_context + num_target``;
+  range unless given); the targets are all ``num_context + num_target``, as
+  in DeepMind's tutorials, or with ``context_in_targets=False`` the new
+  points only, as the ConvCNP and TNP papers train (a loss on the new
+  points alone spends no steps on copying the context back);
 * testing (``testing=True``): 400 targets evenly spaced on ``target_range``,
   and ``num_context`` of those inside ``context_range``, drawn at random,
   the context.
@@ -100,6 +104,9 @@ class GPCurves:
         random_kernel_parameters: Draw each curve's length scale from
             U(0.1, ``l1_scale``) and its signal scale from U(0.1,
             ``sigma_scale``), as in the attentive NP tutorial.
+        context_in_targets: Whether a training batch's targets include its
+            context points (the tutorials') or are the new points only.
+            Testing batches' 400 targets always include the context.
         testing: Testing batches (400 evenly spaced targets) instead of training ones.
         num_batches: Batches in the dataset; None repeats forever.
         seed: Seed of the whole stream; None draws one.
@@ -117,7 +124,8 @@ class GPCurves:
 
     def __init__(self, batch_size=64, max_num_context=10, x_size=1, y_size=1, l1_scale=0.4, sigma_scale=1.0,
                  kernel="squared_exponential", period=1.0, noise_scale=0.02, random_kernel_parameters=False,
-                 testing=False, num_batches=None, seed=None, context_range=(-2.0, 2.0), target_range=None):
+                 testing=False, num_batches=None, seed=None, context_range=(-2.0, 2.0), target_range=None,
+                 context_in_targets=True):
         for name, value, low in (("batch_size", batch_size, 1), ("max_num_context", max_num_context, 4),
                                  ("x_size", x_size, 1), ("y_size", y_size, 1)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -147,6 +155,8 @@ class GPCurves:
             raise TfkitError(f"noise_scale must be a number >= 0. Received: noise_scale={noise_scale!r}")
         if kernel not in KERNELS:
             raise TfkitError(f"Unknown kernel {kernel!r}. Expected one of: {', '.join(KERNELS)}.")
+        if not isinstance(context_in_targets, bool):
+            raise TfkitError(f"context_in_targets must be true or false. Received: context_in_targets={context_in_targets!r}")
         if num_batches is not None and (not isinstance(num_batches, int) or num_batches < 1):
             raise TfkitError(f"num_batches must be a positive integer or None. Received: num_batches={num_batches!r}")
         self.batch_size = batch_size
@@ -160,6 +170,7 @@ class GPCurves:
         self.noise_scale = float(noise_scale)
         self.random_kernel_parameters = random_kernel_parameters
         self.testing = testing
+        self.context_in_targets = context_in_targets
         self.num_batches = num_batches
         self.seed = seed
 
@@ -210,6 +221,8 @@ class GPCurves:
             context_x, context_y = tf.gather(x, chosen, axis=1), tf.gather(y, chosen, axis=1)
         else:
             context_x, context_y = x[:, :num_context], y[:, :num_context]
+            if not self.context_in_targets:
+                x, y = x[:, num_context:], y[:, num_context:]
         return {"context_x": context_x, "context_y": context_y, "target_x": x}, y
 
     @property
@@ -237,7 +250,7 @@ class GPCurves:
                 "kernel": self.kernel, "period": self.period, "noise_scale": self.noise_scale,
                 "random_kernel_parameters": self.random_kernel_parameters, "testing": self.testing,
                 "num_batches": self.num_batches, "seed": self.seed, "context_range": list(self.context_range),
-                "target_range": list(self.target_range)}
+                "target_range": list(self.target_range), "context_in_targets": self.context_in_targets}
 
 
 def _interval(name, value):
